@@ -1,0 +1,185 @@
+//! The stand-in for API Gateway (HTTP API, payload format 2.0) in front of the functions.
+//!
+//! Each HTTP request is matched against the route table of `template.yaml`, authorized like
+//! the JWT authorizer would on the routes that have one, and turned into the very JSON event
+//! Lambda would deliver. That event goes through `lambda_http`'s own deserialisation into the
+//! function's handler, so the local stack runs the production request path, not a fork of it.
+
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use calbridge::app::App;
+use calbridge::functions::{auth_callback, auth_start, disconnect};
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::authorizer::DevAuthorizer;
+
+/// The largest request body API Gateway accepts (10 MB); far above what calbridge needs.
+const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    AuthStart,
+    AuthCallback,
+    Disconnect,
+}
+
+pub struct Route {
+    pub method: Method,
+    pub path: &'static str,
+    pub function: Function,
+    pub jwt: bool,
+}
+
+/// The HTTP API's routes: the same table as `template.yaml`.
+pub fn routes() -> Vec<Route> {
+    let route = |method, path, function, jwt| Route { method, path, function, jwt };
+    vec![
+        route(Method::POST, auth_start::AUTHORIZE_PATH, Function::AuthStart, true),
+        route(Method::GET, auth_start::LAUNCH_PATH, Function::AuthStart, false),
+        route(Method::GET, auth_callback::CALLBACK_PATH, Function::AuthCallback, false),
+        route(Method::GET, disconnect::CONNECTION_PATH, Function::Disconnect, true),
+        route(Method::DELETE, disconnect::CONNECTION_PATH, Function::Disconnect, true),
+    ]
+}
+
+pub struct Gateway {
+    pub app: App,
+    pub authorizer: DevAuthorizer,
+    pub routes: Vec<Route>,
+}
+
+fn gateway_message(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({ "message": message }))).into_response()
+}
+
+pub async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Some(route) = gateway
+        .routes
+        .iter()
+        .find(|r| r.method == parts.method && r.path == parts.uri.path())
+    else {
+        return gateway_message(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let claims = if route.jwt {
+        let header = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match gateway.authorizer.verify(header) {
+            Some(claims) => Some(claims),
+            None => return gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized"),
+        }
+    } else {
+        None
+    };
+    let body = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
+    };
+    let event = api_gateway_event(route, &parts, &body, claims);
+    let request = match lambda_http::request::from_str(&event.to_string()) {
+        Ok(request) => request,
+        Err(e) => {
+            tracing::error!(error = %e, "event does not deserialise");
+            return gateway_message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
+        }
+    };
+    let response = match route.function {
+        Function::AuthStart => auth_start::handle(&gateway.app, request).await,
+        Function::AuthCallback => auth_callback::handle(&gateway.app, request).await,
+        Function::Disconnect => disconnect::handle(&gateway.app, request).await,
+    };
+    into_http(response)
+}
+
+/// The API Gateway v2 event for one request, as Lambda would receive it.
+fn api_gateway_event(
+    route: &Route,
+    parts: &http::request::Parts,
+    body: &Bytes,
+    claims: Option<std::collections::HashMap<String, String>>,
+) -> Value {
+    let mut headers = serde_json::Map::new();
+    let mut cookies = Vec::new();
+    for (name, value) in &parts.headers {
+        let Ok(value) = value.to_str() else { continue };
+        if name == http::header::COOKIE {
+            // API Gateway moves cookies out of the headers into their own array.
+            cookies.extend(value.split(';').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()));
+            continue;
+        }
+        headers
+            .entry(name.as_str().to_owned())
+            .and_modify(|existing| {
+                if let Value::String(s) = existing {
+                    s.push(',');
+                    s.push_str(value);
+                }
+            })
+            .or_insert_with(|| Value::String(value.to_owned()));
+    }
+    let query = parts.uri.query().unwrap_or("");
+    let route_key = format!("{} {}", route.method, route.path);
+    let now = jiff::Timestamp::now();
+    let (body, encoded) = match std::str::from_utf8(body) {
+        _ if body.is_empty() => (Value::Null, false),
+        Ok(text) => (Value::String(text.to_owned()), false),
+        Err(_) => (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true),
+    };
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": parts.uri.path(),
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": parts.headers.get(http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": route.method.as_str(),
+                "path": parts.uri.path(),
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": parts.headers.get(http::header::USER_AGENT).and_then(|h| h.to_str().ok()).unwrap_or(""),
+            },
+            "requestId": calbridge::random::token(),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.as_millisecond(),
+        },
+        "isBase64Encoded": encoded,
+    });
+    if !query.is_empty() {
+        let params: serde_json::Map<String, Value> = url::form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect();
+        event["queryStringParameters"] = Value::Object(params);
+    }
+    if !cookies.is_empty() {
+        event["cookies"] = json!(cookies);
+    }
+    if !body.is_null() {
+        event["body"] = body;
+    }
+    if let Some(claims) = claims {
+        event["requestContext"]["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
+    }
+    event
+}
+
+fn into_http(response: lambda_http::Response<lambda_http::Body>) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        lambda_http::Body::Empty => Bytes::new(),
+        lambda_http::Body::Text(text) => Bytes::from(text),
+        lambda_http::Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    Response::from_parts(parts, Body::from(bytes))
+}

@@ -1,0 +1,272 @@
+//! The calbridge local stack: the whole API on localhost with no AWS and no Google.
+//!
+//! One process serves every function under its API Gateway path ([`gateway`]), behind an
+//! authorizer stand-in ([`authorizer`]), with the Google emulator alongside. The functions are
+//! configured through the same variables as in Lambda; this crate only fills in local
+//! defaults for what is not set:
+//! - no `GOOGLE_AUTH_URL`/`GOOGLE_TOKEN_URL`: the emulator is started and every Google
+//!   endpoint, the client id and the client secret point at it;
+//! - no `TABLE_NAME`/`KMS_KEY_ID`: the embedded store and local key in `LOCAL_DATA_DIR`
+//!   (default `.calbridge-local`); with them (and `AWS_ENDPOINT_URL`, e.g. moto) the
+//!   DynamoDB + KMS adapters are used, and the table is created if missing;
+//! - no `STATE_SIGNING_KEY` / `DEV_JWT_SECRET`: random ones, kept in the data directory so
+//!   tokens and flows survive restarts.
+//!
+//! Extra local-only routes: `POST /_local/token {"tenant_id","user_id"}` mints a bearer token;
+//! `GET /_local/done` is a page that shows the outcome of a connect flow (the default return URL).
+
+pub mod authorizer;
+pub mod gateway;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use calbridge::app::App;
+use calbridge::config::{Config, StorageConfig};
+use google_emulator::{EmulatorConfig, RunningEmulator};
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::authorizer::DevAuthorizer;
+use crate::gateway::Gateway;
+
+pub const DEFAULT_LISTEN_ADDR: &str = "127.0.0.1:8787";
+pub const DEFAULT_EMULATOR_ADDR: &str = "127.0.0.1:8788";
+pub const DEFAULT_DATA_DIR: &str = ".calbridge-local";
+pub const EMULATOR_CLIENT_ID: &str = "calbridge-local";
+pub const EMULATOR_CLIENT_SECRET: &str = "calbridge-local-secret";
+/// How long a token from `/_local/token` lives.
+pub const DEV_TOKEN_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(12);
+
+/// A running local stack.
+pub struct RunningStack {
+    pub base_url: String,
+    /// The emulator's base URL, when the stack started one.
+    pub emulator_url: Option<String>,
+    pub storage: String,
+    gateway: Arc<Gateway>,
+    server: JoinHandle<()>,
+    emulator: Option<RunningEmulator>,
+}
+
+impl RunningStack {
+    /// A bearer token for (tenant, user), as `POST /_local/token` would mint.
+    pub fn token_for(&self, tenant: &str, user: &str) -> String {
+        self.gateway.authorizer.mint(tenant, user, DEV_TOKEN_TTL).0
+    }
+
+    pub async fn shutdown(self) {
+        self.server.abort();
+        if let Some(emulator) = self.emulator {
+            emulator.shutdown().await;
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StackError {
+    #[error("cannot listen on {addr}")]
+    Listen { addr: String, #[source] source: std::io::Error },
+    #[error("cannot start the Google emulator")]
+    Emulator(#[source] std::io::Error),
+    #[error("cannot register the local OAuth client with the emulator")]
+    EmulatorClient(#[source] reqwest::Error),
+    #[error("cannot prepare the local data directory {dir}")]
+    DataDir { dir: PathBuf, #[source] source: std::io::Error },
+    #[error(transparent)]
+    Config(#[from] calbridge::config::ConfigError),
+    #[error(transparent)]
+    Startup(#[from] calbridge::app::StartupError),
+    #[error("cannot create the DynamoDB table")]
+    Table(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("{0} is not a socket address")]
+    BadAddress(String),
+}
+
+/// Starts the stack with configuration read through `lookup` (the process environment in the
+/// binary, a map in tests). Address variables may use port 0.
+pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningStack, StackError> {
+    let mut vars: HashMap<String, String> = HashMap::new();
+    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+
+    let listen = get("LISTEN_ADDR").unwrap_or_else(|| DEFAULT_LISTEN_ADDR.to_owned());
+    let listen: SocketAddr = listen.parse().map_err(|_| StackError::BadAddress(listen.clone()))?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|source| StackError::Listen { addr: listen.to_string(), source })?;
+    let local = listener.local_addr().map_err(|source| StackError::Listen { addr: listen.to_string(), source })?;
+    let base_url = format!("http://{local}");
+
+    let data_dir = PathBuf::from(get("LOCAL_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
+    std::fs::create_dir_all(&data_dir).map_err(|source| StackError::DataDir { dir: data_dir.clone(), source })?;
+    let redirect_uri =
+        get("GOOGLE_REDIRECT_URI").unwrap_or_else(|| format!("{base_url}{}", calbridge::functions::auth_callback::CALLBACK_PATH));
+
+    let external_google = get("GOOGLE_AUTH_URL").is_some() || get("GOOGLE_TOKEN_URL").is_some();
+    let emulator = if external_google {
+        None
+    } else {
+        let addr = get("EMULATOR_LISTEN_ADDR").unwrap_or_else(|| DEFAULT_EMULATOR_ADDR.to_owned());
+        let addr: SocketAddr = addr.parse().map_err(|_| StackError::BadAddress(addr.clone()))?;
+        let emulator = RunningEmulator::start(EmulatorConfig::from_env(), addr).await.map_err(StackError::Emulator)?;
+        let e = emulator.base_url();
+        register_client(&e, &redirect_uri).await?;
+        for (name, value) in [
+            ("GOOGLE_AUTH_URL", format!("{e}/o/oauth2/v2/auth")),
+            ("GOOGLE_TOKEN_URL", format!("{e}/token")),
+            ("GOOGLE_REVOKE_URL", format!("{e}/revoke")),
+            ("GOOGLE_USERINFO_URL", format!("{e}/v1/userinfo")),
+            ("GOOGLE_CALENDAR_API_URL", format!("{e}/calendar/v3")),
+            ("GOOGLE_JWKS_URL", format!("{e}/oauth2/v3/certs")),
+            ("GOOGLE_CLIENT_ID", EMULATOR_CLIENT_ID.to_owned()),
+            ("GOOGLE_CLIENT_SECRET", EMULATOR_CLIENT_SECRET.to_owned()),
+        ] {
+            vars.insert(name.to_owned(), value);
+        }
+        Some(emulator)
+    };
+    vars.insert("GOOGLE_REDIRECT_URI".into(), redirect_uri);
+    vars.insert("ALLOWED_RETURN_TO".into(), format!("{base_url}/_local/done,calbridge-demo://connected"));
+    if get("TABLE_NAME").is_none() && get("KMS_KEY_ID").is_none() {
+        vars.insert("LOCAL_DATA_DIR".into(), data_dir.display().to_string());
+    }
+    if get("GOOGLE_SECRET_ARN").is_none() && get("STATE_SIGNING_KEY").is_none() {
+        vars.insert("STATE_SIGNING_KEY".into(), local_secret(&data_dir, "state-signing.key")?);
+    }
+    let jwt_secret = match get("DEV_JWT_SECRET") {
+        Some(secret) => secret,
+        None => local_secret(&data_dir, "dev-jwt.secret")?,
+    };
+
+    // Explicit settings win over the local defaults above.
+    let config = Config::from_lookup(|name| get(name).or_else(|| vars.get(name).cloned()))?;
+    let storage = match &config.storage {
+        StorageConfig::Aws { table_name, .. } => {
+            if std::env::var_os("AWS_ENDPOINT_URL").is_some() || get("AWS_ENDPOINT_URL").is_some() {
+                ensure_table(table_name).await?;
+            }
+            format!("DynamoDB table {table_name} + KMS")
+        }
+        StorageConfig::Embedded { data_dir, .. } => {
+            format!("embedded ({})", data_dir.join(calbridge::app::EMBEDDED_STORE_FILE).display())
+        }
+    };
+    let authorizer = DevAuthorizer::new(jwt_secret.as_bytes(), &config.tenant_claim);
+    let app = App::from_config(config).await?;
+    let gateway = Arc::new(Gateway { app, authorizer, routes: gateway::routes() });
+    let router = Router::new()
+        .route("/_local/token", post(mint_token))
+        .route("/_local/done", get(done_page))
+        .fallback(gateway::handle)
+        .with_state(gateway.clone());
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "local stack server stopped");
+        }
+    });
+    Ok(RunningStack {
+        base_url,
+        emulator_url: emulator.as_ref().map(RunningEmulator::base_url),
+        storage,
+        gateway,
+        server,
+        emulator,
+    })
+}
+
+async fn register_client(emulator_url: &str, redirect_uri: &str) -> Result<(), StackError> {
+    reqwest::Client::new()
+        .post(format!("{emulator_url}/_emulator/clients"))
+        .json(&json!({
+            "client_id": EMULATOR_CLIENT_ID,
+            "client_secret": EMULATOR_CLIENT_SECRET,
+            "redirect_uris": [redirect_uri],
+        }))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(StackError::EmulatorClient)?;
+    Ok(())
+}
+
+async fn ensure_table(table: &str) -> Result<(), StackError> {
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    calbridge::adapters::dynamodb::create_table(&aws_sdk_dynamodb::Client::new(&aws), table)
+        .await
+        .map_err(|e| StackError::Table(Box::new(e)))
+}
+
+/// A random 32-byte secret kept (base64) in `<dir>/<file>`, created on first use.
+fn local_secret(dir: &Path, file: &str) -> Result<String, StackError> {
+    let path = dir.join(file);
+    let io = |source| StackError::DataDir { dir: dir.to_owned(), source };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text.trim().to_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = base64::engine::general_purpose::STANDARD.encode(calbridge::random::bytes::<32>());
+            std::fs::write(&path, &secret).map_err(io)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt as _;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+            }
+            Ok(secret)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    tenant_id: String,
+    user_id: String,
+}
+
+async fn mint_token(State(gateway): State<Arc<Gateway>>, body: Option<axum::Json<TokenRequest>>) -> Response {
+    let Some(axum::Json(request)) = body else {
+        return local_error("invalid_request", "body must be {\"tenant_id\": \"...\", \"user_id\": \"...\"}");
+    };
+    if calbridge::domain::TenantId::parse(&request.tenant_id).is_err()
+        || calbridge::domain::UserId::parse(&request.user_id).is_err()
+    {
+        return local_error("invalid_request", "tenant_id and user_id must be non-empty, without '#' or whitespace");
+    }
+    let (token, expires_at) = gateway.authorizer.mint(&request.tenant_id, &request.user_id, DEV_TOKEN_TTL);
+    axum::Json(json!({
+        "token": token,
+        "expires_at": expires_at,
+        "tenant_id": request.tenant_id,
+        "user_id": request.user_id,
+    }))
+    .into_response()
+}
+
+fn local_error(code: &str, message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
+}
+
+#[derive(Deserialize)]
+struct DoneQuery {
+    status: Option<String>,
+    reason: Option<String>,
+}
+
+async fn done_page(Query(query): Query<DoneQuery>) -> Html<String> {
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let status = escape(query.status.as_deref().unwrap_or("unknown"));
+    let reason = query.reason.as_deref().map(|r| format!("<p>Reason: <code>{}</code></p>", escape(r))).unwrap_or_default();
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>calbridge: {status}</title></head>\
+         <body><h1>Google connection: {status}</h1>{reason}<p>This page stands in for your app's return URL.</p></body></html>"
+    ))
+}

@@ -1,0 +1,350 @@
+//! The offline twin of the DynamoDB store: one redb file (or memory, for tests).
+//!
+//! It implements the same ports with the same semantics, and the same contract tests run
+//! against both: conditional connection writes on `version`, and flow records taken
+//! atomically exactly once. Every operation is one redb write or read transaction, which
+//! serialises writers, so "check the condition, then write" is atomic as a DynamoDB
+//! condition expression is. Records are stored as JSON with their sealed parts in base64;
+//! nothing secret is stored unsealed. redb is synchronous, so calls run on the blocking pool.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use jiff::Timestamp;
+use redb::{Database, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ConnectionKey, TenantId, UserId};
+use crate::ports::{
+    ConnectionRecord, ConnectionStatus, ConnectionStore, FlowKind, FlowRecord, FlowStore, SealedSecret, StoreError,
+    WriteCondition,
+};
+
+const CONNECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("connections");
+const FLOWS: TableDefinition<&str, &[u8]> = TableDefinition::new("flows");
+
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the store file at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(unavailable)?;
+        }
+        Self::init(Database::create(path).map_err(unavailable)?)
+    }
+
+    /// A store that lives in memory only: the fake used by handler and use-case tests.
+    pub fn in_memory() -> Self {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .expect("an in-memory database always opens");
+        Self::init(db).expect("an in-memory database always initialises")
+    }
+
+    fn init(db: Database) -> Result<Self, StoreError> {
+        let txn = db.begin_write().map_err(unavailable)?;
+        txn.open_table(CONNECTIONS).map_err(unavailable)?;
+        txn.open_table(FLOWS).map_err(unavailable)?;
+        txn.commit().map_err(unavailable)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    /// The stored bytes of a connection, as text: lets tests prove no plaintext token is stored.
+    pub fn raw_connection_json(&self, key: &ConnectionKey) -> Option<String> {
+        let txn = self.db.begin_read().ok()?;
+        let table = txn.open_table(CONNECTIONS).ok()?;
+        let value = table.get(connection_key(key).as_str()).ok()??;
+        Some(String::from_utf8_lossy(value.value()).into_owned())
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || work(&db)).await.map_err(unavailable)?
+    }
+}
+
+fn unavailable(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+    StoreError::Unavailable(e.into())
+}
+
+fn connection_key(key: &ConnectionKey) -> String {
+    format!("T#{}#U#{}#{}", key.tenant, key.user, key.provider.as_str())
+}
+
+fn flow_key(kind: FlowKind, id_hash: &str) -> String {
+    format!("{}#{id_hash}", kind.as_str())
+}
+
+#[async_trait]
+impl ConnectionStore for EmbeddedStore {
+    async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError> {
+        let id = connection_key(key);
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(CONNECTIONS).map_err(unavailable)?;
+            let Some(value) = table.get(id.as_str()).map_err(unavailable)? else {
+                return Ok(None);
+            };
+            decode::<StoredConnection>(value.value())?.into_record().map(Some)
+        })
+        .await
+    }
+
+    async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError> {
+        let id = connection_key(&record.key);
+        let bytes = serde_json::to_vec(&StoredConnection::from_record(record)).map_err(unavailable)?;
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            {
+                let mut table = txn.open_table(CONNECTIONS).map_err(unavailable)?;
+                let current_version = match table.get(id.as_str()).map_err(unavailable)? {
+                    Some(value) => Some(decode::<StoredConnection>(value.value())?.version),
+                    None => None,
+                };
+                let holds = match condition {
+                    WriteCondition::Absent => current_version.is_none(),
+                    WriteCondition::Version(expected) => current_version == Some(expected),
+                };
+                if !holds {
+                    return Err(StoreError::ConditionFailed);
+                }
+                table.insert(id.as_str(), bytes.as_slice()).map_err(unavailable)?;
+            }
+            txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn delete_connection(&self, key: &ConnectionKey) -> Result<bool, StoreError> {
+        let id = connection_key(key);
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            let existed = {
+                let mut table = txn.open_table(CONNECTIONS).map_err(unavailable)?;
+                table.remove(id.as_str()).map_err(unavailable)?.is_some()
+            };
+            txn.commit().map_err(unavailable)?;
+            Ok(existed)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl FlowStore for EmbeddedStore {
+    async fn put_flow(&self, record: &FlowRecord) -> Result<(), StoreError> {
+        let id = flow_key(record.kind, &record.id_hash);
+        let bytes = serde_json::to_vec(&StoredFlow::from_record(record)).map_err(unavailable)?;
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            {
+                let mut table = txn.open_table(FLOWS).map_err(unavailable)?;
+                table.insert(id.as_str(), bytes.as_slice()).map_err(unavailable)?;
+            }
+            txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn take_flow(&self, kind: FlowKind, id_hash: &str) -> Result<Option<FlowRecord>, StoreError> {
+        let id = flow_key(kind, id_hash);
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            let taken = {
+                let mut table = txn.open_table(FLOWS).map_err(unavailable)?;
+                let removed = table.remove(id.as_str()).map_err(unavailable)?;
+                match removed {
+                    Some(value) => Some(decode::<StoredFlow>(value.value())?),
+                    None => None,
+                }
+            };
+            txn.commit().map_err(unavailable)?;
+            taken.map(|flow| flow.into_record(kind)).transpose()
+        })
+        .await
+    }
+}
+
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The sealed parts as stored: base64 text.
+#[derive(Serialize, Deserialize)]
+struct StoredSealed {
+    ciphertext: String,
+    nonce: String,
+    encrypted_data_key: String,
+    key_id: String,
+}
+
+impl StoredSealed {
+    fn from_sealed(sealed: &SealedSecret) -> Self {
+        Self {
+            ciphertext: B64.encode(&sealed.ciphertext),
+            nonce: B64.encode(sealed.nonce),
+            encrypted_data_key: B64.encode(&sealed.encrypted_data_key),
+            key_id: sealed.key_id.clone(),
+        }
+    }
+
+    fn into_sealed(self) -> Result<SealedSecret, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(format!("sealed {what}"));
+        Ok(SealedSecret {
+            ciphertext: B64.decode(self.ciphertext).map_err(|_| corrupt("ciphertext"))?,
+            nonce: B64
+                .decode(self.nonce)
+                .ok()
+                .and_then(|n| n.try_into().ok())
+                .ok_or_else(|| corrupt("nonce"))?,
+            encrypted_data_key: B64.decode(self.encrypted_data_key).map_err(|_| corrupt("data key"))?,
+            key_id: self.key_id,
+        })
+    }
+}
+
+fn parse_key(tenant: &str, user: &str) -> Result<ConnectionKey, StoreError> {
+    Ok(ConnectionKey::google(
+        TenantId::parse(tenant).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        UserId::parse(user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    ))
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredConnection {
+    tenant_id: String,
+    user_id: String,
+    version: u64,
+    status: String,
+    google_account_id: String,
+    email: Option<String>,
+    scopes: Vec<String>,
+    connected_at: Timestamp,
+    updated_at: Timestamp,
+    last_error: Option<String>,
+    access_token_expires_at: Option<Timestamp>,
+    tokens: StoredSealed,
+}
+
+impl StoredConnection {
+    fn from_record(r: &ConnectionRecord) -> Self {
+        Self {
+            tenant_id: r.key.tenant.to_string(),
+            user_id: r.key.user.to_string(),
+            version: r.version,
+            status: r.status.as_str().to_owned(),
+            google_account_id: r.google_account_id.clone(),
+            email: r.email.clone(),
+            scopes: r.scopes.clone(),
+            connected_at: r.connected_at,
+            updated_at: r.updated_at,
+            last_error: r.last_error.clone(),
+            access_token_expires_at: r.access_token_expires_at,
+            tokens: StoredSealed::from_sealed(&r.sealed_tokens),
+        }
+    }
+
+    fn into_record(self) -> Result<ConnectionRecord, StoreError> {
+        Ok(ConnectionRecord {
+            key: parse_key(&self.tenant_id, &self.user_id)?,
+            version: self.version,
+            status: ConnectionStatus::parse(&self.status)
+                .ok_or_else(|| StoreError::Corrupt(format!("status {:?}", self.status)))?,
+            google_account_id: self.google_account_id,
+            email: self.email,
+            scopes: self.scopes,
+            connected_at: self.connected_at,
+            updated_at: self.updated_at,
+            last_error: self.last_error,
+            access_token_expires_at: self.access_token_expires_at,
+            sealed_tokens: self.tokens.into_sealed()?,
+        })
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredFlow {
+    id_hash: String,
+    tenant_id: String,
+    user_id: String,
+    return_to: String,
+    login_hint: Option<String>,
+    browser_binding_hash: Option<String>,
+    pkce_verifier: Option<StoredSealed>,
+    expires_at: Timestamp,
+}
+
+impl StoredFlow {
+    fn from_record(r: &FlowRecord) -> Self {
+        Self {
+            id_hash: r.id_hash.clone(),
+            tenant_id: r.owner.tenant.to_string(),
+            user_id: r.owner.user.to_string(),
+            return_to: r.return_to.clone(),
+            login_hint: r.login_hint.clone(),
+            browser_binding_hash: r.browser_binding_hash.clone(),
+            pkce_verifier: r.sealed_pkce_verifier.as_ref().map(StoredSealed::from_sealed),
+            expires_at: r.expires_at,
+        }
+    }
+
+    fn into_record(self, kind: FlowKind) -> Result<FlowRecord, StoreError> {
+        Ok(FlowRecord {
+            kind,
+            id_hash: self.id_hash,
+            owner: parse_key(&self.tenant_id, &self.user_id)?,
+            return_to: self.return_to,
+            login_hint: self.login_hint,
+            browser_binding_hash: self.browser_binding_hash,
+            sealed_pkce_verifier: self.pkce_verifier.map(StoredSealed::into_sealed).transpose()?,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn survives_reopening_the_file() {
+        let dir = std::env::temp_dir().join(format!("calbridge-store-{}", crate::random::token()));
+        let path = dir.join("calbridge.redb");
+        let key = parse_key("t1", "u1").unwrap();
+        let record = ConnectionRecord {
+            key: key.clone(),
+            version: 1,
+            status: ConnectionStatus::Connected,
+            google_account_id: "1001".into(),
+            email: Some("a@example.com".into()),
+            scopes: vec!["openid".into()],
+            connected_at: Timestamp::UNIX_EPOCH,
+            updated_at: Timestamp::UNIX_EPOCH,
+            last_error: None,
+            access_token_expires_at: None,
+            sealed_tokens: SealedSecret {
+                ciphertext: vec![1, 2, 3],
+                nonce: [9; 12],
+                encrypted_data_key: vec![4, 5],
+                key_id: "local:x".into(),
+            },
+        };
+        {
+            let store = EmbeddedStore::open(&path).unwrap();
+            store.put_connection(&record, WriteCondition::Absent).await.unwrap();
+        }
+        let reopened = EmbeddedStore::open(&path).unwrap();
+        assert_eq!(reopened.get_connection(&key).await.unwrap(), Some(record));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

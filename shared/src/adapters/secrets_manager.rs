@@ -1,0 +1,102 @@
+//! The production [`SecretSource`]: one AWS Secrets Manager secret.
+//!
+//! The secret's `SecretString` is a JSON object:
+//! `{"google_client_secret": "...", "state_signing_key": "<base64 of at least 32 bytes>"}`.
+//! Other fields are ignored, so the secret can carry notes or rotation metadata.
+//!
+//! Contract: a secret that cannot be read (missing, access denied, network) is
+//! [`SecretsError::Unavailable`] with the SDK error as source; one that is read but does not
+//! have that shape is [`SecretsError::Malformed`], whose message names the field and never
+//! contains any part of the secret (not even through a JSON parser's error text). Nothing here
+//! has a `Debug` or `Display` that could show a secret value, and the raw secret string is
+//! zeroized once parsed.
+
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
+use base64::Engine as _;
+use secrecy::zeroize::Zeroize;
+use secrecy::{SecretBox, SecretString};
+use serde_json::Value;
+
+use crate::ports::{AppSecrets, SecretSource, SecretsError};
+
+/// The shortest state-signing key accepted, in bytes (HMAC-SHA-256 wants a full block of entropy).
+pub const MIN_STATE_SIGNING_KEY_BYTES: usize = 32;
+
+pub struct SecretsManagerSource {
+    client: aws_sdk_secretsmanager::Client,
+    /// The secret's name or ARN.
+    secret_id: String,
+}
+
+impl SecretsManagerSource {
+    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
+        Self { client, secret_id: secret_id.into() }
+    }
+}
+
+impl std::fmt::Debug for SecretsManagerSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsManagerSource").field("secret_id", &self.secret_id).finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl SecretSource for SecretsManagerSource {
+    #[tracing::instrument(skip_all, fields(secret_id = %self.secret_id))]
+    async fn load(&self) -> Result<AppSecrets, SecretsError> {
+        let output = self
+            .client
+            .get_secret_value()
+            .secret_id(&self.secret_id)
+            .send()
+            .await
+            .map_err(|err| {
+                tracing::warn!(code = err.code(), error = %DisplayErrorContext(&err), "GetSecretValue failed");
+                SecretsError::Unavailable(Box::new(err))
+            })?;
+        let Some(mut raw) = output.secret_string else {
+            return Err(SecretsError::Malformed(
+                "SecretString is absent (a binary secret is not supported)".to_owned(),
+            ));
+        };
+        let parsed = parse_app_secrets(&raw);
+        raw.zeroize();
+        parsed
+    }
+}
+
+/// Parses the secret's JSON. Errors are built from field names only: serde's own messages can
+/// quote the offending value.
+fn parse_app_secrets(raw: &str) -> Result<AppSecrets, SecretsError> {
+    let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(raw) else {
+        return Err(SecretsError::Malformed("SecretString is not a JSON object".to_owned()));
+    };
+    let google_client_secret = match fields.remove("google_client_secret") {
+        Some(Value::String(secret)) if !secret.is_empty() => SecretString::from(secret),
+        _ => {
+            return Err(SecretsError::Malformed(
+                "google_client_secret is missing or not a non-empty string".to_owned(),
+            ));
+        }
+    };
+    let signing_key_problem = || {
+        SecretsError::Malformed(format!(
+            "state_signing_key must be at least {MIN_STATE_SIGNING_KEY_BYTES} bytes, base64-encoded"
+        ))
+    };
+    let Some(Value::String(mut encoded)) = fields.remove("state_signing_key") else {
+        return Err(signing_key_problem());
+    };
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim());
+    encoded.zeroize();
+    let state_signing_key = match decoded {
+        Ok(bytes) if bytes.len() >= MIN_STATE_SIGNING_KEY_BYTES => SecretBox::new(Box::new(bytes)),
+        Ok(mut short) => {
+            short.zeroize();
+            return Err(signing_key_problem());
+        }
+        Err(_) => return Err(signing_key_problem()),
+    };
+    Ok(AppSecrets { google_client_secret, state_signing_key })
+}

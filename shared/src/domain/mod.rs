@@ -1,0 +1,13 @@
+//! Domain types, parsed once at the edge so that every value that exists is valid.
+//!
+//! Nothing in here does I/O. Handlers turn raw strings (JWT claims, JSON bodies, query
+//! parameters) into these types and fail with a clear client error when they do not parse;
+//! the rest of the crate never re-validates.
+
+mod ids;
+mod return_to;
+mod scopes;
+
+pub use ids::{ConnectionKey, IdError, Provider, TenantId, UserId};
+pub use return_to::{AllowedReturnTo, ReturnTo, ReturnToError};
+pub use scopes::ScopeSet;

@@ -1,0 +1,61 @@
+//! One handler per Lambda function, each `async fn handle(&App, Request) -> Response<Body>`.
+//!
+//! The binaries in `functions/<name>` only wire an [`App`](crate::app::App) to these; the local
+//! stack serves the very same functions behind the same paths. Each handler routes on method
+//! and path among the routes its function owns, parses input into domain types, calls a use
+//! case and maps the result through [`crate::http`].
+
+pub mod auth_callback;
+pub mod auth_start;
+pub mod disconnect;
+
+use http::StatusCode;
+
+use crate::connect::ConnectError;
+use crate::http::ApiError;
+
+impl From<ConnectError> for ApiError {
+    fn from(error: ConnectError) -> Self {
+        match &error {
+            ConnectError::InvalidReturnTo(_) => ApiError::bad_request(
+                "invalid_return_to",
+                "return_to must exactly match one of the allowed return URLs",
+            ),
+            ConnectError::InvalidRequest(message) => ApiError::bad_request("invalid_request", *message),
+            ConnectError::InvalidTicket => ApiError::bad_request("invalid_ticket", error.to_string()),
+            ConnectError::InvalidState => ApiError::bad_request("invalid_state", error.to_string()),
+            ConnectError::BrowserMismatch => ApiError::bad_request("browser_mismatch", error.to_string()),
+            ConnectError::Store(crate::ports::StoreError::Unavailable(_)) | ConnectError::Secrets(_) => {
+                ApiError::unavailable("dependency unavailable", &error)
+            }
+            ConnectError::Store(_) | ConnectError::Tokens(_) => ApiError::internal("request failed", &error),
+        }
+    }
+}
+
+/// The answer for a method or path this function does not serve.
+pub(crate) fn unrouted(method: &http::Method) -> ApiError {
+    if *method == http::Method::OPTIONS || *method == http::Method::HEAD {
+        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed");
+    }
+    ApiError::not_found()
+}
+
+/// Runs one function in the Lambda runtime: logging, configuration (failing fast with every
+/// missing variable named), the [`App`](crate::app::App) built once, then the event loop.
+/// The `App` lives for the whole container, so it is leaked to a `'static` borrow rather than
+/// reference-counted on every request.
+pub async fn serve<F, Fut>(handle: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static crate::app::App, lambda_http::Request) -> Fut,
+    Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
+{
+    crate::telemetry::init();
+    let config = crate::config::Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let app: &'static crate::app::App = Box::leak(Box::new(crate::app::App::from_config(config).await?));
+    lambda_http::run(lambda_http::service_fn(move |request| {
+        let response = handle(app, request);
+        async move { Ok::<_, std::convert::Infallible>(response.await) }
+    }))
+    .await
+}

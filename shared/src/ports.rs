@@ -1,0 +1,331 @@
+//! The traits that face the outside world. Each is narrow, documented, and has at least two
+//! implementations: the production adapter and an offline one (embedded store, local key,
+//! in-process fakes). No SDK or HTTP-client type crosses these traits, so use cases and
+//! handlers are tested without AWS or Google, and adapters are tested on the wire.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use oauth2::{AccessToken, AuthorizationCode, PkceCodeChallenge, PkceCodeVerifier, RefreshToken};
+use secrecy::{SecretBox, SecretString};
+use url::Url;
+
+use crate::domain::{ConnectionKey, ScopeSet};
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+/// The current time. Injected so that expiry rules are tested without sleeping.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys (KMS in production, a local master key offline)
+
+/// The context a data key is bound to. It is the KMS encryption context and, serialised
+/// canonically, the AES-GCM associated data: a sealed blob opens only under the exact
+/// (tenant, user, provider, purpose) it was sealed for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptionContext {
+    pairs: Vec<(&'static str, String)>,
+}
+
+/// What a sealed value is for; part of the encryption context so a blob sealed for one
+/// purpose can never be opened as another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealPurpose {
+    /// The OAuth tokens of a connection.
+    Tokens,
+    /// The PKCE verifier of an in-flight consent.
+    OAuthState,
+}
+
+impl SealPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SealPurpose::Tokens => "oauth_tokens",
+            SealPurpose::OAuthState => "oauth_state",
+        }
+    }
+}
+
+impl EncryptionContext {
+    pub fn new(key: &ConnectionKey, purpose: SealPurpose) -> Self {
+        // Sorted by key name: KMS treats the context as a map, and the AAD must be canonical.
+        Self {
+            pairs: vec![
+                ("provider", key.provider.as_str().to_owned()),
+                ("purpose", purpose.as_str().to_owned()),
+                ("tenant_id", key.tenant.as_str().to_owned()),
+                ("user_id", key.user.as_str().to_owned()),
+            ],
+        }
+    }
+
+    pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.pairs.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+
+    /// Canonical bytes for AES-GCM associated data: a JSON object with sorted keys.
+    pub fn aad(&self) -> Vec<u8> {
+        let map: serde_json::Map<String, serde_json::Value> = self
+            .pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
+            .collect();
+        serde_json::to_vec(&map).expect("a map of strings always serialises")
+    }
+}
+
+/// A fresh data key: the plaintext to seal with (never stored) and its encrypted form (stored).
+pub struct DataKey {
+    pub plaintext: SecretBox<[u8; 32]>,
+    pub encrypted: Vec<u8>,
+    /// The key that wrapped it (a KMS key ARN, or `local:<fingerprint>`).
+    pub key_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The encrypted key does not open under this context or key: tampering or a blob moved
+    /// between rows. Never retried.
+    #[error("data key rejected: wrong encryption context, key or ciphertext")]
+    Rejected,
+    #[error("key service unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Envelope-encryption keys.
+#[async_trait]
+pub trait KeyProvider: Send + Sync {
+    /// A fresh 256-bit data key bound to `context`.
+    async fn generate_data_key(&self, context: &EncryptionContext) -> Result<DataKey, KeyError>;
+
+    /// Unwraps a data key produced by `generate_data_key` with the same `context`.
+    async fn decrypt_data_key(
+        &self,
+        encrypted: &[u8],
+        key_id: &str,
+        context: &EncryptionContext,
+    ) -> Result<SecretBox<[u8; 32]>, KeyError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+
+/// An envelope-encrypted secret as stored: nothing in it is usable without the key service
+/// and the exact encryption context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedSecret {
+    pub ciphertext: Vec<u8>,
+    pub nonce: [u8; 12],
+    pub encrypted_data_key: Vec<u8>,
+    pub key_id: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    Connected,
+    /// Google refused the refresh token (revoked, expired, password change): the user must
+    /// go through consent again. No Google call is made for such a connection.
+    NeedsReconnect,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Connected => "connected",
+            ConnectionStatus::NeedsReconnect => "needs_reconnect",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "connected" => Some(ConnectionStatus::Connected),
+            "needs_reconnect" => Some(ConnectionStatus::NeedsReconnect),
+            _ => None,
+        }
+    }
+}
+
+/// One user's connection to one provider. Row existence means "connected" (or
+/// "needs reconnect"); everything secret is inside `sealed_tokens`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionRecord {
+    pub key: ConnectionKey,
+    /// Bumped by every write; writes are conditional on the version they read.
+    pub version: u64,
+    pub status: ConnectionStatus,
+    pub google_account_id: String,
+    pub email: Option<String>,
+    pub scopes: Vec<String>,
+    pub connected_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_error: Option<String>,
+    pub access_token_expires_at: Option<Timestamp>,
+    pub sealed_tokens: SealedSecret,
+}
+
+/// The precondition of a connection write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Create: fails if a record exists.
+    Absent,
+    /// Replace: fails unless the stored record exists with exactly this version. A writer
+    /// that read an older version, or whose record was deleted meanwhile, loses.
+    Version(u64),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the write's condition did not hold (concurrent change)")]
+    ConditionFailed,
+    #[error("stored record is malformed: {0}")]
+    Corrupt(String),
+    #[error("store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError>;
+
+    /// Writes `record` if `condition` holds, else [`StoreError::ConditionFailed`].
+    async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError>;
+
+    /// Deletes unconditionally (the user's intent wins); returns whether a record existed.
+    async fn delete_connection(&self, key: &ConnectionKey) -> Result<bool, StoreError>;
+}
+
+/// A short-lived, single-use step of the consent flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowKind {
+    /// Minted by `POST /connections/google/authorize`, spent by the browser at `/launch`.
+    LaunchTicket,
+    /// Minted at `/launch`, spent by Google's redirect to `/callback`.
+    OAuthState,
+}
+
+impl FlowKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::LaunchTicket => "ticket",
+            FlowKind::OAuthState => "state",
+        }
+    }
+}
+
+/// A pending flow step. Stored under the SHA-256 of its bearer value, so the store never holds
+/// a usable ticket or state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRecord {
+    pub kind: FlowKind,
+    /// Hex SHA-256 of the ticket or state id.
+    pub id_hash: String,
+    pub owner: ConnectionKey,
+    pub return_to: String,
+    pub login_hint: Option<String>,
+    /// Hex SHA-256 of the browser-binding cookie (state records only).
+    pub browser_binding_hash: Option<String>,
+    /// The PKCE verifier, sealed for (owner, `oauth_state`) (state records only).
+    pub sealed_pkce_verifier: Option<SealedSecret>,
+    pub expires_at: Timestamp,
+}
+
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    /// Stores a new flow record; stores also set a TTL from `expires_at`.
+    async fn put_flow(&self, record: &FlowRecord) -> Result<(), StoreError>;
+
+    /// Atomically removes and returns the record: of concurrent callers, exactly one gets it.
+    /// Expiry is the caller's check (TTL deletion is lazy), so an expired record is returned.
+    async fn take_flow(&self, kind: FlowKind, id_hash: &str) -> Result<Option<FlowRecord>, StoreError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets
+
+/// The secrets calbridge's OAuth client needs.
+pub struct AppSecrets {
+    pub google_client_secret: SecretString,
+    pub state_signing_key: SecretBox<Vec<u8>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SecretsError {
+    #[error("secret is malformed: {0}")]
+    Malformed(String),
+    #[error("secret store unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[async_trait]
+pub trait SecretSource: Send + Sync {
+    async fn load(&self) -> Result<AppSecrets, SecretsError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Google OAuth / OpenID Connect
+
+/// What Google granted in a token response. Tokens are `oauth2` secret types: `Debug` is
+/// redacted and reading one takes an explicit `.secret()`.
+#[derive(Debug)]
+pub struct TokenGrant {
+    pub access_token: AccessToken,
+    pub refresh_token: Option<RefreshToken>,
+    pub expires_at: Option<Timestamp>,
+    /// The scopes Google reports as granted (granular consent may drop some).
+    pub granted_scopes: Option<ScopeSet>,
+    pub id_token: Option<SecretString>,
+}
+
+/// The Google account behind a grant, from a validated id_token or the userinfo endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleAccount {
+    pub subject: String,
+    pub email: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum GoogleOAuthError {
+    /// The code, verifier or refresh token is invalid, used, expired or revoked.
+    #[error("google rejected the grant (invalid_grant)")]
+    InvalidGrant,
+    /// Any other OAuth error response, e.g. `invalid_client`.
+    #[error("google answered with OAuth error {code}")]
+    Rejected { code: String },
+    /// The identity in the response could not be validated.
+    #[error("google identity could not be validated: {0}")]
+    InvalidIdentity(String),
+    /// Network failure, timeout, 5xx, 429 or an unparseable body.
+    #[error("google unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[async_trait]
+pub trait GoogleOAuth: Send + Sync {
+    /// The consent-page URL for one flow (no I/O).
+    fn authorization_url(&self, state: &str, pkce_challenge: PkceCodeChallenge, login_hint: Option<&str>) -> Url;
+
+    /// Exchanges an authorization code, proving possession of the PKCE verifier.
+    async fn exchange_code(&self, code: AuthorizationCode, pkce_verifier: PkceCodeVerifier) -> Result<TokenGrant, GoogleOAuthError>;
+
+    /// Uses a refresh token for a new access token.
+    async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenGrant, GoogleOAuthError>;
+
+    /// Revokes the grant behind `refresh_token` at Google.
+    async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), GoogleOAuthError>;
+
+    /// Identifies the account: validates the id_token (signature, issuer, audience, expiry)
+    /// when present, else asks the userinfo endpoint with the access token.
+    async fn identify(&self, grant: &TokenGrant) -> Result<GoogleAccount, GoogleOAuthError>;
+}

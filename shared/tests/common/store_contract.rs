@@ -1,0 +1,432 @@
+//! The contract every storage backend honours: the semantics documented on
+//! [`ConnectionStore`], [`FlowStore`] and [`KeyProvider`], checked the same way against the
+//! embedded store with the local key and against DynamoDB with KMS (on moto).
+//!
+//! A backend is handed over as a [`StoreUnderTest`]; `store_contract_tests!(setup)` expands to
+//! one `#[tokio::test]` per contract function, each with a fresh backend from `setup().await`.
+//! Every check is an assertion that fails when the backend is wrong: exact round trips,
+//! conditional writes, single-use flows under contention, and envelope encryption that binds a
+//! sealed blob to its row and never leaves plaintext in the stored item.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use calbridge::domain::{ConnectionKey, TenantId, UserId};
+use calbridge::ports::{
+    ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore,
+    KeyError, KeyProvider, SealPurpose, SealedSecret, StoreError, WriteCondition,
+};
+use calbridge::vault::{Vault, VaultError};
+use jiff::Timestamp;
+use secrecy::ExposeSecret;
+
+/// One backend: the two stores (usually the same object), the key provider that goes with it,
+/// and a way to see what is physically stored for a connection.
+pub struct StoreUnderTest {
+    pub connections: Arc<dyn ConnectionStore>,
+    pub flows: Arc<dyn FlowStore>,
+    pub keys: Arc<dyn KeyProvider>,
+    pub raw: Arc<dyn RawConnection>,
+}
+
+/// What the backend physically holds for a connection, bypassing the store's mapping.
+#[async_trait]
+pub trait RawConnection: Send + Sync {
+    /// Every stored attribute as bytes (text as UTF-8, binary both raw and as the backend
+    /// encodes it), or `None` when nothing is stored.
+    async fn raw_connection(&self, key: &ConnectionKey) -> Option<Vec<u8>>;
+}
+
+/// Expands to one `#[tokio::test]` per contract function; `$setup` is an async fn returning a
+/// fresh [`StoreUnderTest`].
+macro_rules! store_contract_tests {
+    ($setup:path) => {
+        $crate::common::store_contract::store_contract_tests!(
+            @each $setup;
+            get_of_a_missing_connection_is_none,
+            connection_round_trips_every_field,
+            create_fails_when_a_connection_exists,
+            replace_succeeds_only_with_the_version_read,
+            late_writer_cannot_resurrect_a_deleted_connection,
+            delete_reports_whether_a_connection_existed,
+            connections_of_different_users_and_tenants_are_independent,
+            flow_is_taken_exactly_once,
+            concurrent_takes_yield_exactly_one_flow,
+            take_of_an_unknown_flow_is_none,
+            expired_flow_is_still_returned,
+            flow_kinds_do_not_collide,
+            sealed_tokens_round_trip_through_the_store,
+            sealed_tokens_moved_to_another_row_do_not_open,
+            stored_item_holds_no_plaintext_token,
+        );
+    };
+    (@each $setup:path; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                $crate::common::store_contract::$name($setup().await).await;
+            }
+        )+
+    };
+}
+pub(crate) use store_contract_tests;
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+pub fn key(tenant: &str, user: &str) -> ConnectionKey {
+    ConnectionKey::google(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap())
+}
+
+fn at(rfc3339: &str) -> Timestamp {
+    rfc3339.parse().unwrap()
+}
+
+/// A recognisable fake sealed blob, with bytes that break text encodings (0x00, 0xff).
+fn fake_sealed(tag: u8) -> SealedSecret {
+    SealedSecret {
+        ciphertext: vec![0x00, 0xff, tag, 0x80, 0x7f, b'"', b'\\', tag, 0x00],
+        nonce: [tag, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0xff],
+        encrypted_data_key: (0..=255u8).map(|b| b ^ tag).collect(),
+        key_id: format!("arn:aws:kms:us-east-1:000000000000:key/test-{tag}"),
+    }
+}
+
+/// Every optional field set, sub-second timestamps, unsorted scopes, a version past 2^53.
+pub fn full_record(key: ConnectionKey) -> ConnectionRecord {
+    ConnectionRecord {
+        key,
+        version: 9_007_199_254_740_993,
+        status: ConnectionStatus::NeedsReconnect,
+        google_account_id: "109876543210987654321".to_owned(),
+        email: Some("ana.lima@example.com".to_owned()),
+        scopes: vec![
+            "https://www.googleapis.com/auth/calendar.events".to_owned(),
+            "openid".to_owned(),
+            "email".to_owned(),
+        ],
+        connected_at: at("2026-03-01T10:11:12.123456789Z"),
+        updated_at: at("2026-03-02T00:00:00.5Z"),
+        last_error: Some("invalid_grant: Token has been expired or revoked.".to_owned()),
+        access_token_expires_at: Some(at("2026-03-02T01:00:00.000001Z")),
+        sealed_tokens: fake_sealed(1),
+    }
+}
+
+/// Every optional field absent.
+fn sparse_record(key: ConnectionKey) -> ConnectionRecord {
+    ConnectionRecord {
+        key,
+        version: 1,
+        status: ConnectionStatus::Connected,
+        google_account_id: "42".to_owned(),
+        email: None,
+        scopes: vec!["openid".to_owned()],
+        connected_at: at("2026-01-01T00:00:00Z"),
+        updated_at: at("2026-01-01T00:00:00Z"),
+        last_error: None,
+        access_token_expires_at: None,
+        sealed_tokens: fake_sealed(2),
+    }
+}
+
+fn with_version(record: &ConnectionRecord, version: u64, google_account_id: &str) -> ConnectionRecord {
+    ConnectionRecord { version, google_account_id: google_account_id.to_owned(), ..record.clone() }
+}
+
+fn id_hash(seed: &str) -> String {
+    // Shaped like the real thing (64 hex characters); uniqueness is all that matters here.
+    let hex: String = seed.bytes().map(|b| format!("{b:02x}")).collect();
+    format!("{hex:0>64}")
+}
+
+fn state_flow(seed: &str, expires_at: Timestamp) -> FlowRecord {
+    FlowRecord {
+        kind: FlowKind::OAuthState,
+        id_hash: id_hash(seed),
+        owner: key("t1", "u1"),
+        return_to: "https://app.example/integrations?tab=calendar".to_owned(),
+        login_hint: Some("ana.lima@example.com".to_owned()),
+        browser_binding_hash: Some("b".repeat(64)),
+        sealed_pkce_verifier: Some(fake_sealed(3)),
+        expires_at,
+    }
+}
+
+fn ticket_flow(seed: &str) -> FlowRecord {
+    FlowRecord {
+        kind: FlowKind::LaunchTicket,
+        id_hash: id_hash(seed),
+        owner: key("t2", "u9"),
+        return_to: "myapp://integrations".to_owned(),
+        login_hint: None,
+        browser_binding_hash: None,
+        sealed_pkce_verifier: None,
+        expires_at: at("2099-01-01T00:00:00.25Z"),
+    }
+}
+
+fn is_condition_failed(result: Result<(), StoreError>) -> bool {
+    matches!(result, Err(StoreError::ConditionFailed))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+pub async fn get_of_a_missing_connection_is_none(s: StoreUnderTest) {
+    assert_eq!(s.connections.get_connection(&key("t1", "u1")).await.unwrap(), None);
+}
+
+pub async fn connection_round_trips_every_field(s: StoreUnderTest) {
+    for record in [full_record(key("t1", "u1")), sparse_record(key("t1", "u2"))] {
+        s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+        let stored = s.connections.get_connection(&record.key).await.unwrap();
+        assert_eq!(stored.as_ref(), Some(&record), "record did not round-trip exactly");
+    }
+}
+
+pub async fn create_fails_when_a_connection_exists(s: StoreUnderTest) {
+    let first = sparse_record(key("t1", "u1"));
+    s.connections.put_connection(&first, WriteCondition::Absent).await.unwrap();
+    let second = full_record(key("t1", "u1"));
+    assert!(is_condition_failed(s.connections.put_connection(&second, WriteCondition::Absent).await));
+    assert_eq!(s.connections.get_connection(&first.key).await.unwrap(), Some(first));
+}
+
+pub async fn replace_succeeds_only_with_the_version_read(s: StoreUnderTest) {
+    let v1 = sparse_record(key("t1", "u1"));
+    s.connections.put_connection(&v1, WriteCondition::Absent).await.unwrap();
+
+    let v2 = with_version(&v1, 2, "writer-a");
+    s.connections.put_connection(&v2, WriteCondition::Version(1)).await.unwrap();
+    assert_eq!(s.connections.get_connection(&v1.key).await.unwrap(), Some(v2.clone()));
+
+    // Another writer that also read version 1 loses, and leaves no trace.
+    let stale = with_version(&v1, 2, "writer-b");
+    assert!(is_condition_failed(s.connections.put_connection(&stale, WriteCondition::Version(1)).await));
+    // A version that was never written does not match either.
+    let ahead = with_version(&v1, 4, "writer-c");
+    assert!(is_condition_failed(s.connections.put_connection(&ahead, WriteCondition::Version(3)).await));
+    assert_eq!(s.connections.get_connection(&v1.key).await.unwrap(), Some(v2.clone()));
+
+    let v3 = with_version(&v1, 3, "writer-a-again");
+    s.connections.put_connection(&v3, WriteCondition::Version(2)).await.unwrap();
+    assert_eq!(s.connections.get_connection(&v1.key).await.unwrap(), Some(v3));
+}
+
+pub async fn late_writer_cannot_resurrect_a_deleted_connection(s: StoreUnderTest) {
+    let v1 = sparse_record(key("t1", "u1"));
+    s.connections.put_connection(&v1, WriteCondition::Absent).await.unwrap();
+    // A refresh read version 1, then the user disconnected, then the refresh tries to save.
+    assert!(s.connections.delete_connection(&v1.key).await.unwrap());
+    let late = with_version(&v1, 2, "refreshed");
+    assert!(is_condition_failed(s.connections.put_connection(&late, WriteCondition::Version(1)).await));
+    assert_eq!(s.connections.get_connection(&v1.key).await.unwrap(), None);
+}
+
+pub async fn delete_reports_whether_a_connection_existed(s: StoreUnderTest) {
+    let record = full_record(key("t1", "u1"));
+    assert!(!s.connections.delete_connection(&record.key).await.unwrap());
+    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+    assert!(s.connections.delete_connection(&record.key).await.unwrap());
+    assert!(!s.connections.delete_connection(&record.key).await.unwrap());
+    assert_eq!(s.connections.get_connection(&record.key).await.unwrap(), None);
+    // Deleted means gone: the key can be connected again from scratch.
+    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+}
+
+pub async fn connections_of_different_users_and_tenants_are_independent(s: StoreUnderTest) {
+    let records: Vec<ConnectionRecord> = [("t1", "u1", "acct-11"), ("t1", "u2", "acct-12"), ("t2", "u1", "acct-21")]
+        .into_iter()
+        .map(|(t, u, account)| with_version(&sparse_record(key(t, u)), 1, account))
+        .collect();
+    for record in &records {
+        // Each create succeeds: no other key's record counts as "present".
+        s.connections.put_connection(record, WriteCondition::Absent).await.unwrap();
+    }
+    for record in &records {
+        assert_eq!(s.connections.get_connection(&record.key).await.unwrap().as_ref(), Some(record));
+    }
+
+    // Replacing and deleting one leaves the others untouched.
+    let replaced = with_version(&records[0], 2, "acct-11-b");
+    s.connections.put_connection(&replaced, WriteCondition::Version(1)).await.unwrap();
+    assert!(s.connections.delete_connection(&records[1].key).await.unwrap());
+    assert_eq!(s.connections.get_connection(&records[0].key).await.unwrap(), Some(replaced));
+    assert_eq!(s.connections.get_connection(&records[1].key).await.unwrap(), None);
+    assert_eq!(s.connections.get_connection(&records[2].key).await.unwrap().as_ref(), Some(&records[2]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flows
+
+pub async fn flow_is_taken_exactly_once(s: StoreUnderTest) {
+    for record in [state_flow("once-state", at("2099-01-01T00:00:00Z")), ticket_flow("once-ticket")] {
+        s.flows.put_flow(&record).await.unwrap();
+        let taken = s.flows.take_flow(record.kind, &record.id_hash).await.unwrap();
+        assert_eq!(taken.as_ref(), Some(&record), "flow did not round-trip exactly");
+        assert_eq!(s.flows.take_flow(record.kind, &record.id_hash).await.unwrap(), None);
+    }
+}
+
+pub async fn concurrent_takes_yield_exactly_one_flow(s: StoreUnderTest) {
+    for round in 0..3 {
+        let record = state_flow(&format!("race-{round}"), at("2099-01-01T00:00:00Z"));
+        s.flows.put_flow(&record).await.unwrap();
+        let takers: Vec<_> = (0..8)
+            .map(|_| {
+                let flows = s.flows.clone();
+                let id = record.id_hash.clone();
+                tokio::spawn(async move { flows.take_flow(FlowKind::OAuthState, &id).await })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for taker in takers {
+            if let Some(taken) = taker.await.unwrap().unwrap() {
+                winners.push(taken);
+            }
+        }
+        assert_eq!(winners.len(), 1, "round {round}: {} takers got the flow", winners.len());
+        assert_eq!(winners[0], record);
+    }
+}
+
+pub async fn take_of_an_unknown_flow_is_none(s: StoreUnderTest) {
+    assert_eq!(s.flows.take_flow(FlowKind::OAuthState, &id_hash("never-stored")).await.unwrap(), None);
+    assert_eq!(s.flows.take_flow(FlowKind::LaunchTicket, &id_hash("never-stored")).await.unwrap(), None);
+}
+
+pub async fn expired_flow_is_still_returned(s: StoreUnderTest) {
+    // Expiry is the caller's check: TTL deletion is lazy, so the store must not pretend otherwise.
+    let record = state_flow("expired", at("2020-01-01T00:00:00Z"));
+    s.flows.put_flow(&record).await.unwrap();
+    assert_eq!(s.flows.take_flow(record.kind, &record.id_hash).await.unwrap(), Some(record));
+}
+
+pub async fn flow_kinds_do_not_collide(s: StoreUnderTest) {
+    // The same id hash as a ticket and as a state are two records.
+    let state = state_flow("shared-id", at("2099-01-01T00:00:00Z"));
+    let ticket = FlowRecord { id_hash: state.id_hash.clone(), ..ticket_flow("unused") };
+    s.flows.put_flow(&state).await.unwrap();
+    s.flows.put_flow(&ticket).await.unwrap();
+    assert_eq!(s.flows.take_flow(FlowKind::LaunchTicket, &state.id_hash).await.unwrap(), Some(ticket));
+    assert_eq!(s.flows.take_flow(FlowKind::OAuthState, &state.id_hash).await.unwrap(), Some(state));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Envelope encryption through the store
+
+const ACCESS_TOKEN: &str = "ya29.a0AfB_plaintext-access-token-0123456789";
+const REFRESH_TOKEN: &str = "1//0g-plaintext-refresh-token-abcdefghijklmnop";
+
+fn token_json() -> Vec<u8> {
+    format!(r#"{{"access_token":"{ACCESS_TOKEN}","refresh_token":"{REFRESH_TOKEN}"}}"#).into_bytes()
+}
+
+fn tokens_context(key: &ConnectionKey) -> EncryptionContext {
+    EncryptionContext::new(key, SealPurpose::Tokens)
+}
+
+/// Seals the token JSON for `key` with `vault` and stores it as `key`'s connection.
+async fn store_sealed_tokens(s: &StoreUnderTest, vault: &Vault, key: &ConnectionKey) -> ConnectionRecord {
+    let sealed = vault.seal(&tokens_context(key), &token_json()).await.unwrap();
+    let record = ConnectionRecord { sealed_tokens: sealed, ..full_record(key.clone()) };
+    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+    record
+}
+
+pub async fn sealed_tokens_round_trip_through_the_store(s: StoreUnderTest) {
+    let owner = key("t1", "u1");
+    let writer = Vault::new(s.keys.clone());
+    let record = store_sealed_tokens(&s, &writer, &owner).await;
+    let stored = s.connections.get_connection(&owner).await.unwrap().unwrap();
+    assert_eq!(stored.sealed_tokens, record.sealed_tokens);
+
+    // The writing container (data key cached) and a cold one (key service unwraps) both open it.
+    let cold = Vault::new(s.keys.clone());
+    for vault in [&writer, &cold] {
+        let opened = vault.open(&tokens_context(&owner), &stored.sealed_tokens).await.unwrap();
+        assert_eq!(opened.expose_secret().as_slice(), token_json().as_slice());
+    }
+}
+
+pub async fn sealed_tokens_moved_to_another_row_do_not_open(s: StoreUnderTest) {
+    let owner = key("t1", "u1");
+    let writer = Vault::new(s.keys.clone());
+    let original = store_sealed_tokens(&s, &writer, &owner).await;
+
+    // An attacker with write access to the table copies u1's blob into u2's row.
+    let victim = key("t1", "u2");
+    let moved = ConnectionRecord { sealed_tokens: original.sealed_tokens.clone(), ..full_record(victim.clone()) };
+    s.connections.put_connection(&moved, WriteCondition::Absent).await.unwrap();
+    let stolen = s.connections.get_connection(&victim).await.unwrap().unwrap().sealed_tokens;
+    assert_eq!(stolen, original.sealed_tokens);
+
+    // Neither the warm vault nor a fresh one opens it as u2's.
+    assert!(writer.open(&tokens_context(&victim), &stolen).await.is_err());
+    let cold = Vault::new(s.keys.clone());
+    match cold.open(&tokens_context(&victim), &stolen).await {
+        Err(VaultError::Key(KeyError::Rejected)) => {}
+        Err(other) => panic!("expected the key service to reject the data key, got {other:?}"),
+        Ok(_) => panic!("a blob moved to another user's row opened"),
+    }
+
+    // The key service itself refuses the data key under any other context: another user, another
+    // tenant, or the same owner with another purpose.
+    for context in [
+        tokens_context(&victim),
+        tokens_context(&key("t2", "u1")),
+        EncryptionContext::new(&owner, SealPurpose::OAuthState),
+    ] {
+        let refused = s
+            .keys
+            .decrypt_data_key(&stolen.encrypted_data_key, &stolen.key_id, &context)
+            .await;
+        assert!(matches!(refused, Err(KeyError::Rejected)), "{context:?}: {refused:?}");
+    }
+    // ...while the owner's own context still works, so the refusals above are about the context.
+    s.keys
+        .decrypt_data_key(&stolen.encrypted_data_key, &stolen.key_id, &tokens_context(&owner))
+        .await
+        .unwrap();
+}
+
+pub async fn stored_item_holds_no_plaintext_token(s: StoreUnderTest) {
+    let owner = key("t1", "u1");
+    let vault = Vault::new(s.keys.clone());
+    let record = store_sealed_tokens(&s, &vault, &owner).await;
+    let raw = s.raw.raw_connection(&owner).await.expect("the backend holds the connection");
+
+    // The dump is really the record: its non-secret fields are there in clear.
+    assert!(contains(&raw, record.google_account_id.as_bytes()), "raw dump does not show the record");
+
+    for secret in [token_json().as_slice(), ACCESS_TOKEN.as_bytes(), REFRESH_TOKEN.as_bytes()] {
+        for needle in encodings(secret) {
+            assert!(
+                !contains(&raw, &needle),
+                "the stored item contains a plaintext token (as {:?})",
+                String::from_utf8_lossy(&needle)
+            );
+        }
+    }
+}
+
+/// The secret itself, and its base64 (standard and URL-safe) at every alignment it could have
+/// inside a larger encoded buffer, minus the edge characters that depend on neighbouring bytes.
+fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
+    let mut needles = vec![secret.to_vec()];
+    for engine in [&base64::engine::general_purpose::STANDARD_NO_PAD, &base64::engine::general_purpose::URL_SAFE_NO_PAD]
+    {
+        for skip in 0..3 {
+            let encoded = engine.encode(&secret[skip..]);
+            let stable = &encoded[..encoded.len() - 4];
+            needles.push(stable.as_bytes().to_vec());
+        }
+    }
+    needles
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}
