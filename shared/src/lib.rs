@@ -10,6 +10,7 @@ pub mod app;
 pub mod config;
 pub mod connect;
 pub mod domain;
+pub mod fakes;
 pub mod functions;
 pub mod http;
 pub mod oauth_state;

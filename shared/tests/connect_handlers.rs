@@ -1,0 +1,516 @@
+//! Handler tests for auth-start, auth-callback and disconnect, driven by the sample events in
+//! `events/` with fakes for Google and the clock, and the embedded store + local key.
+//! Each test reads as given / when / then.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use calbridge::adapters::embedded_store::EmbeddedStore;
+use calbridge::adapters::local_key::LocalKeyProvider;
+use calbridge::app::{App, Settings};
+use calbridge::config::Config;
+use calbridge::domain::{ConnectionKey, ScopeSet, TenantId, UserId};
+use calbridge::fakes::{FakeConsent, FakeGoogle, ManualClock};
+use calbridge::functions::{auth_callback, auth_start, disconnect};
+use calbridge::ports::{Clock, ConnectionStore, GoogleAccount};
+use calbridge::secrets::{InlineSecrets, Secrets};
+use calbridge::vault::Vault;
+use jiff::{SignedDuration, Timestamp};
+use lambda_http::{Body, Response};
+use secrecy::{SecretBox, SecretString};
+use serde_json::Value;
+use url::Url;
+
+const RETURN_TO: &str = "https://app.example.com/integrations/google";
+const SIGNING_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const TENANT: &str = "clinic-42";
+const USER: &str = "user-7f3a";
+
+struct Harness {
+    app: App,
+    google: Arc<FakeGoogle>,
+    clock: Arc<ManualClock>,
+    store: EmbeddedStore,
+}
+
+fn harness() -> Harness {
+    let vars: HashMap<&str, &str> = HashMap::from([
+        ("GOOGLE_CLIENT_ID", "client-1"),
+        ("GOOGLE_CLIENT_SECRET", "client-secret-value"),
+        ("STATE_SIGNING_KEY", SIGNING_KEY),
+        ("GOOGLE_REDIRECT_URI", "https://api.calbridge.example/connections/google/callback"),
+        ("LOCAL_DATA_DIR", "/nonexistent/unused"),
+        ("ALLOWED_RETURN_TO", "https://app.example.com/integrations/google,myapp://integrations"),
+    ]);
+    let config = Config::from_lookup(|name| vars.get(name).map(|v| v.to_string())).unwrap();
+    let store = EmbeddedStore::in_memory();
+    let google = Arc::new(FakeGoogle::default());
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let secrets = InlineSecrets::new(
+        SecretString::from("client-secret-value"),
+        SecretBox::new(Box::new(b"0123456789abcdef0123456789abcdef".to_vec())),
+    );
+    let app = App {
+        settings: Settings {
+            google: config.google.clone(),
+            allowed_return_to: config.allowed_return_to.clone(),
+            tenant_claim: config.tenant_claim.clone(),
+        },
+        connections: Arc::new(store.clone()),
+        flows: Arc::new(store.clone()),
+        vault: Arc::new(Vault::new(Arc::new(LocalKeyProvider::new([3u8; 32])))),
+        google: google.clone(),
+        secrets: Arc::new(Secrets::new(Arc::new(secrets))),
+        clock: clock.clone(),
+    };
+    Harness { app, google, clock, store }
+}
+
+fn event(name: &str) -> Value {
+    let path = format!("{}/../events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn request(event: &Value) -> lambda_http::Request {
+    lambda_http::request::from_str(&event.to_string()).expect("sample events deserialise")
+}
+
+fn as_user(mut event: Value, tenant: &str, user: &str) -> Value {
+    let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims["sub"] = user.into();
+    claims["tenant_id"] = tenant.into();
+    event
+}
+
+fn with_query(mut event: Value, query: &str) -> Value {
+    event["rawQueryString"] = query.into();
+    event
+}
+
+fn with_cookie(mut event: Value, cookie: Option<&str>) -> Value {
+    match cookie {
+        Some(value) => event["cookies"] = serde_json::json!([format!("__Host-calbridge-oauth={value}")]),
+        None => {
+            event.as_object_mut().unwrap().remove("cookies");
+        }
+    }
+    event
+}
+
+fn body_json(response: &Response<Body>) -> Value {
+    serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null)
+}
+
+fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn error_code(response: &Response<Body>) -> String {
+    body_json(response)["error"]["code"].as_str().unwrap_or_default().to_owned()
+}
+
+fn owner(tenant: &str, user: &str) -> ConnectionKey {
+    ConnectionKey::google(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap())
+}
+
+fn consent(scopes: &str, refresh: bool) -> FakeConsent {
+    FakeConsent {
+        account: GoogleAccount { subject: "1180000001".into(), email: Some("dr.lee@example.com".into()) },
+        granted_scopes: ScopeSet::parse(scopes),
+        issue_refresh_token: refresh,
+    }
+}
+
+const ALL_SCOPES: &str = "openid https://www.googleapis.com/auth/userinfo.email \
+    https://www.googleapis.com/auth/calendar.calendarlist.readonly \
+    https://www.googleapis.com/auth/calendar.events.freebusy \
+    https://www.googleapis.com/auth/calendar.events";
+
+/// A flow that reached Google's consent page.
+struct Started {
+    google_url: Url,
+    state: String,
+    cookie: String,
+}
+
+impl Harness {
+    async fn authorize_as(&self, tenant: &str, user: &str) -> String {
+        let response = auth_start::handle(&self.app, request(&as_user(event("auth-start/authorize.json"), tenant, user))).await;
+        assert_eq!(response.status(), 200, "{:?}", body_json(&response));
+        let body = body_json(&response);
+        let launch = Url::parse(body["launch_url"].as_str().unwrap()).unwrap();
+        launch.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned()
+    }
+
+    async fn launch(&self, ticket: &str) -> Response<Body> {
+        let launch = with_query(event("auth-start/launch.json"), &format!("ticket={ticket}"));
+        auth_start::handle(&self.app, request(&launch)).await
+    }
+
+    async fn start_as(&self, tenant: &str, user: &str) -> Started {
+        let ticket = self.authorize_as(tenant, user).await;
+        let response = self.launch(&ticket).await;
+        assert_eq!(response.status(), 302);
+        let google_url = Url::parse(header(&response, "location").unwrap()).unwrap();
+        let state = google_url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+        let set_cookie = header(&response, "set-cookie").unwrap();
+        let cookie = set_cookie
+            .strip_prefix("__Host-calbridge-oauth=")
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        Started { google_url, state, cookie }
+    }
+
+    async fn callback(&self, query: &str, cookie: Option<&str>) -> Response<Body> {
+        let callback = with_cookie(with_query(event("auth-callback/callback.json"), query), cookie);
+        auth_callback::handle(&self.app, request(&callback)).await
+    }
+
+    async fn finish(&self, started: &Started, code: &str) -> Response<Body> {
+        let query = format!(
+            "code={}&state={}&iss=https%3A%2F%2Faccounts.google.com",
+            urlencode(code),
+            urlencode(&started.state)
+        );
+        self.callback(&query, Some(&started.cookie)).await
+    }
+
+    async fn connect_as(&self, tenant: &str, user: &str, consent: FakeConsent) -> Response<Body> {
+        let started = self.start_as(tenant, user).await;
+        let code = self.google.approve(&started.google_url, consent);
+        self.finish(&started, &code).await
+    }
+
+    async fn status_as(&self, tenant: &str, user: &str) -> Value {
+        let response = disconnect::handle(&self.app, request(&as_user(event("disconnect/status.json"), tenant, user))).await;
+        assert_eq!(response.status(), 200);
+        body_json(&response)
+    }
+
+    async fn stored(&self, tenant: &str, user: &str) -> bool {
+        self.store.get_connection(&owner(tenant, user)).await.unwrap().is_some()
+    }
+}
+
+fn urlencode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+fn redirect_outcome(response: &Response<Body>) -> (String, HashMap<String, String>) {
+    assert_eq!(response.status(), 302, "expected a redirect, got {:?}", response.body());
+    let location = Url::parse(header(response, "location").unwrap()).unwrap();
+    let base = format!("{}://{}{}", location.scheme(), location.host_str().unwrap_or(""), location.path());
+    (base, location.query_pairs().into_owned().collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn app_routes_without_jwt_claims_are_401() {
+    let h = harness();
+    for (name, function) in [("auth-start/authorize.json", 0), ("disconnect/status.json", 1), ("disconnect/delete.json", 1)] {
+        let mut unauthenticated = event(name);
+        unauthenticated["requestContext"].as_object_mut().unwrap().remove("authorizer");
+        let response = match function {
+            0 => auth_start::handle(&h.app, request(&unauthenticated)).await,
+            _ => disconnect::handle(&h.app, request(&unauthenticated)).await,
+        };
+        assert_eq!(response.status(), 401, "{name}");
+        assert_eq!(error_code(&response), "unauthenticated");
+    }
+    // A claim set without the tenant claim is not an identity either.
+    let mut no_tenant = event("disconnect/status.json");
+    no_tenant["requestContext"]["authorizer"]["jwt"]["claims"].as_object_mut().unwrap().remove("tenant_id");
+    assert_eq!(disconnect::handle(&h.app, request(&no_tenant)).await.status(), 401);
+}
+
+#[tokio::test]
+async fn authorize_returns_a_launch_url_on_the_api_origin() {
+    // given a signed-in app user
+    let h = harness();
+    // when the app asks to connect
+    let response = auth_start::handle(&h.app, request(&event("auth-start/authorize.json"))).await;
+    // then it gets a short-lived launch URL next to the callback
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
+    let body = body_json(&response);
+    let launch = Url::parse(body["launch_url"].as_str().unwrap()).unwrap();
+    assert_eq!(launch.origin().ascii_serialization(), "https://api.calbridge.example");
+    assert_eq!(launch.path(), "/connections/google/launch");
+    let expires: Timestamp = body["expires_at"].as_str().unwrap().parse().unwrap();
+    assert!(expires <= h.clock.now() + SignedDuration::from_mins(5));
+    // and the defaults apply without a body
+    let response = auth_start::handle(&h.app, request(&event("auth-start/authorize-no-body.json"))).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn authorize_refuses_return_to_tricks_and_bad_bodies() {
+    let h = harness();
+    for trick in [
+        "//evil.example",
+        "https://app.example.com.evil.example/integrations/google",
+        "javascript:alert(document.cookie)",
+        "https%3A%2F%2Fapp.example.com%2Fintegrations%2Fgoogle",
+        "https://app.example.com/integrations/google/../../evil",
+        "https://app.example.com@evil.example/integrations/google",
+        "myapp://integrations/../evil",
+    ] {
+        let mut e = event("auth-start/authorize.json");
+        e["body"] = serde_json::json!({ "return_to": trick }).to_string().into();
+        let response = auth_start::handle(&h.app, request(&e)).await;
+        assert_eq!(response.status(), 400, "{trick}");
+        assert_eq!(error_code(&response), "invalid_return_to", "{trick}");
+    }
+    for (body, code) in [("{not json", "invalid_request"), (r#"{"returnTo":"x"}"#, "invalid_request"), (r#"{"login_hint":"a\u0000b"}"#, "invalid_request")] {
+        let mut e = event("auth-start/authorize.json");
+        e["body"] = body.into();
+        let response = auth_start::handle(&h.app, request(&e)).await;
+        assert_eq!(response.status(), 400, "{body}");
+        assert_eq!(error_code(&response), code, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn launch_sets_the_binding_cookie_and_sends_the_browser_to_google_with_pkce() {
+    let h = harness();
+    let ticket = h.authorize_as(TENANT, USER).await;
+    let response = h.launch(&ticket).await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(header(&response, "referrer-policy"), Some("no-referrer"));
+    assert_eq!(header(&response, "cache-control"), Some("no-store"));
+    let cookie = header(&response, "set-cookie").unwrap();
+    for attribute in ["__Host-calbridge-oauth=", "Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(cookie.contains(attribute), "{attribute} missing from {cookie}");
+    }
+    assert!(!cookie.contains("Domain="), "__Host- cookies must not name a domain");
+    let google = Url::parse(header(&response, "location").unwrap()).unwrap();
+    let query: HashMap<_, _> = google.query_pairs().into_owned().collect();
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["login_hint"], "dr.lee@example.com");
+    assert!(query["state"].starts_with("v1."));
+
+    // The ticket is single-use.
+    let again = h.launch(&ticket).await;
+    assert_eq!(again.status(), 400);
+    assert!(header(&again, "location").is_none());
+}
+
+#[tokio::test]
+async fn an_expired_ticket_is_refused() {
+    let h = harness();
+    let ticket = h.authorize_as(TENANT, USER).await;
+    h.clock.advance(SignedDuration::from_secs(5 * 60 + 1));
+    let response = h.launch(&ticket).await;
+    assert_eq!(response.status(), 400);
+    // The sample launch event asks for HTML, as a browser does.
+    assert!(header(&response, "content-type").unwrap().starts_with("text/html"));
+    let missing = h.launch("").await;
+    assert_eq!(missing.status(), 400);
+}
+
+#[tokio::test]
+async fn full_connect_then_status_then_disconnect() {
+    // given a user who approves every scope
+    let h = harness();
+    let response = h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
+    // then the browser returns to the app with status=connected and the cookie is cleared
+    let (base, query) = redirect_outcome(&response);
+    assert_eq!(base, RETURN_TO);
+    assert_eq!(query["status"], "connected");
+    assert!(header(&response, "set-cookie").unwrap().contains("Max-Age=0"));
+    assert_eq!(header(&response, "referrer-policy"), Some("no-referrer"));
+
+    // and the status shows the account, without any token
+    let status = h.status_as(TENANT, USER).await;
+    assert_eq!(status["status"], "connected");
+    assert_eq!(status["provider"], "google");
+    assert_eq!(status["email"], "dr.lee@example.com");
+    assert_eq!(status["google_account_id"], "1180000001");
+    assert!(status["scopes"].as_array().unwrap().iter().any(|s| s == "https://www.googleapis.com/auth/calendar.events"));
+    let text = status.to_string();
+    for token in h.google.issued_tokens() {
+        assert!(!text.contains(&token));
+    }
+    // and the stored record holds no plaintext token
+    let raw = h.store.raw_connection_json(&owner(TENANT, USER)).unwrap();
+    for token in h.google.issued_tokens() {
+        assert!(!raw.contains(&token), "plaintext token in the stored record");
+    }
+
+    // when the user disconnects
+    let response = disconnect::handle(&h.app, request(&event("disconnect/delete.json"))).await;
+    assert_eq!(response.status(), 204);
+    // then Google revoked the refresh token and nothing is stored
+    assert_eq!(h.google.revoked().len(), 1);
+    assert!(!h.stored(TENANT, USER).await);
+    assert_eq!(h.status_as(TENANT, USER).await, serde_json::json!({"provider": "google", "status": "not_connected"}));
+    // and disconnecting again is a no-op 204
+    let response = disconnect::handle(&h.app, request(&event("disconnect/delete.json"))).await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(h.google.revocations.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn untrusted_states_are_refused_without_redirect_and_nothing_is_stored() {
+    let h = harness();
+    let started = h.start_as(TENANT, USER).await;
+    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
+    let good_state = urlencode(&started.state);
+    let forged = {
+        let mut parts: Vec<String> = started.state.split('.').map(str::to_owned).collect();
+        parts[1] = "A".repeat(43);
+        urlencode(&parts.join("."))
+    };
+    for (query, cookie, expected) in [
+        (format!("code={code}&state={forged}"), Some(started.cookie.as_str()), "invalid_state"),
+        (format!("code={code}"), Some(started.cookie.as_str()), "invalid_state"),
+        (format!("code={code}&state=v1.x.1.y"), Some(started.cookie.as_str()), "invalid_state"),
+        // Another browser (no cookie, or its own cookie) burns the state...
+        (format!("code={code}&state={good_state}"), Some("attacker-browser-cookie"), "browser_mismatch"),
+        // ...so it cannot be replayed by the right browser either.
+        (format!("code={code}&state={good_state}"), Some(started.cookie.as_str()), "invalid_state"),
+    ] {
+        let response = h.callback(&query, cookie).await;
+        assert_eq!(response.status(), 400, "{query}");
+        assert!(header(&response, "location").is_none(), "untrusted state must not redirect");
+        assert!(body_json(&response).is_null() || error_code(&response) == expected);
+        let html = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+        assert!(html.contains(expected), "{expected} not in {html}");
+    }
+    assert!(!h.stored(TENANT, USER).await);
+    assert_eq!(h.google.exchanges.load(Ordering::SeqCst), 0, "no code exchange for an untrusted state");
+}
+
+#[tokio::test]
+async fn a_replayed_callback_is_refused() {
+    let h = harness();
+    let started = h.start_as(TENANT, USER).await;
+    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
+    assert_eq!(redirect_outcome(&h.finish(&started, &code).await).1["status"], "connected");
+    let replay = h.finish(&started, &code).await;
+    assert_eq!(replay.status(), 400);
+    assert!(header(&replay, "location").is_none());
+}
+
+#[tokio::test]
+async fn an_expired_state_is_refused() {
+    let h = harness();
+    let started = h.start_as(TENANT, USER).await;
+    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
+    h.clock.advance(SignedDuration::from_mins(16));
+    let response = h.finish(&started, &code).await;
+    assert_eq!(response.status(), 400);
+    assert!(!h.stored(TENANT, USER).await);
+}
+
+#[tokio::test]
+async fn trusted_failures_redirect_to_the_app_with_a_reason_and_store_nothing() {
+    let h = harness();
+    // Wrong issuer (mix-up attack).
+    let started = h.start_as(TENANT, USER).await;
+    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
+    let query = format!("code={code}&state={}&iss=https%3A%2F%2Fevil.example", urlencode(&started.state));
+    assert_eq!(redirect_outcome(&h.callback(&query, Some(&started.cookie)).await).1["reason"], "invalid_issuer");
+
+    // Denied consent.
+    let started = h.start_as(TENANT, USER).await;
+    let query = format!("error=access_denied&state={}", urlencode(&started.state));
+    let (base, outcome) = redirect_outcome(&h.callback(&query, Some(&started.cookie)).await);
+    assert_eq!((base.as_str(), outcome["status"].as_str(), outcome["reason"].as_str()), (RETURN_TO, "error", "access_denied"));
+
+    // A required scope unticked: refused, and the partial grant revoked.
+    let started = h.start_as(TENANT, USER).await;
+    let code = h.google.approve(&started.google_url, consent("openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/calendar.events", true));
+    assert_eq!(redirect_outcome(&h.finish(&started, &code).await).1["reason"], "insufficient_scope");
+    assert_eq!(h.google.revoked().len(), 1);
+
+    // No refresh token on a first connection.
+    let started = h.start_as(TENANT, USER).await;
+    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, false));
+    assert_eq!(redirect_outcome(&h.finish(&started, &code).await).1["reason"], "no_refresh_token");
+
+    // A code injected from another flow fails PKCE.
+    let victim = h.start_as(TENANT, USER).await;
+    let attacker = h.start_as(TENANT, "attacker").await;
+    let attacker_code = h.google.approve(&attacker.google_url, consent(ALL_SCOPES, true));
+    assert_eq!(redirect_outcome(&h.finish(&victim, &attacker_code).await).1["reason"], "exchange_failed");
+
+    assert!(!h.stored(TENANT, USER).await);
+    assert!(!h.stored(TENANT, "attacker").await);
+}
+
+#[tokio::test]
+async fn reconsent_without_refresh_token_keeps_the_stored_one() {
+    let h = harness();
+    h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
+    let first = h.store.get_connection(&owner(TENANT, USER)).await.unwrap().unwrap();
+    let original_refresh = calbridge::tokens::open(&h.app.vault, &owner(TENANT, USER), &first.sealed_tokens)
+        .await
+        .unwrap()
+        .refresh_token;
+
+    let response = h.connect_as(TENANT, USER, consent(ALL_SCOPES, false)).await;
+    assert_eq!(redirect_outcome(&response).1["status"], "connected");
+    let second = h.store.get_connection(&owner(TENANT, USER)).await.unwrap().unwrap();
+    assert_eq!(second.version, first.version + 1);
+    assert_eq!(second.connected_at, first.connected_at);
+    let kept = calbridge::tokens::open(&h.app.vault, &owner(TENANT, USER), &second.sealed_tokens).await.unwrap();
+    assert_eq!(kept.refresh_token.secret(), original_refresh.secret());
+    assert_ne!(second.sealed_tokens, first.sealed_tokens, "a fresh data key and access token per write");
+}
+
+#[tokio::test]
+async fn callers_only_ever_touch_their_own_connection() {
+    let h = harness();
+    h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
+    // Same user id in another tenant, and another user in the same tenant, see nothing...
+    for (tenant, user) in [("other-clinic", USER), (TENANT, "colleague")] {
+        assert_eq!(h.status_as(tenant, user).await["status"], "not_connected");
+        let delete = as_user(event("disconnect/delete.json"), tenant, user);
+        assert_eq!(disconnect::handle(&h.app, request(&delete)).await.status(), 204);
+    }
+    // ...and could not delete it.
+    assert!(h.stored(TENANT, USER).await);
+    assert_eq!(h.google.revocations.load(Ordering::SeqCst), 0);
+    // Ids in the query string are ignored for identity.
+    let spoof = with_query(as_user(event("disconnect/status.json"), TENANT, "colleague"), &format!("user_id={USER}&tenant_id={TENANT}"));
+    let response = disconnect::handle(&h.app, request(&spoof)).await;
+    assert_eq!(body_json(&response)["status"], "not_connected");
+}
+
+#[tokio::test]
+async fn a_sealed_blob_moved_to_another_users_row_does_not_open() {
+    let h = harness();
+    h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
+    let mut stolen = h.store.get_connection(&owner(TENANT, USER)).await.unwrap().unwrap();
+    stolen.key = owner(TENANT, "colleague");
+    h.store.put_connection(&stolen, calbridge::ports::WriteCondition::Absent).await.unwrap();
+    let fresh_vault = Vault::new(Arc::new(LocalKeyProvider::new([3u8; 32])));
+    assert!(calbridge::tokens::open(&fresh_vault, &owner(TENANT, "colleague"), &stolen.sealed_tokens).await.is_err());
+    assert!(calbridge::tokens::open(&h.app.vault, &owner(TENANT, "colleague"), &stolen.sealed_tokens).await.is_err());
+}
+
+#[tokio::test]
+async fn disconnect_deletes_even_when_google_revocation_fails() {
+    let h = harness();
+    h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
+    h.google.fail_revocation.store(true, Ordering::SeqCst);
+    let response = disconnect::handle(&h.app, request(&event("disconnect/delete.json"))).await;
+    assert_eq!(response.status(), 204);
+    assert!(!h.stored(TENANT, USER).await);
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_json_errors() {
+    let h = harness();
+    let mut e = event("disconnect/status.json");
+    e["requestContext"]["http"]["method"] = "PUT".into();
+    let response = disconnect::handle(&h.app, request(&e)).await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(error_code(&response), "not_found");
+}
