@@ -110,14 +110,16 @@ PY
     _moto_log "moto $MOTO_VERSION listening at $MOTO_ENDPOINT (pid $_MOTO_PID, log $_MOTO_LOG_FILE)"
 }
 
-# Stops the moto this shell started. Safe to call twice.
+# Stops the moto this shell started. Safe to call twice, and under the caller's `set -e`
+# (a moto that already died, or `wait` reporting SIGTERM, is not a failure of the caller).
 moto_stop() {
     if [ -n "${_MOTO_PID:-}" ]; then
-        kill "$_MOTO_PID" 2>/dev/null
-        wait "$_MOTO_PID" 2>/dev/null
+        kill "$_MOTO_PID" 2>/dev/null || true
+        wait "$_MOTO_PID" 2>/dev/null || true
         _MOTO_PID=""
     fi
     unset MOTO_ENDPOINT
+    return 0
 }
 
 # Chains moto_stop onto the caller's EXIT trap instead of replacing it.

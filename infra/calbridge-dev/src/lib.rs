@@ -77,6 +77,8 @@ impl RunningStack {
 pub enum StackError {
     #[error("cannot listen on {addr}")]
     Listen { addr: String, #[source] source: std::io::Error },
+    #[error(transparent)]
+    EmulatorConfig(#[from] google_emulator::ConfigError),
     #[error("cannot start the Google emulator")]
     Emulator(#[source] std::io::Error),
     #[error("cannot register the local OAuth client with the emulator")]
@@ -97,9 +99,9 @@ pub enum StackError {
 /// binary, a map in tests). Address variables may use port 0.
 pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningStack, StackError> {
     let mut vars: HashMap<String, String> = HashMap::new();
-    let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
-    let listen = get("LISTEN_ADDR").unwrap_or_else(|| DEFAULT_LISTEN_ADDR.to_owned());
+    let listen = var("LISTEN_ADDR").unwrap_or_else(|| DEFAULT_LISTEN_ADDR.to_owned());
     let listen: SocketAddr = listen.parse().map_err(|_| StackError::BadAddress(listen.clone()))?;
     let listener = TcpListener::bind(listen)
         .await
@@ -107,18 +109,18 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
     let local = listener.local_addr().map_err(|source| StackError::Listen { addr: listen.to_string(), source })?;
     let base_url = format!("http://{local}");
 
-    let data_dir = PathBuf::from(get("LOCAL_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
+    let data_dir = PathBuf::from(var("LOCAL_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
     std::fs::create_dir_all(&data_dir).map_err(|source| StackError::DataDir { dir: data_dir.clone(), source })?;
     let redirect_uri =
-        get("GOOGLE_REDIRECT_URI").unwrap_or_else(|| format!("{base_url}{}", calbridge::functions::auth_callback::CALLBACK_PATH));
+        var("GOOGLE_REDIRECT_URI").unwrap_or_else(|| format!("{base_url}{}", calbridge::functions::auth_callback::CALLBACK_PATH));
 
-    let external_google = get("GOOGLE_AUTH_URL").is_some() || get("GOOGLE_TOKEN_URL").is_some();
+    let external_google = var("GOOGLE_AUTH_URL").is_some() || var("GOOGLE_TOKEN_URL").is_some();
     let emulator = if external_google {
         None
     } else {
-        let addr = get("EMULATOR_LISTEN_ADDR").unwrap_or_else(|| DEFAULT_EMULATOR_ADDR.to_owned());
+        let addr = var("EMULATOR_LISTEN_ADDR").unwrap_or_else(|| DEFAULT_EMULATOR_ADDR.to_owned());
         let addr: SocketAddr = addr.parse().map_err(|_| StackError::BadAddress(addr.clone()))?;
-        let emulator = RunningEmulator::start(EmulatorConfig::from_env(), addr).await.map_err(StackError::Emulator)?;
+        let emulator = RunningEmulator::start(EmulatorConfig::from_env()?, addr).await.map_err(StackError::Emulator)?;
         let e = emulator.base_url();
         register_client(&e, &redirect_uri).await?;
         for (name, value) in [
@@ -137,22 +139,22 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
     };
     vars.insert("GOOGLE_REDIRECT_URI".into(), redirect_uri);
     vars.insert("ALLOWED_RETURN_TO".into(), format!("{base_url}/_local/done,calbridge-demo://connected"));
-    if get("TABLE_NAME").is_none() && get("KMS_KEY_ID").is_none() {
+    if var("TABLE_NAME").is_none() && var("KMS_KEY_ID").is_none() {
         vars.insert("LOCAL_DATA_DIR".into(), data_dir.display().to_string());
     }
-    if get("GOOGLE_SECRET_ARN").is_none() && get("STATE_SIGNING_KEY").is_none() {
+    if var("GOOGLE_SECRET_ARN").is_none() && var("STATE_SIGNING_KEY").is_none() {
         vars.insert("STATE_SIGNING_KEY".into(), local_secret(&data_dir, "state-signing.key")?);
     }
-    let jwt_secret = match get("DEV_JWT_SECRET") {
+    let jwt_secret = match var("DEV_JWT_SECRET") {
         Some(secret) => secret,
         None => local_secret(&data_dir, "dev-jwt.secret")?,
     };
 
     // Explicit settings win over the local defaults above.
-    let config = Config::from_lookup(|name| get(name).or_else(|| vars.get(name).cloned()))?;
+    let config = Config::from_lookup(|name| var(name).or_else(|| vars.get(name).cloned()))?;
     let storage = match &config.storage {
         StorageConfig::Aws { table_name, .. } => {
-            if std::env::var_os("AWS_ENDPOINT_URL").is_some() || get("AWS_ENDPOINT_URL").is_some() {
+            if std::env::var_os("AWS_ENDPOINT_URL").is_some() || var("AWS_ENDPOINT_URL").is_some() {
                 ensure_table(table_name).await?;
             }
             format!("DynamoDB table {table_name} + KMS")

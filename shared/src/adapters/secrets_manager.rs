@@ -31,13 +31,18 @@ pub struct SecretsManagerSource {
 
 impl SecretsManagerSource {
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
-        Self { client, secret_id: secret_id.into() }
+        Self {
+            client,
+            secret_id: secret_id.into(),
+        }
     }
 }
 
 impl std::fmt::Debug for SecretsManagerSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretsManagerSource").field("secret_id", &self.secret_id).finish_non_exhaustive()
+        f.debug_struct("SecretsManagerSource")
+            .field("secret_id", &self.secret_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,7 +75,9 @@ impl SecretSource for SecretsManagerSource {
 /// quote the offending value.
 fn parse_app_secrets(raw: &str) -> Result<AppSecrets, SecretsError> {
     let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(raw) else {
-        return Err(SecretsError::Malformed("SecretString is not a JSON object".to_owned()));
+        return Err(SecretsError::Malformed(
+            "SecretString is not a JSON object".to_owned(),
+        ));
     };
     let google_client_secret = match fields.remove("google_client_secret") {
         Some(Value::String(secret)) if !secret.is_empty() => SecretString::from(secret),
@@ -98,5 +105,8 @@ fn parse_app_secrets(raw: &str) -> Result<AppSecrets, SecretsError> {
         }
         Err(_) => return Err(signing_key_problem()),
     };
-    Ok(AppSecrets { google_client_secret, state_signing_key })
+    Ok(AppSecrets {
+        google_client_secret,
+        state_signing_key,
+    })
 }
