@@ -17,6 +17,7 @@ pub mod oauth_state;
 pub mod ports;
 pub mod random;
 pub mod secrets;
+pub mod slots;
 pub mod telemetry;
 pub mod tokens;
 pub mod vault;

@@ -5,9 +5,11 @@
 //! the rest of the crate never re-validates.
 
 mod ids;
+mod interval;
 mod return_to;
 mod scopes;
 
+pub use interval::*;
 pub use ids::{ConnectionKey, IdError, Provider, TenantId, UserId};
 pub use return_to::{AllowedReturnTo, ReturnTo, ReturnToError};
 pub use scopes::ScopeSet;
