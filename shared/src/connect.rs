@@ -357,6 +357,8 @@ async fn store_connection(
             updated_at: now,
             last_error: None,
             access_token_expires_at: grant.expires_at,
+            selected_calendar_id: existing.as_ref().filter(|_| same_account).and_then(|r| r.selected_calendar_id.clone()),
+            refresh_lease_until: None,
             sealed_tokens: sealed,
         };
         let condition = existing.as_ref().map_or(WriteCondition::Absent, |r| WriteCondition::Version(r.version));

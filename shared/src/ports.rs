@@ -172,6 +172,11 @@ pub struct ConnectionRecord {
     pub updated_at: Timestamp,
     pub last_error: Option<String>,
     pub access_token_expires_at: Option<Timestamp>,
+    /// The calendar that receives synced events; `None` means the primary calendar.
+    pub selected_calendar_id: Option<String>,
+    /// While in the future, one caller is refreshing the access token; see
+    /// [`ConnectionStore::acquire_refresh_lease`]. Millisecond precision.
+    pub refresh_lease_until: Option<Timestamp>,
     pub sealed_tokens: SealedSecret,
 }
 
@@ -204,6 +209,19 @@ pub trait ConnectionStore: Send + Sync {
 
     /// Deletes unconditionally (the user's intent wins); returns whether a record existed.
     async fn delete_connection(&self, key: &ConnectionKey) -> Result<bool, StoreError>;
+
+    /// Marks the record at exactly `version` as being refreshed until `until`, unless another
+    /// caller holds an unexpired lease (one ending after `now`). Returns whether this caller
+    /// got the lease. The version is not bumped: the holder's token write, conditional on
+    /// `version`, both publishes the new token and releases the lease. This is what makes many
+    /// containers refresh one expired token at most once.
+    async fn acquire_refresh_lease(
+        &self,
+        key: &ConnectionKey,
+        version: u64,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A short-lived, single-use step of the consent flow.
@@ -243,7 +261,8 @@ pub struct FlowRecord {
 
 #[async_trait]
 pub trait FlowStore: Send + Sync {
-    /// Stores a new flow record; stores also set a TTL from `expires_at`.
+    /// Stores a new flow record ([`StoreError::ConditionFailed`] if its id exists); stores also
+    /// set a TTL from `expires_at`.
     async fn put_flow(&self, record: &FlowRecord) -> Result<(), StoreError>;
 
     /// Atomically removes and returns the record: of concurrent callers, exactly one gets it.

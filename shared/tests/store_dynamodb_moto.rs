@@ -299,6 +299,8 @@ async fn connection_item_follows_the_documented_layout() {
         email: None,
         last_error: None,
         access_token_expires_at: None,
+        selected_calendar_id: None,
+        refresh_lease_until: None,
         ..full_record(key("t1", "u2"))
     };
     store
@@ -308,7 +310,7 @@ async fn connection_item_follows_the_documented_layout() {
     let item = raw_item(&client, &table, "T#t1#U#u2", "CONN#google")
         .await
         .unwrap();
-    for name in ["email", "last_error", "access_token_expires_at"] {
+    for name in ["email", "last_error", "access_token_expires_at", "selected_calendar_id", "refresh_lease_until"] {
         assert!(!item.contains_key(name), "{name} stored although None");
     }
 }

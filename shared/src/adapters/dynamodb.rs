@@ -222,6 +222,43 @@ impl ConnectionStore for DynamoDbStore {
             .map_err(|err| sdk_unavailable("DeleteItem", err))?;
         Ok(output.attributes.is_some_and(|item| !item.is_empty()))
     }
+
+    #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user, version))]
+    async fn acquire_refresh_lease(
+        &self,
+        key: &ConnectionKey,
+        version: u64,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = connection_key(key);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .update_expression("SET #lease = :until")
+            .condition_expression("#version = :version AND (attribute_not_exists(#lease) OR #lease <= :now)")
+            .expression_attribute_names("#lease", "refresh_lease_until")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":until", epoch_millis(until))
+            .expression_attribute_values(":now", epoch_millis(now))
+            .expression_attribute_values(":version", number(version))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(sdk_unavailable("UpdateItem", err)),
+        }
+    }
 }
 
 #[async_trait]
@@ -340,6 +377,10 @@ fn connection_to_item(record: &ConnectionRecord) -> Item {
     if let Some(at) = record.access_token_expires_at {
         item.insert("access_token_expires_at".into(), timestamp(at));
     }
+    put_optional_string(&mut item, "selected_calendar_id", record.selected_calendar_id.as_deref());
+    if let Some(until) = record.refresh_lease_until {
+        item.insert("refresh_lease_until".into(), epoch_millis(until));
+    }
     put_sealed(&mut item, "tokens", &record.sealed_tokens);
     item
 }
@@ -422,6 +463,12 @@ fn timestamp(value: Timestamp) -> AttributeValue {
     AttributeValue::S(value.to_string())
 }
 
+/// Lease times are numbers, not RFC 3339 strings, because condition expressions compare them
+/// and RFC 3339 text with variable fractional digits does not sort.
+fn epoch_millis(value: Timestamp) -> AttributeValue {
+    AttributeValue::N(value.as_millisecond().to_string())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Item -> record
 
@@ -446,6 +493,17 @@ fn connection_from_item(key: &ConnectionKey, item: &Item) -> Result<ConnectionRe
         updated_at: item.timestamp("updated_at")?,
         last_error: item.optional_string("last_error")?,
         access_token_expires_at: item.optional_timestamp("access_token_expires_at")?,
+        selected_calendar_id: item.optional_string("selected_calendar_id")?,
+        refresh_lease_until: match item.0.get("refresh_lease_until") {
+            None => None,
+            Some(AttributeValue::N(ms)) => Some(
+                ms.parse()
+                    .ok()
+                    .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+                    .ok_or_else(|| corrupt("refresh_lease_until"))?,
+            ),
+            Some(_) => return Err(corrupt("refresh_lease_until")),
+        },
         sealed_tokens: item.sealed("tokens")?,
     })
 }

@@ -138,6 +138,39 @@ impl ConnectionStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn acquire_refresh_lease(
+        &self,
+        key: &ConnectionKey,
+        version: u64,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let id = connection_key(key);
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            {
+                let mut table = txn.open_table(CONNECTIONS).map_err(unavailable)?;
+                let Some(current) = table.get(id.as_str()).map_err(unavailable)?.map(|v| v.value().to_vec()) else {
+                    return Ok(false);
+                };
+                let mut stored: StoredConnection = decode(&current)?;
+                // Millisecond precision, as in DynamoDB.
+                let held = stored
+                    .refresh_lease_until
+                    .is_some_and(|lease| lease.as_millisecond() > now.as_millisecond());
+                if stored.version != version || held {
+                    return Ok(false);
+                }
+                stored.refresh_lease_until = Timestamp::from_millisecond(until.as_millisecond()).ok();
+                let bytes = serde_json::to_vec(&stored).map_err(unavailable)?;
+                table.insert(id.as_str(), bytes.as_slice()).map_err(unavailable)?;
+            }
+            txn.commit().map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -149,6 +182,11 @@ impl FlowStore for EmbeddedStore {
             let txn = db.begin_write().map_err(unavailable)?;
             {
                 let mut table = txn.open_table(FLOWS).map_err(unavailable)?;
+                // Ids are 256-bit random, so a clash means a bug: refuse rather than overwrite,
+                // as the DynamoDB store does.
+                if table.get(id.as_str()).map_err(unavailable)?.is_some() {
+                    return Err(StoreError::ConditionFailed);
+                }
                 table.insert(id.as_str(), bytes.as_slice()).map_err(unavailable)?;
             }
             txn.commit().map_err(unavailable)
@@ -233,6 +271,10 @@ struct StoredConnection {
     updated_at: Timestamp,
     last_error: Option<String>,
     access_token_expires_at: Option<Timestamp>,
+    #[serde(default)]
+    selected_calendar_id: Option<String>,
+    #[serde(default)]
+    refresh_lease_until: Option<Timestamp>,
     tokens: StoredSealed,
 }
 
@@ -250,6 +292,8 @@ impl StoredConnection {
             updated_at: r.updated_at,
             last_error: r.last_error.clone(),
             access_token_expires_at: r.access_token_expires_at,
+            selected_calendar_id: r.selected_calendar_id.clone(),
+            refresh_lease_until: r.refresh_lease_until,
             tokens: StoredSealed::from_sealed(&r.sealed_tokens),
         }
     }
@@ -267,6 +311,8 @@ impl StoredConnection {
             updated_at: self.updated_at,
             last_error: self.last_error,
             access_token_expires_at: self.access_token_expires_at,
+            selected_calendar_id: self.selected_calendar_id,
+            refresh_lease_until: self.refresh_lease_until,
             sealed_tokens: self.tokens.into_sealed()?,
         })
     }
@@ -332,6 +378,8 @@ mod tests {
             updated_at: Timestamp::UNIX_EPOCH,
             last_error: None,
             access_token_expires_at: None,
+            selected_calendar_id: None,
+            refresh_lease_until: None,
             sealed_tokens: SealedSecret {
                 ciphertext: vec![1, 2, 3],
                 nonce: [9; 12],

@@ -59,6 +59,8 @@ macro_rules! store_contract_tests {
             sealed_tokens_round_trip_through_the_store,
             sealed_tokens_moved_to_another_row_do_not_open,
             stored_item_holds_no_plaintext_token,
+            refresh_lease_goes_to_exactly_one_caller,
+            refresh_lease_requires_the_current_version_and_expires,
         );
     };
     (@each $setup:path; $($name:ident),+ $(,)?) => {
@@ -113,6 +115,8 @@ pub fn full_record(key: ConnectionKey) -> ConnectionRecord {
         updated_at: at("2026-03-02T00:00:00.5Z"),
         last_error: Some("invalid_grant: Token has been expired or revoked.".to_owned()),
         access_token_expires_at: Some(at("2026-03-02T01:00:00.000001Z")),
+        selected_calendar_id: Some("c_0123abcd@group.calendar.google.com".to_owned()),
+        refresh_lease_until: Some(at("2026-03-02T00:00:30.123Z")),
         sealed_tokens: fake_sealed(1),
     }
 }
@@ -130,6 +134,8 @@ fn sparse_record(key: ConnectionKey) -> ConnectionRecord {
         updated_at: at("2026-01-01T00:00:00Z"),
         last_error: None,
         access_token_expires_at: None,
+        selected_calendar_id: None,
+        refresh_lease_until: None,
         sealed_tokens: fake_sealed(2),
     }
 }
@@ -650,4 +656,49 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
         .windows(needle.len())
         .any(|window| window == needle)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refresh lease
+
+pub async fn refresh_lease_goes_to_exactly_one_caller(s: StoreUnderTest) {
+    let owner = key("t1", "u1");
+    let record = sparse_record(owner.clone());
+    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+    let now = at("2026-01-01T00:00:00Z");
+    let until = at("2026-01-01T00:00:10Z");
+    let attempts = (0..8).map(|_| {
+        let connections = s.connections.clone();
+        let owner = owner.clone();
+        tokio::spawn(async move { connections.acquire_refresh_lease(&owner, 1, now, until).await.unwrap() })
+    });
+    let mut winners = 0;
+    for attempt in attempts {
+        winners += usize::from(attempt.await.unwrap());
+    }
+    assert_eq!(winners, 1, "exactly one concurrent caller gets the lease");
+    let stored = s.connections.get_connection(&owner).await.unwrap().unwrap();
+    assert_eq!(stored.refresh_lease_until, Some(until));
+    assert_eq!(stored.version, 1, "taking the lease does not bump the version");
+}
+
+pub async fn refresh_lease_requires_the_current_version_and_expires(s: StoreUnderTest) {
+    let owner = key("t1", "u1");
+    let now = at("2026-01-01T00:00:00Z");
+    let later = at("2026-01-01T00:00:10Z");
+    // No record: no lease (a disconnected user is never refreshed).
+    assert!(!s.connections.acquire_refresh_lease(&owner, 1, now, later).await.unwrap());
+    let record = sparse_record(owner.clone());
+    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+    // A stale version loses.
+    assert!(!s.connections.acquire_refresh_lease(&owner, 0, now, later).await.unwrap());
+    assert!(s.connections.acquire_refresh_lease(&owner, 1, now, later).await.unwrap());
+    // Held until it expires, then available again.
+    assert!(!s.connections.acquire_refresh_lease(&owner, 1, at("2026-01-01T00:00:09.999Z"), at("2026-01-01T00:00:20Z")).await.unwrap());
+    assert!(s.connections.acquire_refresh_lease(&owner, 1, later, at("2026-01-01T00:00:20Z")).await.unwrap());
+    // The holder's write at the leased version publishes the token and clears the lease.
+    let refreshed = ConnectionRecord { version: 2, refresh_lease_until: None, ..record.clone() };
+    s.connections.put_connection(&refreshed, WriteCondition::Version(1)).await.unwrap();
+    let stored = s.connections.get_connection(&owner).await.unwrap().unwrap();
+    assert_eq!((stored.version, stored.refresh_lease_until), (2, None));
 }
