@@ -16,6 +16,7 @@ pub mod http;
 pub mod oauth_state;
 pub mod ports;
 pub mod random;
+pub mod retry;
 pub mod secrets;
 pub mod slots;
 pub mod telemetry;

@@ -202,10 +202,17 @@ pub enum StoreError {
 
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
-    async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError>;
+    async fn get_connection(
+        &self,
+        key: &ConnectionKey,
+    ) -> Result<Option<ConnectionRecord>, StoreError>;
 
     /// Writes `record` if `condition` holds, else [`StoreError::ConditionFailed`].
-    async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError>;
+    async fn put_connection(
+        &self,
+        record: &ConnectionRecord,
+        condition: WriteCondition,
+    ) -> Result<(), StoreError>;
 
     /// Deletes unconditionally (the user's intent wins); returns whether a record existed.
     async fn delete_connection(&self, key: &ConnectionKey) -> Result<bool, StoreError>;
@@ -267,7 +274,11 @@ pub trait FlowStore: Send + Sync {
 
     /// Atomically removes and returns the record: of concurrent callers, exactly one gets it.
     /// Expiry is the caller's check (TTL deletion is lazy), so an expired record is returned.
-    async fn take_flow(&self, kind: FlowKind, id_hash: &str) -> Result<Option<FlowRecord>, StoreError>;
+    async fn take_flow(
+        &self,
+        kind: FlowKind,
+        id_hash: &str,
+    ) -> Result<Option<FlowRecord>, StoreError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,10 +344,19 @@ pub enum GoogleOAuthError {
 #[async_trait]
 pub trait GoogleOAuth: Send + Sync {
     /// The consent-page URL for one flow (no I/O).
-    fn authorization_url(&self, state: &str, pkce_challenge: PkceCodeChallenge, login_hint: Option<&str>) -> Url;
+    fn authorization_url(
+        &self,
+        state: &str,
+        pkce_challenge: PkceCodeChallenge,
+        login_hint: Option<&str>,
+    ) -> Url;
 
     /// Exchanges an authorization code, proving possession of the PKCE verifier.
-    async fn exchange_code(&self, code: AuthorizationCode, pkce_verifier: PkceCodeVerifier) -> Result<TokenGrant, GoogleOAuthError>;
+    async fn exchange_code(
+        &self,
+        code: AuthorizationCode,
+        pkce_verifier: PkceCodeVerifier,
+    ) -> Result<TokenGrant, GoogleOAuthError>;
 
     /// Uses a refresh token for a new access token.
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenGrant, GoogleOAuthError>;
@@ -347,4 +367,89 @@ pub trait GoogleOAuth: Send + Sync {
     /// Identifies the account: validates the id_token (signature, issuer, audience, expiry)
     /// when present, else asks the userinfo endpoint with the access token.
     async fn identify(&self, grant: &TokenGrant) -> Result<GoogleAccount, GoogleOAuthError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Google Calendar API
+
+/// How a Google API call failed, classified for retrying and for the client's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum GoogleApiError {
+    /// 401: the access token is expired or revoked. Refresh once, then give up.
+    #[error("google rejected the access token")]
+    Unauthorized,
+    /// 429, or 403 with reason `rateLimitExceeded` / `userRateLimitExceeded`.
+    #[error("google rate limit")]
+    RateLimited {
+        retry_after: Option<std::time::Duration>,
+    },
+    /// 5xx, timeouts, connection failures, unparseable bodies.
+    #[error("google unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// 404.
+    #[error("not found at google")]
+    NotFound,
+    /// 410: the resource was deleted.
+    #[error("deleted at google")]
+    Gone,
+    /// 409 (e.g. reason `duplicate` on an insert with a client-chosen id).
+    #[error("conflict at google ({reason})")]
+    Conflict { reason: String },
+    /// Any other 4xx (e.g. 400 bad request, 403 insufficient permissions).
+    #[error("google refused the request ({status} {reason})")]
+    Rejected { status: u16, reason: String },
+}
+
+impl GoogleApiError {
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            GoogleApiError::RateLimited { .. } | GoogleApiError::Unavailable(_)
+        )
+    }
+}
+
+/// One entry of the user's calendar list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarEntry {
+    pub id: String,
+    pub summary: String,
+    pub primary: bool,
+    /// `owner`, `writer`, `reader` or `freeBusyReader`.
+    pub access_role: String,
+    pub time_zone: Option<String>,
+}
+
+impl CalendarEntry {
+    /// Whether events can be written to this calendar.
+    pub fn is_writable(&self) -> bool {
+        matches!(self.access_role.as_str(), "owner" | "writer")
+    }
+}
+
+/// FreeBusy's answer for one calendar: its busy intervals, or the reason it could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CalendarBusy {
+    Busy(Vec<crate::domain::Interval>),
+    Unreadable { reason: String },
+}
+
+/// The Google Calendar v3 API, one HTTP exchange per call (retries are the caller's policy).
+#[async_trait]
+pub trait GoogleCalendar: Send + Sync {
+    /// The user's calendar list, all pages.
+    async fn list_calendars(
+        &self,
+        access_token: &AccessToken,
+    ) -> Result<Vec<CalendarEntry>, GoogleApiError>;
+
+    /// Busy intervals of up to 50 calendars within `window` (which must be one Google accepts).
+    /// The map is keyed by the calendar ids as requested.
+    async fn free_busy(
+        &self,
+        access_token: &AccessToken,
+        window: crate::domain::Interval,
+        calendar_ids: &[String],
+    ) -> Result<std::collections::BTreeMap<String, CalendarBusy>, GoogleApiError>;
 }

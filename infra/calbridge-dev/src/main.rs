@@ -17,7 +17,9 @@ async fn main() -> ExitCode {
     println!("calbridge local stack is up");
     println!("  API              {base}");
     match &stack.emulator_url {
-        Some(url) => println!("  Google emulator  {url}  (accounts demo@example.com, alex@example.com)"),
+        Some(url) => {
+            println!("  Google emulator  {url}  (accounts demo@example.com, alex@example.com)")
+        }
         None => println!("  Google           the GOOGLE_* endpoints from the environment"),
     }
     println!("  storage          {}", stack.storage);
@@ -25,9 +27,13 @@ async fn main() -> ExitCode {
     println!("  demo bearer token (tenant demo-tenant, user demo-user, 12 h):");
     println!("  export TOKEN={token}");
     println!();
-    println!("  curl -s -X POST {base}/connections/google/authorize -H \"authorization: Bearer $TOKEN\"");
+    println!(
+        "  curl -s -X POST {base}/connections/google/authorize -H \"authorization: Bearer $TOKEN\""
+    );
     println!("  curl -s {base}/connections/google -H \"authorization: Bearer $TOKEN\"");
-    println!("  curl -s -X POST {base}/_local/token -d '{{\"tenant_id\":\"t1\",\"user_id\":\"u1\"}}' -H 'content-type: application/json'");
+    println!(
+        "  curl -s -X POST {base}/_local/token -d '{{\"tenant_id\":\"t1\",\"user_id\":\"u1\"}}' -H 'content-type: application/json'"
+    );
     println!();
     if tokio::signal::ctrl_c().await.is_err() {
         eprintln!("calbridge-dev: cannot listen for Ctrl-C; stopping");

@@ -141,6 +141,7 @@ impl AccountConfig {
     }
 }
 
+/// The seeded OAuth client's id, secret and redirect URI (the local dev stack's callback).
 pub const DEFAULT_CLIENT_ID: &str = "calbridge-local";
 pub const DEFAULT_CLIENT_SECRET: &str = "calbridge-local-secret";
 pub const DEFAULT_REDIRECT_URI: &str = "http://127.0.0.1:8787/connections/google/callback";
@@ -204,7 +205,9 @@ impl EmulatorConfig {
         }
         if let Some(base) = set("EMULATOR_PUBLIC_BASE_URL") {
             match url::Url::parse(base.trim()) {
-                Ok(_) => config.public_base_url = Some(base.trim().trim_end_matches('/').to_owned()),
+                Ok(_) => {
+                    config.public_base_url = Some(base.trim().trim_end_matches('/').to_owned())
+                }
                 Err(error) => problems.push(format!("EMULATOR_PUBLIC_BASE_URL: {error}")),
             }
         }
@@ -301,7 +304,10 @@ mod tests {
     fn environment_overrides_the_default_seed() {
         let config = EmulatorConfig::from_lookup(lookup(&[
             ("EMULATOR_ACCESS_TOKEN_TTL_SECS", "2"),
-            ("EMULATOR_REDIRECT_URIS", "http://a.test/cb, http://b.test/cb"),
+            (
+                "EMULATOR_REDIRECT_URIS",
+                "http://a.test/cb, http://b.test/cb",
+            ),
         ]))
         .unwrap();
         assert_eq!(config.access_token_ttl, Duration::from_secs(2));

@@ -50,7 +50,10 @@ pub(crate) enum ControlError {
     #[error(transparent)]
     Fault(#[from] crate::faults::FaultSpecError),
     #[error("redirect URI {uri:?} is not an absolute URL: {reason}")]
-    RedirectUri { uri: String, reason: url::ParseError },
+    RedirectUri {
+        uri: String,
+        reason: url::ParseError,
+    },
     #[error("no calendar {0}")]
     UnknownCalendar(String),
     #[error("event rejected: {0}")]
@@ -191,6 +194,7 @@ fn tokens_report(store: &Store) -> Value {
             "account": code.account,
             "client_id": code.client_id,
             "used": code.used,
+            "code_verifier": code.redeemed_with_verifier,
         })).collect::<Vec<_>>(),
         "access_tokens": store.access_tokens.iter().map(|token| json!({
             "token": token.token,

@@ -97,7 +97,9 @@ impl Endpoint {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Endpoint::ALL.into_iter().find(|endpoint| endpoint.name() == name)
+        Endpoint::ALL
+            .into_iter()
+            .find(|endpoint| endpoint.name() == name)
     }
 
     fn dialect(self) -> Dialect {
@@ -291,9 +293,7 @@ impl TryFrom<FaultSpec> for Fault {
 
 impl Fault {
     fn matches(&self, endpoints: &[Endpoint], calendars: &[String]) -> bool {
-        let endpoint_matches = self
-            .target
-            .is_none_or(|target| endpoints.contains(&target));
+        let endpoint_matches = self.target.is_none_or(|target| endpoints.contains(&target));
         let calendar_matches = self
             .calendar_id
             .as_ref()
@@ -339,7 +339,7 @@ impl Fault {
             )
                 .into_response(),
         };
-        response.status_mut().clone_from(&status);
+        *response.status_mut() = status;
         if let Some(seconds) = self.retry_after {
             response
                 .headers_mut()
@@ -425,7 +425,9 @@ impl FaultQueue {
 pub(crate) enum AfterWork {
     Answer,
     /// The work is done and stays done, but the client never hears about it.
-    CloseWithoutAnswer { delay: Option<Duration> },
+    CloseWithoutAnswer {
+        delay: Option<Duration>,
+    },
 }
 
 impl AfterWork {
@@ -461,7 +463,11 @@ pub(crate) async fn intercept(
         return Ok(AfterWork::Answer);
     };
     let endpoint = endpoints[0];
-    tracing::info!(endpoint = endpoint.name(), kind = fault.kind.name(), "injecting fault");
+    tracing::info!(
+        endpoint = endpoint.name(),
+        kind = fault.kind.name(),
+        "injecting fault"
+    );
     match fault.kind {
         FaultKind::Respond => {
             if let Some(delay) = fault.delay {
@@ -496,9 +502,15 @@ mod tests {
     #[test]
     fn a_fault_fires_its_number_of_times_then_is_gone() {
         let mut queue = FaultQueue::default();
-        queue.push(fault(json!({"endpoint": "token", "status": 503, "times": 2})));
+        queue.push(fault(
+            json!({"endpoint": "token", "status": 503, "times": 2}),
+        ));
         let token = [Endpoint::Token, Endpoint::TokenRefresh];
-        assert!(queue.take_request_fault(&[Endpoint::Userinfo], &[]).is_none());
+        assert!(
+            queue
+                .take_request_fault(&[Endpoint::Userinfo], &[])
+                .is_none()
+        );
         assert!(queue.take_request_fault(&token, &[]).is_some());
         assert!(queue.take_request_fault(&token, &[]).is_some());
         assert!(queue.take_request_fault(&token, &[]).is_none());
@@ -519,7 +531,9 @@ mod tests {
     #[test]
     fn a_calendar_filter_needs_that_calendar() {
         let mut queue = FaultQueue::default();
-        queue.push(fault(json!({"endpoint": "*", "calendar_id": "a@x", "status": 500})));
+        queue.push(fault(
+            json!({"endpoint": "*", "calendar_id": "a@x", "status": 500}),
+        ));
         assert!(queue.take_request_fault(&[Endpoint::Token], &[]).is_none());
         assert!(
             queue

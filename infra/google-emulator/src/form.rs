@@ -48,9 +48,7 @@ impl FormPairs {
 
     /// The first repeated name among `names`, if any.
     pub fn first_repeated(&self, names: &[&str]) -> Option<RepeatedParameter> {
-        names
-            .iter()
-            .find_map(|name| self.single(name).err())
+        names.iter().find_map(|name| self.single(name).err())
     }
 }
 

@@ -175,7 +175,11 @@ impl OAuthError {
     }
 
     pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
-        OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", description)
+        OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            description,
+        )
     }
 
     pub fn invalid_token(description: impl Into<String>) -> Self {

@@ -72,10 +72,11 @@ impl RunningEmulator {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(serving) = self.serving.take() {
-            if let Err(error) = serving.await {
-                tracing::warn!(%error, "emulator server task ended abnormally");
-            }
+        let Some(serving) = self.serving.take() else {
+            return;
+        };
+        if let Err(error) = serving.await {
+            tracing::warn!(%error, "emulator server task ended abnormally");
         }
     }
 }
@@ -149,8 +150,8 @@ fn serve_connection(
         request.extensions_mut().insert(control.clone());
         router.clone().oneshot(request)
     });
-    let connection = hyper::server::conn::http1::Builder::new()
-        .serve_connection(TokioIo::new(stream), service);
+    let connection =
+        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     let connection = graceful.watch(connection);
     connections.spawn(async move {
         tokio::select! {

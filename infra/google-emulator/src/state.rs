@@ -134,6 +134,8 @@ pub(crate) struct AuthorizationCode {
     pub issue_refresh_token: bool,
     pub expires_at: Timestamp,
     pub used: bool,
+    /// The PKCE verifier that redeemed this code, for `GET /_emulator/tokens`.
+    pub redeemed_with_verifier: Option<String>,
     /// Tokens minted from this code, revoked if the code is replayed.
     pub issued_access_token: Option<String>,
     pub issued_refresh_token: Option<String>,
@@ -213,7 +215,7 @@ impl Store {
             faults: FaultQueue::default(),
             calls: BTreeMap::new(),
             writes: Vec::new(),
-            etag_clock: 0,
+            etag_clock: Timestamp::now().as_microsecond(),
         };
         for client in &config.clients {
             if let Err(error) = store.upsert_client(client.clone()) {
@@ -274,7 +276,10 @@ impl Store {
                 .entry(calendar.id.clone())
                 .or_insert_with(|| Calendar {
                     id: calendar.id.clone(),
-                    summary: calendar.summary.clone().unwrap_or_else(|| calendar.id.clone()),
+                    summary: calendar
+                        .summary
+                        .clone()
+                        .unwrap_or_else(|| calendar.id.clone()),
                     time_zone: calendar.time_zone.clone(),
                     events: Vec::new(),
                     conferences: BTreeMap::new(),
@@ -328,12 +333,10 @@ impl Store {
 
     /// `primary` names the caller's primary calendar; any other id is taken as is.
     pub fn resolve_calendar_id(&self, account: &str, raw: &str) -> String {
-        if raw == "primary" {
-            if let Some(primary) = self.primary_calendar_id(account) {
-                return primary.to_owned();
-            }
+        match (raw, self.primary_calendar_id(account)) {
+            ("primary", Some(primary)) => primary.to_owned(),
+            _ => raw.to_owned(),
         }
-        raw.to_owned()
     }
 
     pub fn access_role(&self, account: &str, calendar_id: &str) -> Option<AccessRole> {
@@ -347,9 +350,9 @@ impl Store {
 
     /// The live (unrevoked) grant of `account` to `client_id`.
     pub fn active_grant(&self, account: &str, client_id: &str) -> Option<GrantId> {
-        self.grants
-            .iter()
-            .position(|grant| !grant.revoked && grant.account == account && grant.client_id == client_id)
+        self.grants.iter().position(|grant| {
+            !grant.revoked && grant.account == account && grant.client_id == client_id
+        })
     }
 
     /// Revokes a grant and every token issued under it.
@@ -376,19 +379,11 @@ impl Store {
             scopes: token.scopes.clone(),
         })
     }
-
-    pub fn calendar_mut(&mut self, calendar_id: &str) -> Option<&mut Calendar> {
-        self.calendars.get_mut(calendar_id)
-    }
 }
 
 impl Calendar {
     pub fn event(&self, event_id: &str) -> Option<&StoredEvent> {
         self.events.iter().find(|event| event.id == event_id)
-    }
-
-    pub fn event_mut(&mut self, event_id: &str) -> Option<&mut StoredEvent> {
-        self.events.iter_mut().find(|event| event.id == event_id)
     }
 }
 
@@ -400,10 +395,22 @@ mod tests {
     fn default_seed_gives_each_account_its_own_primary_calendar() {
         let emulator = Emulator::new(EmulatorConfig::default());
         let store = emulator.store();
-        assert_eq!(store.primary_calendar_id("demo@example.com"), Some("demo@example.com"));
-        assert_eq!(store.resolve_calendar_id("alex@example.com", "primary"), "alex@example.com");
-        assert_eq!(store.access_role("demo@example.com", "alex@example.com"), None);
-        assert_eq!(store.accounts["demo@example.com"].sub, "100000000000000000001");
+        assert_eq!(
+            store.primary_calendar_id("demo@example.com"),
+            Some("demo@example.com")
+        );
+        assert_eq!(
+            store.resolve_calendar_id("alex@example.com", "primary"),
+            "alex@example.com"
+        );
+        assert_eq!(
+            store.access_role("demo@example.com", "alex@example.com"),
+            None
+        );
+        assert_eq!(
+            store.accounts["demo@example.com"].sub,
+            "100000000000000000001"
+        );
     }
 
     #[test]
@@ -424,7 +431,10 @@ mod tests {
                 }],
             })
             .unwrap();
-        assert_eq!(store.primary_calendar_id("sam@example.com"), Some("sam@example.com"));
+        assert_eq!(
+            store.primary_calendar_id("sam@example.com"),
+            Some("sam@example.com")
+        );
         assert_eq!(
             store.access_role("sam@example.com", "demo@example.com"),
             Some(AccessRole::FreeBusyReader)

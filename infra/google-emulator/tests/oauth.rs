@@ -27,7 +27,9 @@ async fn pkce_code_flow_issues_tokens_and_an_id_token_that_verifies_against_the_
     let html = page.text().await.unwrap();
     assert!(html.contains("action=\"/o/oauth2/v2/auth/decision\""));
     assert!(html.contains(DEMO) && html.contains(ALEX));
-    assert!(html.contains(&format!("name=\"scope_granted\" value=\"{CALENDAR}\" checked")));
+    assert!(html.contains(&format!(
+        "name=\"scope_granted\" value=\"{CALENDAR}\" checked"
+    )));
 
     // When the user approves and the client exchanges the code with its verifier
     let response = harness
@@ -59,7 +61,12 @@ async fn pkce_code_flow_issues_tokens_and_an_id_token_that_verifies_against_the_
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let tokens: Value = response.json().await.unwrap();
-    assert!(tokens["access_token"].as_str().unwrap().starts_with("ya29."));
+    assert!(
+        tokens["access_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("ya29.")
+    );
     assert!(tokens["refresh_token"].as_str().unwrap().starts_with("1//"));
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["expires_in"], 3600);
@@ -81,11 +88,9 @@ async fn pkce_code_flow_issues_tokens_and_an_id_token_that_verifies_against_the_
     let id_token = tokens["id_token"].as_str().unwrap();
     let header = jsonwebtoken::decode_header(id_token).unwrap();
     assert_eq!(header.kid.as_deref(), key["kid"].as_str());
-    let decoding_key = DecodingKey::from_rsa_components(
-        key["n"].as_str().unwrap(),
-        key["e"].as_str().unwrap(),
-    )
-    .unwrap();
+    let decoding_key =
+        DecodingKey::from_rsa_components(key["n"].as_str().unwrap(), key["e"].as_str().unwrap())
+            .unwrap();
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&[CLIENT_ID]);
     validation.set_issuer(&["https://accounts.google.com"]);
@@ -115,16 +120,27 @@ async fn code_exchange_refuses_wrong_or_missing_verifier_and_wrong_redirect_uri(
     let request = AuthRequest::new(SIGN_IN);
     let code = harness.approve(&request, DEMO).await;
 
-    let wrong = harness.exchange(&code, Some(&Pkce::new("other").verifier)).await;
+    let wrong = harness
+        .exchange(&code, Some(&Pkce::new("other").verifier))
+        .await;
     assert_eq!(wrong.status(), 400);
-    assert_eq!(wrong.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        wrong.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
 
     let missing = harness.exchange(&code, None).await;
     assert_eq!(missing.status(), 400);
-    assert_eq!(missing.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        missing.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
 
     let malformed = harness.exchange(&code, Some("short")).await;
-    assert_eq!(malformed.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        malformed.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
 
     let other_redirect = harness
         .token(&[
@@ -171,7 +187,10 @@ async fn a_verifier_for_a_request_without_a_challenge_is_refused() {
     let response = harness
         .exchange(&code, Some(&Pkce::new("x").verifier))
         .await;
-    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
     assert_eq!(harness.exchange(&code, None).await.status(), 200);
 }
 
@@ -199,7 +218,10 @@ async fn a_replayed_code_is_refused_and_revokes_what_it_minted() {
 
     let replay = harness.exchange(&code, Some(&verifier)).await;
     assert_eq!(replay.status(), 400);
-    assert_eq!(replay.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        replay.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
 
     assert_eq!(
         harness
@@ -216,7 +238,10 @@ async fn a_replayed_code_is_refused_and_revokes_what_it_minted() {
             ("client_secret", CLIENT_SECRET),
         ])
         .await;
-    assert_eq!(refreshed.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        refreshed.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
     let issued = harness.control_get("/_emulator/tokens").await;
     assert_eq!(issued["codes"][0]["used"], true);
     assert_eq!(issued["access_tokens"][0]["revoked"], true);
@@ -242,7 +267,10 @@ async fn client_authentication_accepts_basic_or_body_and_refuses_a_wrong_secret(
         ])
         .await;
     assert_eq!(wrong.status(), 401);
-    assert_eq!(wrong.json::<Value>().await.unwrap()["error"], "invalid_client");
+    assert_eq!(
+        wrong.json::<Value>().await.unwrap()["error"],
+        "invalid_client"
+    );
 
     // No secret at all
     let missing = harness
@@ -312,7 +340,8 @@ async fn basic_credentials_are_form_urlencoded_inside_base64() {
     let mut request = AuthRequest::new(SIGN_IN);
     request.client_id = client_id.to_owned();
     let code = harness.approve(&request, DEMO).await;
-    let encode = |raw: &str| url::form_urlencoded::byte_serialize(raw.as_bytes()).collect::<String>();
+    let encode =
+        |raw: &str| url::form_urlencoded::byte_serialize(raw.as_bytes()).collect::<String>();
     let credentials = STANDARD.encode(format!("{}:{}", encode(client_id), encode(secret)));
     let response = harness
         .http
@@ -322,7 +351,10 @@ async fn basic_credentials_are_form_urlencoded_inside_base64() {
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("redirect_uri", REDIRECT_URI),
-            ("code_verifier", request.pkce.as_ref().unwrap().verifier.as_str()),
+            (
+                "code_verifier",
+                request.pkce.as_ref().unwrap().verifier.as_str(),
+            ),
         ])
         .send()
         .await
@@ -335,16 +367,7 @@ async fn refresh_works_until_the_grant_is_revoked() {
     let harness = start().await;
     let tokens = harness.tokens_for(DEMO, &scope_with_calendar()).await;
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
-    let refresh = || {
-        harness.token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-            ("client_id", CLIENT_ID),
-            ("client_secret", CLIENT_SECRET),
-        ])
-    };
-
-    let refreshed = refresh().await;
+    let refreshed = harness.refresh(refresh_token).await;
     assert_eq!(refreshed.status(), 200);
     let refreshed: Value = refreshed.json().await.unwrap();
     assert_ne!(refreshed["access_token"], tokens["access_token"]);
@@ -371,7 +394,7 @@ async fn refresh_works_until_the_grant_is_revoked() {
     assert_eq!(revoked.status(), 200);
     assert_eq!(revoked.json::<Value>().await.unwrap(), json!({}));
 
-    let after = refresh().await;
+    let after = harness.refresh(refresh_token).await;
     assert_eq!(after.status(), 400);
     assert_eq!(
         after.json::<Value>().await.unwrap(),
@@ -392,7 +415,10 @@ async fn refresh_works_until_the_grant_is_revoked() {
         .await
         .unwrap();
     assert_eq!(again.status(), 400);
-    assert_eq!(again.json::<Value>().await.unwrap()["error"], "invalid_token");
+    assert_eq!(
+        again.json::<Value>().await.unwrap()["error"],
+        "invalid_token"
+    );
 
     let issued = harness.control_get("/_emulator/tokens").await;
     assert_eq!(issued["revocations"][0]["token_kind"], "refresh_token");
@@ -436,7 +462,10 @@ async fn refresh_tokens_come_only_with_first_consent_or_prompt_consent() {
         .json()
         .await
         .unwrap();
-    assert!(tokens["refresh_token"].is_string(), "first consent: {tokens}");
+    assert!(
+        tokens["refresh_token"].is_string(),
+        "first consent: {tokens}"
+    );
 
     let mut again = AuthRequest::new(&scope);
     again.prompt = None;
@@ -447,7 +476,10 @@ async fn refresh_tokens_come_only_with_first_consent_or_prompt_consent() {
         .json()
         .await
         .unwrap();
-    assert!(tokens.get("refresh_token").is_none(), "repeat consent: {tokens}");
+    assert!(
+        tokens.get("refresh_token").is_none(),
+        "repeat consent: {tokens}"
+    );
 
     let forced = AuthRequest::new(&scope);
     let code = harness.approve(&forced, DEMO).await;
@@ -457,7 +489,10 @@ async fn refresh_tokens_come_only_with_first_consent_or_prompt_consent() {
         .json()
         .await
         .unwrap();
-    assert!(tokens["refresh_token"].is_string(), "prompt=consent: {tokens}");
+    assert!(
+        tokens["refresh_token"].is_string(),
+        "prompt=consent: {tokens}"
+    );
 
     let mut online = AuthRequest::new(&scope);
     online.access_type = "online";
@@ -468,13 +503,18 @@ async fn refresh_tokens_come_only_with_first_consent_or_prompt_consent() {
         .json()
         .await
         .unwrap();
-    assert!(tokens.get("refresh_token").is_none(), "online access: {tokens}");
+    assert!(
+        tokens.get("refresh_token").is_none(),
+        "online access: {tokens}"
+    );
 }
 
 #[tokio::test]
 async fn an_unticked_scope_is_not_granted_and_the_calendar_then_answers_403() {
     let harness = start().await;
-    let request = AuthRequest::new(&format!("openid email {CALENDAR_READONLY} {CALENDAR_EVENTS}"));
+    let request = AuthRequest::new(&format!(
+        "openid email {CALENDAR_READONLY} {CALENDAR_EVENTS}"
+    ));
     // The consent page's form: only the read-only calendar scope stays ticked.
     let response = harness
         .decide(
@@ -554,7 +594,9 @@ async fn unticking_every_optional_scope_grants_only_sign_in() {
 #[tokio::test]
 async fn include_granted_scopes_unions_with_earlier_grants() {
     let harness = start().await;
-    harness.tokens_for(DEMO, &format!("openid {FREEBUSY}")).await;
+    harness
+        .tokens_for(DEMO, &format!("openid {FREEBUSY}"))
+        .await;
     let mut request = AuthRequest::new(&format!("openid {CALENDAR_EVENTS}"));
     request.include_granted_scopes = true;
     let response = harness
@@ -562,7 +604,10 @@ async fn include_granted_scopes_unions_with_earlier_grants() {
         .await;
     let params = location_params(&response);
     let scope = param(&params, "scope").unwrap();
-    assert!(scope.contains(FREEBUSY) && scope.contains(CALENDAR_EVENTS), "{scope}");
+    assert!(
+        scope.contains(FREEBUSY) && scope.contains(CALENDAR_EVENTS),
+        "{scope}"
+    );
 
     let mut without = AuthRequest::new(&format!("openid {CALENDAR_EVENTS}"));
     without.include_granted_scopes = false;
@@ -602,11 +647,20 @@ async fn untrusted_client_or_redirect_uri_gets_an_error_page_and_never_a_redirec
     let response = harness.authorize(&wrong_redirect.params()).await;
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());
-    assert!(response.text().await.unwrap().contains("redirect_uri_mismatch"));
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("redirect_uri_mismatch")
+    );
 
     // The decision endpoint re-checks, so the form cannot be replayed elsewhere.
     let response = harness
-        .decide(&wrong_redirect, &[("account", DEMO), ("decision", "approve")])
+        .decide(
+            &wrong_redirect,
+            &[("account", DEMO), ("decision", "approve")],
+        )
         .await;
     assert_eq!(response.status(), 400);
     assert!(response.headers().get("location").is_none());
@@ -615,12 +669,18 @@ async fn untrusted_client_or_redirect_uri_gets_an_error_page_and_never_a_redirec
 #[tokio::test]
 async fn other_request_errors_redirect_back_with_invalid_request() {
     let harness = start().await;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Vec<(String, String)>)>)> = vec![
+    type Mutation = Box<dyn Fn(&mut Vec<(String, String)>)>;
+    let cases: Vec<(&str, Mutation)> = vec![
         (
             "response_type=token",
-            Box::new(|p| p.iter_mut().find(|(k, _)| k == "response_type").unwrap().1 = "token".into()),
+            Box::new(|p| {
+                p.iter_mut().find(|(k, _)| k == "response_type").unwrap().1 = "token".into()
+            }),
         ),
-        ("missing scope", Box::new(|p| p.retain(|(k, _)| k != "scope"))),
+        (
+            "missing scope",
+            Box::new(|p| p.retain(|(k, _)| k != "scope")),
+        ),
         (
             "plain PKCE",
             Box::new(|p| {
@@ -636,7 +696,9 @@ async fn other_request_errors_redirect_back_with_invalid_request() {
         ),
         (
             "bad access_type",
-            Box::new(|p| p.iter_mut().find(|(k, _)| k == "access_type").unwrap().1 = "forever".into()),
+            Box::new(|p| {
+                p.iter_mut().find(|(k, _)| k == "access_type").unwrap().1 = "forever".into()
+            }),
         ),
     ];
     for (case, mutate) in cases {
@@ -687,7 +749,10 @@ async fn codes_are_bound_to_their_client() {
             ("code_verifier", &request.pkce.as_ref().unwrap().verifier),
         ])
         .await;
-    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_grant");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "invalid_grant"
+    );
 }
 
 #[tokio::test]
@@ -712,7 +777,10 @@ async fn unknown_grant_types_and_repeated_parameters_are_refused() {
             ("client_secret", CLIENT_SECRET),
         ])
         .await;
-    assert_eq!(response.json::<Value>().await.unwrap()["error"], "invalid_request");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"],
+        "invalid_request"
+    );
 }
 
 #[tokio::test]
@@ -787,7 +855,10 @@ async fn userinfo_reports_the_claims_the_scopes_cover() {
 
     let calendar_only = harness.access_token(ALEX, CALENDAR).await;
     assert_eq!(
-        harness.api_get(&calendar_only, "/v1/userinfo").await.status(),
+        harness
+            .api_get(&calendar_only, "/v1/userinfo")
+            .await
+            .status(),
         403
     );
 

@@ -239,7 +239,9 @@ impl ConnectionStore for DynamoDbStore {
             .key("pk", AttributeValue::S(pk))
             .key("sk", AttributeValue::S(sk))
             .update_expression("SET #lease = :until")
-            .condition_expression("#version = :version AND (attribute_not_exists(#lease) OR #lease <= :now)")
+            .condition_expression(
+                "#version = :version AND (attribute_not_exists(#lease) OR #lease <= :now)",
+            )
             .expression_attribute_names("#lease", "refresh_lease_until")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":until", epoch_millis(until))
@@ -377,7 +379,11 @@ fn connection_to_item(record: &ConnectionRecord) -> Item {
     if let Some(at) = record.access_token_expires_at {
         item.insert("access_token_expires_at".into(), timestamp(at));
     }
-    put_optional_string(&mut item, "selected_calendar_id", record.selected_calendar_id.as_deref());
+    put_optional_string(
+        &mut item,
+        "selected_calendar_id",
+        record.selected_calendar_id.as_deref(),
+    );
     if let Some(until) = record.refresh_lease_until {
         item.insert("refresh_lease_until".into(), epoch_millis(until));
     }

@@ -4,6 +4,7 @@
 
 pub mod dynamodb;
 pub mod embedded_store;
+pub mod google_calendar;
 pub mod google_oauth;
 pub mod kms;
 pub mod local_key;

@@ -185,7 +185,10 @@ mod tests {
     use super::*;
 
     fn event(start: Value, end: Value) -> Map<String, Value> {
-        json!({"start": start, "end": end}).as_object().unwrap().clone()
+        json!({"start": start, "end": end})
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     #[test]
@@ -222,7 +225,8 @@ mod tests {
 
     #[test]
     fn bad_times_are_refused_with_googles_reasons() {
-        let reason = |start: Value, end: Value| interval(&event(start, end), "UTC").unwrap_err().reason;
+        let reason =
+            |start: Value, end: Value| interval(&event(start, end), "UTC").unwrap_err().reason;
         assert_eq!(
             reason(
                 json!({"dateTime": "2030-01-01T10:00:00Z"}),
@@ -230,7 +234,10 @@ mod tests {
             ),
             "timeRangeEmpty"
         );
-        assert_eq!(reason(json!({"dateTime": "2030-01-01T10:00:00Z"}), Value::Null), "required");
+        assert_eq!(
+            reason(json!({"dateTime": "2030-01-01T10:00:00Z"}), Value::Null),
+            "required"
+        );
         assert_eq!(
             reason(
                 json!({"dateTime": "2030-01-01T10:00:00Z", "date": "2030-01-01"}),
@@ -239,7 +246,10 @@ mod tests {
             "invalid"
         );
         assert_eq!(
-            reason(json!({"dateTime": "tomorrow"}), json!({"dateTime": "2030-01-01T11:00:00Z"})),
+            reason(
+                json!({"dateTime": "tomorrow"}),
+                json!({"dateTime": "2030-01-01T11:00:00Z"})
+            ),
             "invalid"
         );
     }

@@ -81,11 +81,11 @@ pub(super) async fn query(
         Ok(after) => after,
         Err(response) => return response,
     };
-    let result = request.and_then(|request| {
+    let result = {
         let max_range = emulator.config.freebusy_max_range;
         let mut store = emulator.store();
         answer(&mut store, &headers, request, max_range)
-    });
+    };
     let response = match result {
         Ok(body) => axum::Json(body).into_response(),
         Err(error) => error.into_response(),
@@ -102,10 +102,12 @@ fn parse_bound(raw: Option<&str>, name: &str) -> Result<Timestamp, ApiError> {
 fn answer(
     store: &mut Store,
     headers: &HeaderMap,
-    request: FreeBusyRequest,
+    request: Result<FreeBusyRequest, ApiError>,
     max_range: std::time::Duration,
 ) -> Result<Value, ApiError> {
+    // Google authenticates before it reads the body.
     let caller = authorize(store, headers, FREEBUSY_SCOPES)?;
+    let request = request?;
     let time_min = parse_bound(request.time_min.as_deref(), "timeMin")?;
     let time_max = parse_bound(request.time_max.as_deref(), "timeMax")?;
     if request.items.len() > MAX_ITEMS {

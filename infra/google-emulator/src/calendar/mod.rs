@@ -146,7 +146,11 @@ pub(super) fn page_offset(kind: &str, token: Option<&str>) -> Result<usize, ApiE
 }
 
 /// `maxResults`: a positive integer, capped at `cap` as Google caps it.
-pub(super) fn max_results(raw: Option<&str>, default: usize, cap: usize) -> Result<usize, ApiError> {
+pub(super) fn max_results(
+    raw: Option<&str>,
+    default: usize,
+    cap: usize,
+) -> Result<usize, ApiError> {
     match raw {
         None => Ok(default),
         Some(raw) => match raw.parse::<usize>() {

@@ -126,8 +126,7 @@ pub(super) async fn decide(
     connection: ConnectionControl,
     body: Bytes,
 ) -> Response {
-    let after = match intercept(&emulator, &connection, &[Endpoint::AuthorizeDecision], &[]).await
-    {
+    let after = match intercept(&emulator, &connection, &[Endpoint::AuthorizeDecision], &[]).await {
         Ok(after) => after,
         Err(response) => return response,
     };
@@ -326,8 +325,7 @@ fn validate(
             if !is_pkce_value(challenge) {
                 return Err(redirect_error(
                     "invalid_request",
-                    "Invalid code_challenge: expected 43-128 characters of [A-Za-z0-9-._~]"
-                        .into(),
+                    "Invalid code_challenge: expected 43-128 characters of [A-Za-z0-9-._~]".into(),
                 ));
             }
             Some(challenge.to_owned())
@@ -413,9 +411,7 @@ fn apply_decision(
             for ticked in form.all("scope_granted") {
                 let ticked = scopes::normalise(ticked);
                 if !request.scopes.contains(&ticked) {
-                    return Err(page(format!(
-                        "scope_granted={ticked} was not requested"
-                    )));
+                    return Err(page(format!("scope_granted={ticked} was not requested")));
                 }
                 granted.insert(ticked);
             }
@@ -432,7 +428,9 @@ fn apply_decision(
             ],
         ));
     }
-    Ok(issue_code(store, request, &account, granted, "consent", issuer, code_ttl))
+    Ok(issue_code(
+        store, request, &account, granted, "consent", issuer, code_ttl,
+    ))
 }
 
 /// `prompt=none`: no page, so only an existing, sufficient grant can answer.
@@ -526,6 +524,7 @@ fn issue_code(
         issue_refresh_token,
         expires_at,
         used: false,
+        redeemed_with_verifier: None,
         issued_access_token: None,
         issued_refresh_token: None,
     });

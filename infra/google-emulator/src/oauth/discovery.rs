@@ -66,5 +66,7 @@ pub(super) async fn openid_configuration(
         "code_challenge_methods_supported": ["S256"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
     });
-    after.deliver(&connection, axum::Json(document).into_response()).await
+    after
+        .deliver(&connection, axum::Json(document).into_response())
+        .await
 }

@@ -60,29 +60,30 @@ pub(super) async fn revoke(
 /// Revokes the live grant behind `token`; `None` when there is none.
 fn revoke_grant_of(store: &mut Store, token: &str) -> Option<()> {
     let now = Timestamp::now();
-    let (kind, grant, account, client_id): (&'static str, GrantId, String, String) = if let Some(
-        refresh,
-    ) =
-        store.refresh_tokens.iter().find(|t| t.token == token && !t.revoked)
-    {
-        (
-            "refresh_token",
-            refresh.grant,
-            refresh.account.clone(),
-            refresh.client_id.clone(),
-        )
-    } else {
-        let access = store
-            .access_tokens
+    let (kind, grant, account, client_id): (&'static str, GrantId, String, String) =
+        if let Some(refresh) = store
+            .refresh_tokens
             .iter()
-            .find(|t| t.token == token && !t.revoked && now < t.expires_at)?;
-        (
-            "access_token",
-            access.grant,
-            access.account.clone(),
-            access.client_id.clone(),
-        )
-    };
+            .find(|t| t.token == token && !t.revoked)
+        {
+            (
+                "refresh_token",
+                refresh.grant,
+                refresh.account.clone(),
+                refresh.client_id.clone(),
+            )
+        } else {
+            let access = store
+                .access_tokens
+                .iter()
+                .find(|t| t.token == token && !t.revoked && now < t.expires_at)?;
+            (
+                "access_token",
+                access.grant,
+                access.account.clone(),
+                access.client_id.clone(),
+            )
+        };
     if store.grants[grant].revoked {
         return None;
     }

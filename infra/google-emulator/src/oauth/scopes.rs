@@ -65,7 +65,11 @@ fn is_well_formed(normalised: &str) -> bool {
 
 /// A scope list as Google reports it.
 pub(crate) fn join(scopes: &BTreeSet<String>) -> String {
-    scopes.iter().map(String::as_str).collect::<Vec<_>>().join(" ")
+    scopes
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Whether `granted` holds at least one of `accepted` (short names below
@@ -82,10 +86,9 @@ mod tests {
 
     #[test]
     fn short_sign_in_scopes_are_reported_as_urls() {
-        let scopes = parse_requested(
-            "openid email profile https://www.googleapis.com/auth/calendar email",
-        )
-        .unwrap();
+        let scopes =
+            parse_requested("openid email profile https://www.googleapis.com/auth/calendar email")
+                .unwrap();
         assert_eq!(
             scopes,
             vec![

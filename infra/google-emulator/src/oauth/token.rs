@@ -75,13 +75,23 @@ pub(super) async fn token(
             return Err(OAuthError::invalid_request(repeated.to_string()).into());
         }
         match parameters.single("grant_type").ok().flatten() {
-            None => Err(OAuthError::invalid_request("Missing required parameter: grant_type").into()),
-            Some("authorization_code") => {
-                exchange_code(&mut store, &emulator.config, &client_id, &parameters, endpoints)
+            None => {
+                Err(OAuthError::invalid_request("Missing required parameter: grant_type").into())
             }
-            Some("refresh_token") => {
-                refresh(&mut store, &emulator.config, &client_id, &parameters, endpoints)
-            }
+            Some("authorization_code") => exchange_code(
+                &mut store,
+                &emulator.config,
+                &client_id,
+                &parameters,
+                endpoints,
+            ),
+            Some("refresh_token") => refresh(
+                &mut store,
+                &emulator.config,
+                &client_id,
+                &parameters,
+                endpoints,
+            ),
             Some(other) => Err(OAuthError::unsupported_grant_type(format!(
                 "Invalid grant_type: {other}"
             ))
@@ -209,7 +219,9 @@ fn authenticate_client(
         )));
     };
     match secret {
-        None => Err(refuse(OAuthError::invalid_client("client_secret is missing."))),
+        None => Err(refuse(OAuthError::invalid_client(
+            "client_secret is missing.",
+        ))),
         Some(secret) if secret != client.client_secret => {
             Err(refuse(OAuthError::invalid_client("Unauthorized")))
         }
@@ -245,7 +257,9 @@ fn exchange_code(
         .ok_or_else(|| OAuthError::invalid_grant("Malformed auth code."))?;
     let issued = &store.codes[index];
     if issued.client_id != client_id {
-        return Err(OAuthError::invalid_grant("The auth code was issued to another client.").into());
+        return Err(
+            OAuthError::invalid_grant("The auth code was issued to another client.").into(),
+        );
     }
     if issued.used {
         // RFC 6749 §4.1.2: a replay suggests the code leaked, so what it minted dies.
@@ -256,7 +270,9 @@ fn exchange_code(
         for token in minted.into_iter().flatten() {
             revoke_token(store, &token);
         }
-        return Err(OAuthError::invalid_grant("Bad Request: the auth code was already used.").into());
+        return Err(
+            OAuthError::invalid_grant("Bad Request: the auth code was already used.").into(),
+        );
     }
     if now >= issued.expires_at {
         return Err(OAuthError::invalid_grant("The auth code has expired.").into());
@@ -270,7 +286,9 @@ fn exchange_code(
     match (&issued.code_challenge, get("code_verifier")) {
         (None, None) => {}
         (None, Some(_)) => {
-            return Err(OAuthError::invalid_grant("code_verifier or verifier is not needed.").into());
+            return Err(
+                OAuthError::invalid_grant("code_verifier or verifier is not needed.").into(),
+            );
         }
         (Some(_), None) => return Err(OAuthError::invalid_grant("Missing code verifier.").into()),
         (Some(challenge), Some(verifier)) => {
@@ -296,6 +314,8 @@ fn exchange_code(
     let nonce = issued.nonce.clone();
     let wants_refresh_token = issued.issue_refresh_token;
     store.codes[index].used = true;
+    // Kept so tests can prove the client never logs or stores its verifier.
+    store.codes[index].redeemed_with_verifier = get("code_verifier").map(str::to_owned);
 
     let access_token = issue_access_token(store, config, grant, &account, client_id, &scopes, now);
     let refresh_token = (wants_refresh_token && !store.faults.take_no_refresh_token(endpoints))
@@ -452,7 +472,10 @@ fn token_response(
 ) -> Result<Map<String, Value>, TokenRefusal> {
     let mut body = Map::new();
     body.insert("access_token".into(), json!(issued.access_token));
-    body.insert("expires_in".into(), json!(config.access_token_ttl.as_secs()));
+    body.insert(
+        "expires_in".into(),
+        json!(config.access_token_ttl.as_secs()),
+    );
     body.insert("scope".into(), json!(scopes::join(issued.scopes)));
     body.insert("token_type".into(), json!("Bearer"));
     if let Some(refresh_token) = &issued.refresh_token {

@@ -29,7 +29,8 @@ pub(super) async fn userinfo(
     };
     let response = {
         let store = emulator.store();
-        let caller = bearer_token(&headers).and_then(|token| store.authenticate(token, Timestamp::now()));
+        let caller =
+            bearer_token(&headers).and_then(|token| store.authenticate(token, Timestamp::now()));
         match caller {
             None => challenge(
                 StatusCode::UNAUTHORIZED,

@@ -156,11 +156,7 @@ impl Harness {
     }
 
     /// Posts the consent form: the request's parameters plus `extra`.
-    pub async fn decide(
-        &self,
-        request: &AuthRequest,
-        extra: &[(&str, &str)],
-    ) -> reqwest::Response {
+    pub async fn decide(&self, request: &AuthRequest, extra: &[(&str, &str)]) -> reqwest::Response {
         let mut form = request.params();
         form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         self.http
@@ -189,6 +185,17 @@ impl Harness {
             .send()
             .await
             .unwrap()
+    }
+
+    /// A refresh_token grant with body client authentication.
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.token(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", CLIENT_ID),
+            ("client_secret", CLIENT_SECRET),
+        ])
+        .await
     }
 
     /// Exchanges a code with body client authentication.

@@ -1,0 +1,251 @@
+//! The Google Calendar v3 API over HTTPS: calendar list and FreeBusy.
+//!
+//! One HTTP exchange per call; retrying is the caller's policy ([`crate::retry`]). Responses
+//! are classified into [`GoogleApiError`] from the status and Google's error body
+//! (`{"error":{"errors":[{"reason":...}]}}`): 403 with a rate-limit reason is a rate limit, not
+//! a permission problem, and `Retry-After` is kept. Bodies are never put into errors or logs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+use oauth2::AccessToken;
+use reqwest::{Response, StatusCode};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use crate::domain::Interval;
+use crate::ports::{CalendarBusy, CalendarEntry, GoogleApiError, GoogleCalendar};
+
+/// Google's largest calendarList page.
+const CALENDAR_LIST_PAGE: &str = "250";
+/// A guard against a server that keeps returning page tokens.
+const MAX_PAGES: usize = 100;
+
+pub struct GoogleCalendarClient {
+    base: Url,
+    http: reqwest::Client,
+}
+
+impl GoogleCalendarClient {
+    /// `base` is the API root including `/calendar/v3`.
+    pub fn new(base: Url, http: reqwest::Client) -> Self {
+        Self { base, http }
+    }
+
+    /// `base` + `/` + the given path segments, each percent-encoded (calendar ids contain `@`
+    /// and `#`).
+    pub(crate) fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("the API base is an http(s) URL")
+            .pop_if_empty()
+            .extend(segments);
+        url
+    }
+}
+
+fn transport(error: reqwest::Error) -> GoogleApiError {
+    // `without_url`: request URLs can carry ids that need not reach the logs.
+    GoogleApiError::Unavailable(Box::new(error.without_url()))
+}
+
+/// Turns a non-success response into the error it means.
+pub(crate) async fn classify(response: Response) -> GoogleApiError {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    #[derive(Deserialize, Default)]
+    struct Body {
+        #[serde(default)]
+        error: ErrorBody,
+    }
+    #[derive(Deserialize, Default)]
+    struct ErrorBody {
+        #[serde(default)]
+        errors: Vec<ErrorItem>,
+    }
+    #[derive(Deserialize)]
+    struct ErrorItem {
+        #[serde(default)]
+        reason: String,
+    }
+    let reason = response
+        .json::<Body>()
+        .await
+        .ok()
+        .and_then(|b| b.error.errors.into_iter().next())
+        .map(|e| e.reason)
+        .unwrap_or_default();
+    match status {
+        StatusCode::UNAUTHORIZED => GoogleApiError::Unauthorized,
+        StatusCode::TOO_MANY_REQUESTS => GoogleApiError::RateLimited { retry_after },
+        StatusCode::FORBIDDEN
+            if matches!(
+                reason.as_str(),
+                "rateLimitExceeded" | "userRateLimitExceeded"
+            ) =>
+        {
+            GoogleApiError::RateLimited { retry_after }
+        }
+        StatusCode::NOT_FOUND => GoogleApiError::NotFound,
+        StatusCode::GONE => GoogleApiError::Gone,
+        StatusCode::CONFLICT => GoogleApiError::Conflict { reason },
+        s if s.is_server_error() => {
+            GoogleApiError::Unavailable(format!("google answered {s}").into())
+        }
+        s => GoogleApiError::Rejected {
+            status: s.as_u16(),
+            reason,
+        },
+    }
+}
+
+/// Sends a request and parses a success body as `T`.
+pub(crate) async fn send_json<T: DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<T, GoogleApiError> {
+    let response = request.send().await.map_err(transport)?;
+    if !response.status().is_success() {
+        return Err(classify(response).await);
+    }
+    response.json::<T>().await.map_err(transport)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CalendarListPage {
+    #[serde(default)]
+    items: Vec<CalendarListItem>,
+    next_page_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CalendarListItem {
+    id: String,
+    #[serde(default)]
+    summary: String,
+    summary_override: Option<String>,
+    #[serde(default)]
+    primary: bool,
+    access_role: String,
+    time_zone: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct FreeBusyResponse {
+    #[serde(default)]
+    calendars: BTreeMap<String, FreeBusyCalendar>,
+}
+
+#[derive(Deserialize)]
+struct FreeBusyCalendar {
+    #[serde(default)]
+    busy: Vec<FreeBusyPeriod>,
+    #[serde(default)]
+    errors: Vec<FreeBusyError>,
+}
+
+#[derive(Deserialize)]
+struct FreeBusyPeriod {
+    start: Timestamp,
+    end: Timestamp,
+}
+
+#[derive(Deserialize)]
+struct FreeBusyError {
+    #[serde(default)]
+    reason: String,
+}
+
+#[async_trait]
+impl GoogleCalendar for GoogleCalendarClient {
+    #[tracing::instrument(skip_all, name = "google.calendar_list")]
+    async fn list_calendars(
+        &self,
+        access_token: &AccessToken,
+    ) -> Result<Vec<CalendarEntry>, GoogleApiError> {
+        let mut entries = Vec::new();
+        let mut page_token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut url = self.url(&["users", "me", "calendarList"]);
+            url.query_pairs_mut()
+                .append_pair("maxResults", CALENDAR_LIST_PAGE);
+            if let Some(token) = &page_token {
+                url.query_pairs_mut().append_pair("pageToken", token);
+            }
+            let page: CalendarListPage =
+                send_json(self.http.get(url).bearer_auth(access_token.secret())).await?;
+            entries.extend(page.items.into_iter().map(|item| CalendarEntry {
+                id: item.id,
+                summary: item.summary_override.unwrap_or(item.summary),
+                primary: item.primary,
+                access_role: item.access_role,
+                time_zone: item.time_zone,
+            }));
+            match page.next_page_token {
+                Some(token) if !token.is_empty() => page_token = Some(token),
+                _ => return Ok(entries),
+            }
+        }
+        Err(GoogleApiError::Unavailable(
+            "calendarList kept returning page tokens".into(),
+        ))
+    }
+
+    #[tracing::instrument(skip_all, name = "google.freebusy", fields(calendars = calendar_ids.len()))]
+    async fn free_busy(
+        &self,
+        access_token: &AccessToken,
+        window: Interval,
+        calendar_ids: &[String],
+    ) -> Result<BTreeMap<String, CalendarBusy>, GoogleApiError> {
+        let body = serde_json::json!({
+            "timeMin": window.start,
+            "timeMax": window.end,
+            "items": calendar_ids.iter().map(|id| serde_json::json!({ "id": id })).collect::<Vec<_>>(),
+        });
+        let response: FreeBusyResponse = send_json(
+            self.http
+                .post(self.url(&["freeBusy"]))
+                .bearer_auth(access_token.secret())
+                .json(&body),
+        )
+        .await?;
+        let mut calendars = response.calendars;
+        Ok(calendar_ids
+            .iter()
+            .map(|id| {
+                // A calendar Google did not answer for is not "free": fail closed.
+                let answer = match calendars.remove(id) {
+                    None => CalendarBusy::Unreadable {
+                        reason: "missing".into(),
+                    },
+                    Some(calendar) if !calendar.errors.is_empty() => CalendarBusy::Unreadable {
+                        reason: calendar
+                            .errors
+                            .into_iter()
+                            .map(|e| e.reason)
+                            .next()
+                            .unwrap_or_default(),
+                    },
+                    Some(calendar) => CalendarBusy::Busy(
+                        calendar
+                            .busy
+                            .into_iter()
+                            .filter_map(|p| Interval::new(p.start, p.end).ok())
+                            .collect(),
+                    ),
+                };
+                (id.clone(), answer)
+            })
+            .collect())
+    }
+}
