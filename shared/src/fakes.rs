@@ -100,11 +100,14 @@ impl FakeGoogle {
             .map(|(_, v)| v.into_owned())
             .expect("calbridge always sends a PKCE challenge");
         let code = format!("4/fake-code-{}", crate::random::token());
-        self.state
-            .lock()
-            .unwrap()
-            .codes
-            .insert(code.clone(), IssuedCode { challenge, consent, used: false });
+        self.state.lock().unwrap().codes.insert(
+            code.clone(),
+            IssuedCode {
+                challenge,
+                consent,
+                used: false,
+            },
+        );
         code
     }
 
@@ -118,13 +121,21 @@ impl FakeGoogle {
         self.state.lock().unwrap().revoked.clone()
     }
 
-    fn mint(&self, state: &mut FakeState, account: &GoogleAccount, scopes: &ScopeSet, refresh: bool) -> TokenGrant {
+    fn mint(
+        &self,
+        state: &mut FakeState,
+        account: &GoogleAccount,
+        scopes: &ScopeSet,
+        refresh: bool,
+    ) -> TokenGrant {
         let access = format!("ya29.fake-{}", crate::random::token());
         state.access.insert(access.clone(), account.clone());
         state.issued_tokens.push(access.clone());
         let refresh_token = refresh.then(|| {
             let token = format!("1//fake-{}", crate::random::token());
-            state.refresh.insert(token.clone(), (account.clone(), scopes.clone(), false));
+            state
+                .refresh
+                .insert(token.clone(), (account.clone(), scopes.clone(), false));
             state.issued_tokens.push(token.clone());
             RefreshToken::new(token)
         });
@@ -140,7 +151,12 @@ impl FakeGoogle {
 
 #[async_trait]
 impl GoogleOAuth for FakeGoogle {
-    fn authorization_url(&self, state: &str, pkce_challenge: PkceCodeChallenge, login_hint: Option<&str>) -> Url {
+    fn authorization_url(
+        &self,
+        state: &str,
+        pkce_challenge: PkceCodeChallenge,
+        login_hint: Option<&str>,
+    ) -> Url {
         let mut url = self.auth_base.clone();
         url.query_pairs_mut()
             .append_pair("state", state)
@@ -152,17 +168,30 @@ impl GoogleOAuth for FakeGoogle {
         url
     }
 
-    async fn exchange_code(&self, code: AuthorizationCode, verifier: PkceCodeVerifier) -> Result<TokenGrant, GoogleOAuthError> {
+    async fn exchange_code(
+        &self,
+        code: AuthorizationCode,
+        verifier: PkceCodeVerifier,
+    ) -> Result<TokenGrant, GoogleOAuthError> {
         self.exchanges.fetch_add(1, Ordering::SeqCst);
         let mut state = self.state.lock().unwrap();
-        let issued = state.codes.get_mut(code.secret()).ok_or(GoogleOAuthError::InvalidGrant)?;
-        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.secret().as_bytes()));
+        let issued = state
+            .codes
+            .get_mut(code.secret())
+            .ok_or(GoogleOAuthError::InvalidGrant)?;
+        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(Sha256::digest(verifier.secret().as_bytes()));
         if issued.used || computed != issued.challenge {
             return Err(GoogleOAuthError::InvalidGrant);
         }
         issued.used = true;
         let consent = issued.consent.clone();
-        Ok(self.mint(&mut state, &consent.account, &consent.granted_scopes, consent.issue_refresh_token))
+        Ok(self.mint(
+            &mut state,
+            &consent.account,
+            &consent.granted_scopes,
+            consent.issue_refresh_token,
+        ))
     }
 
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenGrant, GoogleOAuthError> {

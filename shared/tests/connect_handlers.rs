@@ -39,9 +39,15 @@ fn harness() -> Harness {
         ("GOOGLE_CLIENT_ID", "client-1"),
         ("GOOGLE_CLIENT_SECRET", "client-secret-value"),
         ("STATE_SIGNING_KEY", SIGNING_KEY),
-        ("GOOGLE_REDIRECT_URI", "https://api.calbridge.example/connections/google/callback"),
+        (
+            "GOOGLE_REDIRECT_URI",
+            "https://api.calbridge.example/connections/google/callback",
+        ),
         ("LOCAL_DATA_DIR", "/nonexistent/unused"),
-        ("ALLOWED_RETURN_TO", "https://app.example.com/integrations/google,myapp://integrations"),
+        (
+            "ALLOWED_RETURN_TO",
+            "https://app.example.com/integrations/google,myapp://integrations",
+        ),
     ]);
     let config = Config::from_lookup(|name| vars.get(name).map(|v| v.to_string())).unwrap();
     let store = EmbeddedStore::in_memory();
@@ -64,7 +70,12 @@ fn harness() -> Harness {
         secrets: Arc::new(Secrets::new(Arc::new(secrets))),
         clock: clock.clone(),
     };
-    Harness { app, google, clock, store }
+    Harness {
+        app,
+        google,
+        clock,
+        store,
+    }
 }
 
 fn event(name: &str) -> Value {
@@ -90,7 +101,9 @@ fn with_query(mut event: Value, query: &str) -> Value {
 
 fn with_cookie(mut event: Value, cookie: Option<&str>) -> Value {
     match cookie {
-        Some(value) => event["cookies"] = serde_json::json!([format!("__Host-calbridge-oauth={value}")]),
+        Some(value) => {
+            event["cookies"] = serde_json::json!([format!("__Host-calbridge-oauth={value}")])
+        }
         None => {
             event.as_object_mut().unwrap().remove("cookies");
         }
@@ -107,16 +120,25 @@ fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
 }
 
 fn error_code(response: &Response<Body>) -> String {
-    body_json(response)["error"]["code"].as_str().unwrap_or_default().to_owned()
+    body_json(response)["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 fn owner(tenant: &str, user: &str) -> ConnectionKey {
-    ConnectionKey::google(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap())
+    ConnectionKey::google(
+        TenantId::parse(tenant).unwrap(),
+        UserId::parse(user).unwrap(),
+    )
 }
 
 fn consent(scopes: &str, refresh: bool) -> FakeConsent {
     FakeConsent {
-        account: GoogleAccount { subject: "1180000001".into(), email: Some("dr.lee@example.com".into()) },
+        account: GoogleAccount {
+            subject: "1180000001".into(),
+            email: Some("dr.lee@example.com".into()),
+        },
         granted_scopes: ScopeSet::parse(scopes),
         issue_refresh_token: refresh,
     }
@@ -136,11 +158,20 @@ struct Started {
 
 impl Harness {
     async fn authorize_as(&self, tenant: &str, user: &str) -> String {
-        let response = auth_start::handle(&self.app, request(&as_user(event("auth-start/authorize.json"), tenant, user))).await;
+        let response = auth_start::handle(
+            &self.app,
+            request(&as_user(event("auth-start/authorize.json"), tenant, user)),
+        )
+        .await;
         assert_eq!(response.status(), 200, "{:?}", body_json(&response));
         let body = body_json(&response);
         let launch = Url::parse(body["launch_url"].as_str().unwrap()).unwrap();
-        launch.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned()
+        launch
+            .query_pairs()
+            .find(|(k, _)| k == "ticket")
+            .unwrap()
+            .1
+            .into_owned()
     }
 
     async fn launch(&self, ticket: &str) -> Response<Body> {
@@ -153,7 +184,12 @@ impl Harness {
         let response = self.launch(&ticket).await;
         assert_eq!(response.status(), 302);
         let google_url = Url::parse(header(&response, "location").unwrap()).unwrap();
-        let state = google_url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+        let state = google_url
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
         let set_cookie = header(&response, "set-cookie").unwrap();
         let cookie = set_cookie
             .strip_prefix("__Host-calbridge-oauth=")
@@ -162,11 +198,18 @@ impl Harness {
             .next()
             .unwrap()
             .to_owned();
-        Started { google_url, state, cookie }
+        Started {
+            google_url,
+            state,
+            cookie,
+        }
     }
 
     async fn callback(&self, query: &str, cookie: Option<&str>) -> Response<Body> {
-        let callback = with_cookie(with_query(event("auth-callback/callback.json"), query), cookie);
+        let callback = with_cookie(
+            with_query(event("auth-callback/callback.json"), query),
+            cookie,
+        );
         auth_callback::handle(&self.app, request(&callback)).await
     }
 
@@ -186,13 +229,21 @@ impl Harness {
     }
 
     async fn status_as(&self, tenant: &str, user: &str) -> Value {
-        let response = disconnect::handle(&self.app, request(&as_user(event("disconnect/status.json"), tenant, user))).await;
+        let response = disconnect::handle(
+            &self.app,
+            request(&as_user(event("disconnect/status.json"), tenant, user)),
+        )
+        .await;
         assert_eq!(response.status(), 200);
         body_json(&response)
     }
 
     async fn stored(&self, tenant: &str, user: &str) -> bool {
-        self.store.get_connection(&owner(tenant, user)).await.unwrap().is_some()
+        self.store
+            .get_connection(&owner(tenant, user))
+            .await
+            .unwrap()
+            .is_some()
     }
 }
 
@@ -201,9 +252,19 @@ fn urlencode(value: &str) -> String {
 }
 
 fn redirect_outcome(response: &Response<Body>) -> (String, HashMap<String, String>) {
-    assert_eq!(response.status(), 302, "expected a redirect, got {:?}", response.body());
+    assert_eq!(
+        response.status(),
+        302,
+        "expected a redirect, got {:?}",
+        response.body()
+    );
     let location = Url::parse(header(response, "location").unwrap()).unwrap();
-    let base = format!("{}://{}{}", location.scheme(), location.host_str().unwrap_or(""), location.path());
+    let base = format!(
+        "{}://{}{}",
+        location.scheme(),
+        location.host_str().unwrap_or(""),
+        location.path()
+    );
     (base, location.query_pairs().into_owned().collect())
 }
 
@@ -212,9 +273,16 @@ fn redirect_outcome(response: &Response<Body>) -> (String, HashMap<String, Strin
 #[tokio::test]
 async fn app_routes_without_jwt_claims_are_401() {
     let h = harness();
-    for (name, function) in [("auth-start/authorize.json", 0), ("disconnect/status.json", 1), ("disconnect/delete.json", 1)] {
+    for (name, function) in [
+        ("auth-start/authorize.json", 0),
+        ("disconnect/status.json", 1),
+        ("disconnect/delete.json", 1),
+    ] {
         let mut unauthenticated = event(name);
-        unauthenticated["requestContext"].as_object_mut().unwrap().remove("authorizer");
+        unauthenticated["requestContext"]
+            .as_object_mut()
+            .unwrap()
+            .remove("authorizer");
         let response = match function {
             0 => auth_start::handle(&h.app, request(&unauthenticated)).await,
             _ => disconnect::handle(&h.app, request(&unauthenticated)).await,
@@ -224,8 +292,16 @@ async fn app_routes_without_jwt_claims_are_401() {
     }
     // A claim set without the tenant claim is not an identity either.
     let mut no_tenant = event("disconnect/status.json");
-    no_tenant["requestContext"]["authorizer"]["jwt"]["claims"].as_object_mut().unwrap().remove("tenant_id");
-    assert_eq!(disconnect::handle(&h.app, request(&no_tenant)).await.status(), 401);
+    no_tenant["requestContext"]["authorizer"]["jwt"]["claims"]
+        .as_object_mut()
+        .unwrap()
+        .remove("tenant_id");
+    assert_eq!(
+        disconnect::handle(&h.app, request(&no_tenant))
+            .await
+            .status(),
+        401
+    );
 }
 
 #[tokio::test]
@@ -239,12 +315,16 @@ async fn authorize_returns_a_launch_url_on_the_api_origin() {
     assert_eq!(header(&response, "cache-control"), Some("no-store"));
     let body = body_json(&response);
     let launch = Url::parse(body["launch_url"].as_str().unwrap()).unwrap();
-    assert_eq!(launch.origin().ascii_serialization(), "https://api.calbridge.example");
+    assert_eq!(
+        launch.origin().ascii_serialization(),
+        "https://api.calbridge.example"
+    );
     assert_eq!(launch.path(), "/connections/google/launch");
     let expires: Timestamp = body["expires_at"].as_str().unwrap().parse().unwrap();
     assert!(expires <= h.clock.now() + SignedDuration::from_mins(5));
     // and the defaults apply without a body
-    let response = auth_start::handle(&h.app, request(&event("auth-start/authorize-no-body.json"))).await;
+    let response =
+        auth_start::handle(&h.app, request(&event("auth-start/authorize-no-body.json"))).await;
     assert_eq!(response.status(), 200);
 }
 
@@ -266,7 +346,11 @@ async fn authorize_refuses_return_to_tricks_and_bad_bodies() {
         assert_eq!(response.status(), 400, "{trick}");
         assert_eq!(error_code(&response), "invalid_return_to", "{trick}");
     }
-    for (body, code) in [("{not json", "invalid_request"), (r#"{"returnTo":"x"}"#, "invalid_request"), (r#"{"login_hint":"a\u0000b"}"#, "invalid_request")] {
+    for (body, code) in [
+        ("{not json", "invalid_request"),
+        (r#"{"returnTo":"x"}"#, "invalid_request"),
+        (r#"{"login_hint":"a\u0000b"}"#, "invalid_request"),
+    ] {
         let mut e = event("auth-start/authorize.json");
         e["body"] = body.into();
         let response = auth_start::handle(&h.app, request(&e)).await;
@@ -284,10 +368,22 @@ async fn launch_sets_the_binding_cookie_and_sends_the_browser_to_google_with_pkc
     assert_eq!(header(&response, "referrer-policy"), Some("no-referrer"));
     assert_eq!(header(&response, "cache-control"), Some("no-store"));
     let cookie = header(&response, "set-cookie").unwrap();
-    for attribute in ["__Host-calbridge-oauth=", "Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
-        assert!(cookie.contains(attribute), "{attribute} missing from {cookie}");
+    for attribute in [
+        "__Host-calbridge-oauth=",
+        "Path=/",
+        "Secure",
+        "HttpOnly",
+        "SameSite=Lax",
+    ] {
+        assert!(
+            cookie.contains(attribute),
+            "{attribute} missing from {cookie}"
+        );
     }
-    assert!(!cookie.contains("Domain="), "__Host- cookies must not name a domain");
+    assert!(
+        !cookie.contains("Domain="),
+        "__Host- cookies must not name a domain"
+    );
     let google = Url::parse(header(&response, "location").unwrap()).unwrap();
     let query: HashMap<_, _> = google.query_pairs().into_owned().collect();
     assert_eq!(query["code_challenge_method"], "S256");
@@ -308,7 +404,11 @@ async fn an_expired_ticket_is_refused() {
     let response = h.launch(&ticket).await;
     assert_eq!(response.status(), 400);
     // The sample launch event asks for HTML, as a browser does.
-    assert!(header(&response, "content-type").unwrap().starts_with("text/html"));
+    assert!(
+        header(&response, "content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
     let missing = h.launch("").await;
     assert_eq!(missing.status(), 400);
 }
@@ -322,7 +422,11 @@ async fn full_connect_then_status_then_disconnect() {
     let (base, query) = redirect_outcome(&response);
     assert_eq!(base, RETURN_TO);
     assert_eq!(query["status"], "connected");
-    assert!(header(&response, "set-cookie").unwrap().contains("Max-Age=0"));
+    assert!(
+        header(&response, "set-cookie")
+            .unwrap()
+            .contains("Max-Age=0")
+    );
     assert_eq!(header(&response, "referrer-policy"), Some("no-referrer"));
 
     // and the status shows the account, without any token
@@ -331,7 +435,13 @@ async fn full_connect_then_status_then_disconnect() {
     assert_eq!(status["provider"], "google");
     assert_eq!(status["email"], "dr.lee@example.com");
     assert_eq!(status["google_account_id"], "1180000001");
-    assert!(status["scopes"].as_array().unwrap().iter().any(|s| s == "https://www.googleapis.com/auth/calendar.events"));
+    assert!(
+        status["scopes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s == "https://www.googleapis.com/auth/calendar.events")
+    );
     let text = status.to_string();
     for token in h.google.issued_tokens() {
         assert!(!text.contains(&token));
@@ -339,7 +449,10 @@ async fn full_connect_then_status_then_disconnect() {
     // and the stored record holds no plaintext token
     let raw = h.store.raw_connection_json(&owner(TENANT, USER)).unwrap();
     for token in h.google.issued_tokens() {
-        assert!(!raw.contains(&token), "plaintext token in the stored record");
+        assert!(
+            !raw.contains(&token),
+            "plaintext token in the stored record"
+        );
     }
 
     // when the user disconnects
@@ -348,7 +461,10 @@ async fn full_connect_then_status_then_disconnect() {
     // then Google revoked the refresh token and nothing is stored
     assert_eq!(h.google.revoked().len(), 1);
     assert!(!h.stored(TENANT, USER).await);
-    assert_eq!(h.status_as(TENANT, USER).await, serde_json::json!({"provider": "google", "status": "not_connected"}));
+    assert_eq!(
+        h.status_as(TENANT, USER).await,
+        serde_json::json!({"provider": "google", "status": "not_connected"})
+    );
     // and disconnecting again is a no-op 204
     let response = disconnect::handle(&h.app, request(&event("disconnect/delete.json"))).await;
     assert_eq!(response.status(), 204);
@@ -359,7 +475,9 @@ async fn full_connect_then_status_then_disconnect() {
 async fn untrusted_states_are_refused_without_redirect_and_nothing_is_stored() {
     let h = harness();
     let started = h.start_as(TENANT, USER).await;
-    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
+    let code = h
+        .google
+        .approve(&started.google_url, consent(ALL_SCOPES, true));
     let good_state = urlencode(&started.state);
     let forged = {
         let mut parts: Vec<String> = started.state.split('.').map(str::to_owned).collect();
@@ -367,31 +485,63 @@ async fn untrusted_states_are_refused_without_redirect_and_nothing_is_stored() {
         urlencode(&parts.join("."))
     };
     for (query, cookie, expected) in [
-        (format!("code={code}&state={forged}"), Some(started.cookie.as_str()), "invalid_state"),
-        (format!("code={code}"), Some(started.cookie.as_str()), "invalid_state"),
-        (format!("code={code}&state=v1.x.1.y"), Some(started.cookie.as_str()), "invalid_state"),
+        (
+            format!("code={code}&state={forged}"),
+            Some(started.cookie.as_str()),
+            "invalid_state",
+        ),
+        (
+            format!("code={code}"),
+            Some(started.cookie.as_str()),
+            "invalid_state",
+        ),
+        (
+            format!("code={code}&state=v1.x.1.y"),
+            Some(started.cookie.as_str()),
+            "invalid_state",
+        ),
         // Another browser (no cookie, or its own cookie) burns the state...
-        (format!("code={code}&state={good_state}"), Some("attacker-browser-cookie"), "browser_mismatch"),
+        (
+            format!("code={code}&state={good_state}"),
+            Some("attacker-browser-cookie"),
+            "browser_mismatch",
+        ),
         // ...so it cannot be replayed by the right browser either.
-        (format!("code={code}&state={good_state}"), Some(started.cookie.as_str()), "invalid_state"),
+        (
+            format!("code={code}&state={good_state}"),
+            Some(started.cookie.as_str()),
+            "invalid_state",
+        ),
     ] {
         let response = h.callback(&query, cookie).await;
         assert_eq!(response.status(), 400, "{query}");
-        assert!(header(&response, "location").is_none(), "untrusted state must not redirect");
+        assert!(
+            header(&response, "location").is_none(),
+            "untrusted state must not redirect"
+        );
         assert!(body_json(&response).is_null() || error_code(&response) == expected);
         let html = String::from_utf8_lossy(response.body().as_ref()).into_owned();
         assert!(html.contains(expected), "{expected} not in {html}");
     }
     assert!(!h.stored(TENANT, USER).await);
-    assert_eq!(h.google.exchanges.load(Ordering::SeqCst), 0, "no code exchange for an untrusted state");
+    assert_eq!(
+        h.google.exchanges.load(Ordering::SeqCst),
+        0,
+        "no code exchange for an untrusted state"
+    );
 }
 
 #[tokio::test]
 async fn a_replayed_callback_is_refused() {
     let h = harness();
     let started = h.start_as(TENANT, USER).await;
-    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
-    assert_eq!(redirect_outcome(&h.finish(&started, &code).await).1["status"], "connected");
+    let code = h
+        .google
+        .approve(&started.google_url, consent(ALL_SCOPES, true));
+    assert_eq!(
+        redirect_outcome(&h.finish(&started, &code).await).1["status"],
+        "connected"
+    );
     let replay = h.finish(&started, &code).await;
     assert_eq!(replay.status(), 400);
     assert!(header(&replay, "location").is_none());
@@ -401,7 +551,9 @@ async fn a_replayed_callback_is_refused() {
 async fn an_expired_state_is_refused() {
     let h = harness();
     let started = h.start_as(TENANT, USER).await;
-    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
+    let code = h
+        .google
+        .approve(&started.google_url, consent(ALL_SCOPES, true));
     h.clock.advance(SignedDuration::from_mins(16));
     let response = h.finish(&started, &code).await;
     assert_eq!(response.status(), 400);
@@ -413,32 +565,60 @@ async fn trusted_failures_redirect_to_the_app_with_a_reason_and_store_nothing() 
     let h = harness();
     // Wrong issuer (mix-up attack).
     let started = h.start_as(TENANT, USER).await;
-    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
-    let query = format!("code={code}&state={}&iss=https%3A%2F%2Fevil.example", urlencode(&started.state));
-    assert_eq!(redirect_outcome(&h.callback(&query, Some(&started.cookie)).await).1["reason"], "invalid_issuer");
+    let code = h
+        .google
+        .approve(&started.google_url, consent(ALL_SCOPES, true));
+    let query = format!(
+        "code={code}&state={}&iss=https%3A%2F%2Fevil.example",
+        urlencode(&started.state)
+    );
+    assert_eq!(
+        redirect_outcome(&h.callback(&query, Some(&started.cookie)).await).1["reason"],
+        "invalid_issuer"
+    );
 
     // Denied consent.
     let started = h.start_as(TENANT, USER).await;
     let query = format!("error=access_denied&state={}", urlencode(&started.state));
     let (base, outcome) = redirect_outcome(&h.callback(&query, Some(&started.cookie)).await);
-    assert_eq!((base.as_str(), outcome["status"].as_str(), outcome["reason"].as_str()), (RETURN_TO, "error", "access_denied"));
+    assert_eq!(
+        (
+            base.as_str(),
+            outcome["status"].as_str(),
+            outcome["reason"].as_str()
+        ),
+        (RETURN_TO, "error", "access_denied")
+    );
 
     // A required scope unticked: refused, and the partial grant revoked.
     let started = h.start_as(TENANT, USER).await;
     let code = h.google.approve(&started.google_url, consent("openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/calendar.events", true));
-    assert_eq!(redirect_outcome(&h.finish(&started, &code).await).1["reason"], "insufficient_scope");
+    assert_eq!(
+        redirect_outcome(&h.finish(&started, &code).await).1["reason"],
+        "insufficient_scope"
+    );
     assert_eq!(h.google.revoked().len(), 1);
 
     // No refresh token on a first connection.
     let started = h.start_as(TENANT, USER).await;
-    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, false));
-    assert_eq!(redirect_outcome(&h.finish(&started, &code).await).1["reason"], "no_refresh_token");
+    let code = h
+        .google
+        .approve(&started.google_url, consent(ALL_SCOPES, false));
+    assert_eq!(
+        redirect_outcome(&h.finish(&started, &code).await).1["reason"],
+        "no_refresh_token"
+    );
 
     // A code injected from another flow fails PKCE.
     let victim = h.start_as(TENANT, USER).await;
     let attacker = h.start_as(TENANT, "attacker").await;
-    let attacker_code = h.google.approve(&attacker.google_url, consent(ALL_SCOPES, true));
-    assert_eq!(redirect_outcome(&h.finish(&victim, &attacker_code).await).1["reason"], "exchange_failed");
+    let attacker_code = h
+        .google
+        .approve(&attacker.google_url, consent(ALL_SCOPES, true));
+    assert_eq!(
+        redirect_outcome(&h.finish(&victim, &attacker_code).await).1["reason"],
+        "exchange_failed"
+    );
 
     assert!(!h.stored(TENANT, USER).await);
     assert!(!h.stored(TENANT, "attacker").await);
@@ -448,20 +628,36 @@ async fn trusted_failures_redirect_to_the_app_with_a_reason_and_store_nothing() 
 async fn reconsent_without_refresh_token_keeps_the_stored_one() {
     let h = harness();
     h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
-    let first = h.store.get_connection(&owner(TENANT, USER)).await.unwrap().unwrap();
-    let original_refresh = calbridge::tokens::open(&h.app.vault, &owner(TENANT, USER), &first.sealed_tokens)
+    let first = h
+        .store
+        .get_connection(&owner(TENANT, USER))
         .await
         .unwrap()
-        .refresh_token;
+        .unwrap();
+    let original_refresh =
+        calbridge::tokens::open(&h.app.vault, &owner(TENANT, USER), &first.sealed_tokens)
+            .await
+            .unwrap()
+            .refresh_token;
 
     let response = h.connect_as(TENANT, USER, consent(ALL_SCOPES, false)).await;
     assert_eq!(redirect_outcome(&response).1["status"], "connected");
-    let second = h.store.get_connection(&owner(TENANT, USER)).await.unwrap().unwrap();
+    let second = h
+        .store
+        .get_connection(&owner(TENANT, USER))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(second.version, first.version + 1);
     assert_eq!(second.connected_at, first.connected_at);
-    let kept = calbridge::tokens::open(&h.app.vault, &owner(TENANT, USER), &second.sealed_tokens).await.unwrap();
+    let kept = calbridge::tokens::open(&h.app.vault, &owner(TENANT, USER), &second.sealed_tokens)
+        .await
+        .unwrap();
     assert_eq!(kept.refresh_token.secret(), original_refresh.secret());
-    assert_ne!(second.sealed_tokens, first.sealed_tokens, "a fresh data key and access token per write");
+    assert_ne!(
+        second.sealed_tokens, first.sealed_tokens,
+        "a fresh data key and access token per write"
+    );
 }
 
 #[tokio::test]
@@ -472,13 +668,19 @@ async fn callers_only_ever_touch_their_own_connection() {
     for (tenant, user) in [("other-clinic", USER), (TENANT, "colleague")] {
         assert_eq!(h.status_as(tenant, user).await["status"], "not_connected");
         let delete = as_user(event("disconnect/delete.json"), tenant, user);
-        assert_eq!(disconnect::handle(&h.app, request(&delete)).await.status(), 204);
+        assert_eq!(
+            disconnect::handle(&h.app, request(&delete)).await.status(),
+            204
+        );
     }
     // ...and could not delete it.
     assert!(h.stored(TENANT, USER).await);
     assert_eq!(h.google.revocations.load(Ordering::SeqCst), 0);
     // Ids in the query string are ignored for identity.
-    let spoof = with_query(as_user(event("disconnect/status.json"), TENANT, "colleague"), &format!("user_id={USER}&tenant_id={TENANT}"));
+    let spoof = with_query(
+        as_user(event("disconnect/status.json"), TENANT, "colleague"),
+        &format!("user_id={USER}&tenant_id={TENANT}"),
+    );
     let response = disconnect::handle(&h.app, request(&spoof)).await;
     assert_eq!(body_json(&response)["status"], "not_connected");
 }
@@ -487,12 +689,36 @@ async fn callers_only_ever_touch_their_own_connection() {
 async fn a_sealed_blob_moved_to_another_users_row_does_not_open() {
     let h = harness();
     h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
-    let mut stolen = h.store.get_connection(&owner(TENANT, USER)).await.unwrap().unwrap();
+    let mut stolen = h
+        .store
+        .get_connection(&owner(TENANT, USER))
+        .await
+        .unwrap()
+        .unwrap();
     stolen.key = owner(TENANT, "colleague");
-    h.store.put_connection(&stolen, calbridge::ports::WriteCondition::Absent).await.unwrap();
+    h.store
+        .put_connection(&stolen, calbridge::ports::WriteCondition::Absent)
+        .await
+        .unwrap();
     let fresh_vault = Vault::new(Arc::new(LocalKeyProvider::new([3u8; 32])));
-    assert!(calbridge::tokens::open(&fresh_vault, &owner(TENANT, "colleague"), &stolen.sealed_tokens).await.is_err());
-    assert!(calbridge::tokens::open(&h.app.vault, &owner(TENANT, "colleague"), &stolen.sealed_tokens).await.is_err());
+    assert!(
+        calbridge::tokens::open(
+            &fresh_vault,
+            &owner(TENANT, "colleague"),
+            &stolen.sealed_tokens
+        )
+        .await
+        .is_err()
+    );
+    assert!(
+        calbridge::tokens::open(
+            &h.app.vault,
+            &owner(TENANT, "colleague"),
+            &stolen.sealed_tokens
+        )
+        .await
+        .is_err()
+    );
 }
 
 #[tokio::test]

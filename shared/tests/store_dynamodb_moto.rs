@@ -310,7 +310,13 @@ async fn connection_item_follows_the_documented_layout() {
     let item = raw_item(&client, &table, "T#t1#U#u2", "CONN#google")
         .await
         .unwrap();
-    for name in ["email", "last_error", "access_token_expires_at", "selected_calendar_id", "refresh_lease_until"] {
+    for name in [
+        "email",
+        "last_error",
+        "access_token_expires_at",
+        "selected_calendar_id",
+        "refresh_lease_until",
+    ] {
         assert!(!item.contains_key(name), "{name} stored although None");
     }
 }

@@ -64,7 +64,8 @@ mod tests {
 
     #[test]
     fn short_sign_in_scopes_match_googles_long_form() {
-        let required = ScopeSet::parse("openid email https://www.googleapis.com/auth/calendar.events");
+        let required =
+            ScopeSet::parse("openid email https://www.googleapis.com/auth/calendar.events");
         let granted = ScopeSet::parse(
             "https://www.googleapis.com/auth/calendar.events openid https://www.googleapis.com/auth/userinfo.email",
         );

@@ -664,13 +664,21 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 pub async fn refresh_lease_goes_to_exactly_one_caller(s: StoreUnderTest) {
     let owner = key("t1", "u1");
     let record = sparse_record(owner.clone());
-    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+    s.connections
+        .put_connection(&record, WriteCondition::Absent)
+        .await
+        .unwrap();
     let now = at("2026-01-01T00:00:00Z");
     let until = at("2026-01-01T00:00:10Z");
     let attempts = (0..8).map(|_| {
         let connections = s.connections.clone();
         let owner = owner.clone();
-        tokio::spawn(async move { connections.acquire_refresh_lease(&owner, 1, now, until).await.unwrap() })
+        tokio::spawn(async move {
+            connections
+                .acquire_refresh_lease(&owner, 1, now, until)
+                .await
+                .unwrap()
+        })
     });
     let mut winners = 0;
     for attempt in attempts {
@@ -679,7 +687,10 @@ pub async fn refresh_lease_goes_to_exactly_one_caller(s: StoreUnderTest) {
     assert_eq!(winners, 1, "exactly one concurrent caller gets the lease");
     let stored = s.connections.get_connection(&owner).await.unwrap().unwrap();
     assert_eq!(stored.refresh_lease_until, Some(until));
-    assert_eq!(stored.version, 1, "taking the lease does not bump the version");
+    assert_eq!(
+        stored.version, 1,
+        "taking the lease does not bump the version"
+    );
 }
 
 pub async fn refresh_lease_requires_the_current_version_and_expires(s: StoreUnderTest) {
@@ -687,18 +698,58 @@ pub async fn refresh_lease_requires_the_current_version_and_expires(s: StoreUnde
     let now = at("2026-01-01T00:00:00Z");
     let later = at("2026-01-01T00:00:10Z");
     // No record: no lease (a disconnected user is never refreshed).
-    assert!(!s.connections.acquire_refresh_lease(&owner, 1, now, later).await.unwrap());
+    assert!(
+        !s.connections
+            .acquire_refresh_lease(&owner, 1, now, later)
+            .await
+            .unwrap()
+    );
     let record = sparse_record(owner.clone());
-    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+    s.connections
+        .put_connection(&record, WriteCondition::Absent)
+        .await
+        .unwrap();
     // A stale version loses.
-    assert!(!s.connections.acquire_refresh_lease(&owner, 0, now, later).await.unwrap());
-    assert!(s.connections.acquire_refresh_lease(&owner, 1, now, later).await.unwrap());
+    assert!(
+        !s.connections
+            .acquire_refresh_lease(&owner, 0, now, later)
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.connections
+            .acquire_refresh_lease(&owner, 1, now, later)
+            .await
+            .unwrap()
+    );
     // Held until it expires, then available again.
-    assert!(!s.connections.acquire_refresh_lease(&owner, 1, at("2026-01-01T00:00:09.999Z"), at("2026-01-01T00:00:20Z")).await.unwrap());
-    assert!(s.connections.acquire_refresh_lease(&owner, 1, later, at("2026-01-01T00:00:20Z")).await.unwrap());
+    assert!(
+        !s.connections
+            .acquire_refresh_lease(
+                &owner,
+                1,
+                at("2026-01-01T00:00:09.999Z"),
+                at("2026-01-01T00:00:20Z")
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        s.connections
+            .acquire_refresh_lease(&owner, 1, later, at("2026-01-01T00:00:20Z"))
+            .await
+            .unwrap()
+    );
     // The holder's write at the leased version publishes the token and clears the lease.
-    let refreshed = ConnectionRecord { version: 2, refresh_lease_until: None, ..record.clone() };
-    s.connections.put_connection(&refreshed, WriteCondition::Version(1)).await.unwrap();
+    let refreshed = ConnectionRecord {
+        version: 2,
+        refresh_lease_until: None,
+        ..record.clone()
+    };
+    s.connections
+        .put_connection(&refreshed, WriteCondition::Version(1))
+        .await
+        .unwrap();
     let stored = s.connections.get_connection(&owner).await.unwrap().unwrap();
     assert_eq!((stored.version, stored.refresh_lease_until), (2, None));
 }
