@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::embedded_store::EmbeddedStore;
+use crate::adapters::google_calendar::GoogleCalendarClient;
 use crate::adapters::google_oauth::{GoogleOAuthClient, http_client};
 use crate::adapters::kms::KmsKeyProvider;
 use crate::adapters::local_key::LocalKeyProvider;
@@ -17,8 +18,10 @@ use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig};
 use crate::domain::AllowedReturnTo;
 use crate::ports::{
-    Clock, ConnectionStore, FlowStore, GoogleOAuth, KeyProvider, SecretSource, SystemClock,
+    Clock, ConnectionStore, FlowStore, GoogleCalendar, GoogleOAuth, KeyProvider, SecretSource,
+    SystemClock,
 };
+use crate::retry::RetryPolicy;
 use crate::secrets::{InlineSecrets, Secrets};
 use crate::vault::Vault;
 
@@ -39,6 +42,9 @@ pub struct App {
     pub flows: Arc<dyn FlowStore>,
     pub vault: Arc<Vault>,
     pub google: Arc<dyn GoogleOAuth>,
+    pub calendar: Arc<dyn GoogleCalendar>,
+    /// How Google API calls are retried.
+    pub retry: RetryPolicy,
     pub secrets: Arc<Secrets>,
     pub clock: Arc<dyn Clock>,
 }
@@ -113,12 +119,15 @@ impl App {
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let secrets = Arc::new(Secrets::new(secret_source));
+        let http = http_client(config.google.http_timeout);
         let google = Arc::new(GoogleOAuthClient::new(
             config.google.clone(),
-            http_client(config.google.http_timeout),
+            http.clone(),
             secrets.clone(),
             clock.clone(),
         ));
+        let calendar = Arc::new(GoogleCalendarClient::new(config.google.calendar_api_url.clone(), http));
+        let retry = RetryPolicy { budget: config.google.retry_budget, ..RetryPolicy::default() };
         Ok(App {
             settings: Settings {
                 google: config.google,
@@ -129,6 +138,8 @@ impl App {
             flows,
             vault: Arc::new(Vault::new(keys)),
             google,
+            calendar,
+            retry,
             secrets,
             clock,
         })

@@ -61,6 +61,8 @@ pub struct GoogleConfig {
     pub scopes: Vec<String>,
     /// Time allowed for one HTTP exchange with Google.
     pub http_timeout: Duration,
+    /// Time allowed for all retries of one Google call (kept under API Gateway's 30 s).
+    pub retry_budget: Duration,
 }
 
 impl GoogleConfig {
@@ -164,6 +166,7 @@ impl Config {
             .map(str::to_owned)
             .collect();
         let http_timeout = Duration::from_millis(env.number_or("GOOGLE_HTTP_TIMEOUT_MS", 10_000));
+        let retry_budget = Duration::from_millis(env.number_or("GOOGLE_RETRY_BUDGET_MS", 8_000));
 
         let secrets = match env.optional("GOOGLE_SECRET_ARN") {
             Some(secret_id) => Some(SecretsConfig::SecretsManager { secret_id }),
@@ -279,6 +282,7 @@ impl Config {
                 jwks_url,
                 scopes,
                 http_timeout,
+                retry_budget,
             },
             secrets,
             storage,

@@ -5,8 +5,11 @@
 //! ([`adapters`]), envelope encryption ([`vault`], [`tokens`]), the use cases ([`connect`]),
 //! the HTTP edge ([`http`]) and one handler per Lambda function ([`functions`]).
 
+pub mod access_tokens;
 pub mod adapters;
 pub mod app;
+pub mod availability;
+pub mod calendars;
 pub mod config;
 pub mod connect;
 pub mod domain;

@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use calbridge::app::App;
-use calbridge::functions::{auth_callback, auth_start, disconnect};
+use calbridge::functions::{auth_callback, auth_start, disconnect, get_availability, list_calendars};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -26,6 +26,8 @@ pub enum Function {
     AuthStart,
     AuthCallback,
     Disconnect,
+    ListCalendars,
+    GetAvailability,
 }
 
 pub struct Route {
@@ -126,6 +128,8 @@ pub async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
         Function::AuthStart => auth_start::handle(&gateway.app, request).await,
         Function::AuthCallback => auth_callback::handle(&gateway.app, request).await,
         Function::Disconnect => disconnect::handle(&gateway.app, request).await,
+        Function::ListCalendars => list_calendars::handle(&gateway.app, request).await,
+        Function::GetAvailability => get_availability::handle(&gateway.app, request).await,
     };
     into_http(response)
 }

@@ -8,10 +8,14 @@
 pub mod auth_callback;
 pub mod auth_start;
 pub mod disconnect;
+pub mod get_availability;
+pub mod list_calendars;
 
 use http::StatusCode;
 
+use crate::access_tokens::AccessError;
 use crate::connect::ConnectError;
+use crate::ports::{GoogleApiError, GoogleOAuthError, StoreError};
 use crate::http::ApiError;
 
 impl From<ConnectError> for ApiError {
@@ -36,6 +40,38 @@ impl From<ConnectError> for ApiError {
             ConnectError::Store(_) | ConnectError::Tokens(_) => {
                 ApiError::internal("request failed", &error)
             }
+        }
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> Self {
+        match &error {
+            AccessError::NotConnected => ApiError::new(
+                StatusCode::CONFLICT,
+                "not_connected",
+                "the user has not connected a Google account",
+            ),
+            AccessError::NeedsReconnect => ApiError::new(
+                StatusCode::CONFLICT,
+                "needs_reconnect",
+                "the user's Google connection has expired or was revoked; the user must connect again",
+            ),
+            AccessError::Google(google) if google.is_retryable() => {
+                let mut api = ApiError::unavailable("google unavailable after retries", &error);
+                if let GoogleApiError::RateLimited { retry_after: Some(after) } = google {
+                    api.retry_after_seconds = Some(after.as_secs().max(1));
+                }
+                api
+            }
+            AccessError::Refresh(GoogleOAuthError::Unavailable(_)) | AccessError::Store(StoreError::Unavailable(_)) => {
+                ApiError::unavailable("dependency unavailable", &error)
+            }
+            AccessError::Google(_) | AccessError::Refresh(_) => {
+                tracing::warn!(error = %crate::http::ErrorChain(&error), "google refused the request");
+                ApiError::new(StatusCode::BAD_GATEWAY, "google_error", "Google refused the request")
+            }
+            AccessError::Store(_) | AccessError::Tokens(_) => ApiError::internal("request failed", &error),
         }
     }
 }
