@@ -18,8 +18,14 @@ use oauth2::{AccessToken, AuthorizationCode, PkceCodeChallenge, PkceCodeVerifier
 use sha2::{Digest, Sha256};
 use url::Url;
 
-use crate::domain::ScopeSet;
-use crate::ports::{Clock, GoogleAccount, GoogleOAuth, GoogleOAuthError, TokenGrant};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use crate::domain::{Interval, ScopeSet};
+use crate::ports::{
+    CalendarBusy, CalendarEntry, Clock, GoogleAccount, GoogleApiError, GoogleCalendar, GoogleOAuth, GoogleOAuthError,
+    TokenGrant,
+};
 
 /// A clock that only moves when told to.
 pub struct ManualClock(Mutex<Timestamp>);
@@ -58,8 +64,10 @@ struct IssuedCode {
 #[derive(Default)]
 struct FakeState {
     codes: HashMap<String, IssuedCode>,
-    /// access token -> account
+    /// access token -> account (removed when the token is expired by the test)
     access: HashMap<String, GoogleAccount>,
+    /// When set, the next refresh answers this instead.
+    refresh_fault: Option<GoogleOAuthError>,
     /// refresh token -> (account, scopes, revoked)
     refresh: HashMap<String, (GoogleAccount, ScopeSet, bool)>,
     revoked: Vec<String>,
@@ -69,6 +77,8 @@ struct FakeState {
 /// A fake Google OAuth server.
 pub struct FakeGoogle {
     auth_base: Url,
+    /// Expiry of issued access tokens is computed on this clock, as the real adapter does.
+    clock: Arc<dyn Clock>,
     state: Mutex<FakeState>,
     pub exchanges: AtomicUsize,
     pub refreshes: AtomicUsize,
@@ -81,6 +91,7 @@ impl Default for FakeGoogle {
     fn default() -> Self {
         Self {
             auth_base: Url::parse("https://accounts.fake-google.test/o/oauth2/v2/auth").unwrap(),
+            clock: Arc::new(crate::ports::SystemClock),
             state: Mutex::new(FakeState::default()),
             exchanges: AtomicUsize::new(0),
             refreshes: AtomicUsize::new(0),
@@ -91,6 +102,11 @@ impl Default for FakeGoogle {
 }
 
 impl FakeGoogle {
+    /// A fake whose token lifetimes follow `clock`.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..Self::default() }
+    }
+
     /// The user approves the consent page at `authorization_url`: returns the code Google
     /// would append to the redirect.
     pub fn approve(&self, authorization_url: &Url, consent: FakeConsent) -> String {
@@ -121,6 +137,21 @@ impl FakeGoogle {
         self.state.lock().unwrap().revoked.clone()
     }
 
+    /// The account an access token was issued to, if it is still valid.
+    pub fn account_for(&self, access_token: &AccessToken) -> Option<GoogleAccount> {
+        self.state.lock().unwrap().access.get(access_token.secret()).cloned()
+    }
+
+    /// Invalidates every access token issued so far (Google will answer 401 for them).
+    pub fn expire_access_tokens(&self) {
+        self.state.lock().unwrap().access.clear();
+    }
+
+    /// Makes the next refresh fail with `error`.
+    pub fn fail_next_refresh(&self, error: GoogleOAuthError) {
+        self.state.lock().unwrap().refresh_fault = Some(error);
+    }
+
     fn mint(
         &self,
         state: &mut FakeState,
@@ -142,7 +173,7 @@ impl FakeGoogle {
         TokenGrant {
             access_token: AccessToken::new(access),
             refresh_token,
-            expires_at: Some(Timestamp::now() + SignedDuration::from_hours(1)),
+            expires_at: Some(self.clock.now() + SignedDuration::from_hours(1)),
             granted_scopes: Some(scopes.clone()),
             id_token: None,
         }
@@ -197,6 +228,9 @@ impl GoogleOAuth for FakeGoogle {
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenGrant, GoogleOAuthError> {
         self.refreshes.fetch_add(1, Ordering::SeqCst);
         let mut state = self.state.lock().unwrap();
+        if let Some(error) = state.refresh_fault.take() {
+            return Err(error);
+        }
         let (account, scopes, revoked) = state
             .refresh
             .get(refresh_token.secret())
@@ -233,4 +267,160 @@ impl GoogleOAuth for FakeGoogle {
             .cloned()
             .ok_or_else(|| GoogleOAuthError::InvalidIdentity("unknown access token".into()))
     }
+}
+
+/// A fake Google Calendar: per-account calendar lists and busy times, per-calendar read
+/// errors, and a queue of failures to answer with. Tokens are checked against a [`FakeGoogle`].
+pub struct FakeCalendar {
+    google: Arc<FakeGoogle>,
+    state: Mutex<CalendarState>,
+    pub list_calls: AtomicUsize,
+    pub freebusy_calls: AtomicUsize,
+}
+
+#[derive(Default)]
+struct CalendarState {
+    /// account subject -> calendar list
+    calendars: HashMap<String, Vec<CalendarEntry>>,
+    /// (account subject, calendar id) -> busy
+    busy: HashMap<(String, String), Vec<Interval>>,
+    unreadable: Vec<String>,
+    failures: VecDeque<GoogleApiError>,
+}
+
+impl FakeCalendar {
+    pub fn new(google: Arc<FakeGoogle>) -> Self {
+        Self {
+            google,
+            state: Mutex::new(CalendarState::default()),
+            list_calls: AtomicUsize::new(0),
+            freebusy_calls: AtomicUsize::new(0),
+        }
+    }
+
+    pub fn set_calendars(&self, subject: &str, calendars: Vec<CalendarEntry>) {
+        self.state.lock().unwrap().calendars.insert(subject.to_owned(), calendars);
+    }
+
+    pub fn add_busy(&self, subject: &str, calendar_id: &str, busy: Interval) {
+        let mut state = self.state.lock().unwrap();
+        state.busy.entry((subject.to_owned(), calendar_id.to_owned())).or_default().push(busy);
+    }
+
+    /// FreeBusy will report this calendar with an error.
+    pub fn make_unreadable(&self, calendar_id: &str) {
+        self.state.lock().unwrap().unreadable.push(calendar_id.to_owned());
+    }
+
+    /// The next calls fail with these errors, in order.
+    pub fn fail_next(&self, errors: impl IntoIterator<Item = GoogleApiError>) {
+        self.state.lock().unwrap().failures.extend(errors);
+    }
+
+    fn authorize(&self, token: &AccessToken) -> Result<String, GoogleApiError> {
+        if let Some(error) = self.state.lock().unwrap().failures.pop_front() {
+            return Err(error);
+        }
+        self.google.account_for(token).map(|a| a.subject).ok_or(GoogleApiError::Unauthorized)
+    }
+}
+
+#[async_trait]
+impl GoogleCalendar for FakeCalendar {
+    async fn list_calendars(&self, access_token: &AccessToken) -> Result<Vec<CalendarEntry>, GoogleApiError> {
+        self.list_calls.fetch_add(1, Ordering::SeqCst);
+        let subject = self.authorize(access_token)?;
+        Ok(self.state.lock().unwrap().calendars.get(&subject).cloned().unwrap_or_default())
+    }
+
+    async fn free_busy(
+        &self,
+        access_token: &AccessToken,
+        window: Interval,
+        calendar_ids: &[String],
+    ) -> Result<BTreeMap<String, CalendarBusy>, GoogleApiError> {
+        self.freebusy_calls.fetch_add(1, Ordering::SeqCst);
+        let subject = self.authorize(access_token)?;
+        let state = self.state.lock().unwrap();
+        let primary = state
+            .calendars
+            .get(&subject)
+            .and_then(|list| list.iter().find(|c| c.primary))
+            .map(|c| c.id.clone());
+        Ok(calendar_ids
+            .iter()
+            .map(|requested| {
+                let id = if requested == "primary" { primary.clone().unwrap_or_default() } else { requested.clone() };
+                let known = state.calendars.get(&subject).is_some_and(|list| list.iter().any(|c| c.id == id));
+                let answer = if !known || state.unreadable.contains(&id) {
+                    CalendarBusy::Unreadable { reason: if known { "backendError".into() } else { "notFound".into() } }
+                } else {
+                    let busy = state.busy.get(&(subject.clone(), id)).cloned().unwrap_or_default();
+                    CalendarBusy::Busy(
+                        busy.into_iter()
+                            .filter(|b| b.overlaps(&window))
+                            .map(|b| Interval { start: b.start.max(window.start), end: b.end.min(window.end) })
+                            .collect(),
+                    )
+                };
+                (requested.clone(), answer)
+            })
+            .collect())
+    }
+}
+
+/// An [`App`](crate::app::App) on fakes: in-memory embedded store, local key, fake Google
+/// OAuth and Calendar, a manual clock, fast retries. What handler tests and benchmarks run on.
+pub struct TestApp {
+    pub app: crate::app::App,
+    pub google: Arc<FakeGoogle>,
+    pub calendar: Arc<FakeCalendar>,
+    pub clock: Arc<ManualClock>,
+    pub store: crate::adapters::embedded_store::EmbeddedStore,
+}
+
+/// The configuration [`test_app`] runs with: API at `https://api.calbridge.example`, return
+/// URLs `https://app.example.com/integrations/google` (default) and `myapp://integrations`.
+pub const TEST_CONFIG: &[(&str, &str)] = &[
+    ("GOOGLE_CLIENT_ID", "client-1"),
+    ("GOOGLE_CLIENT_SECRET", "client-secret-value"),
+    ("STATE_SIGNING_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="),
+    ("GOOGLE_REDIRECT_URI", "https://api.calbridge.example/connections/google/callback"),
+    ("LOCAL_DATA_DIR", "/nonexistent/unused"),
+    ("ALLOWED_RETURN_TO", "https://app.example.com/integrations/google,myapp://integrations"),
+];
+
+pub fn test_app() -> TestApp {
+    let config = crate::config::Config::from_lookup(|name| {
+        TEST_CONFIG.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned())
+    })
+    .expect("the test configuration is valid");
+    let store = crate::adapters::embedded_store::EmbeddedStore::in_memory();
+    let clock = Arc::new(ManualClock::new(Timestamp::now()));
+    let google = Arc::new(FakeGoogle::with_clock(clock.clone()));
+    let calendar = Arc::new(FakeCalendar::new(google.clone()));
+    let crate::config::SecretsConfig::Inline { google_client_secret, state_signing_key } = config.secrets else {
+        unreachable!("the test configuration has inline secrets")
+    };
+    let secrets = crate::secrets::InlineSecrets::new(google_client_secret, state_signing_key);
+    let app = crate::app::App {
+        settings: crate::app::Settings {
+            google: config.google,
+            allowed_return_to: config.allowed_return_to,
+            tenant_claim: config.tenant_claim,
+        },
+        connections: Arc::new(store.clone()),
+        flows: Arc::new(store.clone()),
+        vault: Arc::new(crate::vault::Vault::new(Arc::new(crate::adapters::local_key::LocalKeyProvider::new([3u8; 32])))),
+        google: google.clone(),
+        calendar: calendar.clone(),
+        retry: crate::retry::RetryPolicy {
+            base: std::time::Duration::from_millis(1),
+            cap: std::time::Duration::from_millis(5),
+            budget: std::time::Duration::from_millis(100),
+        },
+        secrets: Arc::new(crate::secrets::Secrets::new(Arc::new(secrets))),
+        clock: clock.clone(),
+    };
+    TestApp { app, google, calendar, clock, store }
 }

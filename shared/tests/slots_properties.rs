@@ -209,15 +209,26 @@ fn reference(s: &Scenario) -> Vec<Slot> {
 
 // ---- strategies ------------------------------------------------------------------------------
 
+/// Rule bounds on a 5- or 15-minute grid, anywhere in the day, or crowded into the small hours
+/// (where NY, London and Lord Howe change their clocks) or the late evening up to 24:00 (where
+/// Santiago does), so that gaps and folds fall inside or on the edge of a rule often.
 fn rule_strategy() -> impl Strategy<Value = Rule> {
     let days = proptest::sample::subsequence((0..7).collect::<Vec<usize>>(), 1..=7);
-    let bounds = prop_oneof![Just(5i64), Just(15i64)].prop_flat_map(|granularity| {
-        let slots_per_day = 1440 / granularity;
-        (0..slots_per_day).prop_flat_map(move |start| {
-            ((start + 1)..=slots_per_day)
-                .prop_map(move |end| (start * granularity, end * granularity))
-        })
-    });
+    let hours = prop_oneof![
+        2 => Just((0i64, 24i64)),
+        1 => Just((0, 4)),
+        1 => Just((21, 24)),
+    ];
+    let bounds = (hours, prop_oneof![Just(5i64), Just(15i64)]).prop_flat_map(
+        |((first_hour, last_hour), granularity)| {
+            let lowest = first_hour * 60 / granularity;
+            let highest = last_hour * 60 / granularity;
+            (lowest..highest).prop_flat_map(move |start| {
+                ((start + 1)..=highest)
+                    .prop_map(move |end| (start * granularity, end * granularity))
+            })
+        },
+    );
     (days, any::<bool>(), bounds).prop_map(|(days, uppercase_days, (start_minute, end_minute))| {
         Rule {
             days,
@@ -225,6 +236,32 @@ fn rule_strategy() -> impl Strategy<Value = Rule> {
             start_minute,
             end_minute,
         }
+    })
+}
+
+/// The transition days that matter for `zone`; every day for zones without DST.
+fn own_transition_days(zone: &str) -> Vec<(i16, i8, i8)> {
+    match zone {
+        "America/New_York" => vec![(2026, 3, 8), (2026, 11, 1)],
+        "Europe/London" => vec![(2026, 3, 29), (2026, 10, 25)],
+        "Australia/Lord_Howe" => vec![(2026, 4, 5), (2026, 10, 4)],
+        "America/Santiago" => vec![(2026, 4, 5)],
+        _ => TRANSITION_DAYS.to_vec(),
+    }
+}
+
+/// A window of up to four days starting within a few days of a transition day (usually one of
+/// the zone's own, so the change happens inside the window more often than not).
+fn window_strategy(zone: &'static str) -> impl Strategy<Value = Interval> {
+    let anchor = prop_oneof![
+        2 => proptest::sample::select(own_transition_days(zone)),
+        1 => proptest::sample::select(TRANSITION_DAYS.to_vec()),
+    ];
+    let offset = prop_oneof![(-2 * 1440i64)..=0, (-5 * 1440i64)..=(3 * 1440)];
+    (anchor, offset, 1i64..=(4 * 1440)).prop_map(|((y, m, d), offset, length)| {
+        let start = date(y, m, d).at(0, 0, 0, 0).in_tz("UTC").unwrap().timestamp()
+            + SignedDuration::from_mins(offset);
+        Interval::new(start, start + SignedDuration::from_mins(length)).unwrap()
     })
 }
 
@@ -248,19 +285,9 @@ fn user_strategy(window_start: Timestamp) -> impl Strategy<Value = (bool, Vec<In
 }
 
 fn scenario_strategy() -> impl Strategy<Value = Scenario> {
-    let window = (
-        0..TRANSITION_DAYS.len(),
-        (-5 * 1440i64)..=(3 * 1440),
-        1i64..=(4 * 1440),
-    )
-        .prop_map(|(day, offset, length)| {
-            let (y, m, d) = TRANSITION_DAYS[day];
-            let start = date(y, m, d).at(0, 0, 0, 0).in_tz("UTC").unwrap().timestamp()
-                + SignedDuration::from_mins(offset);
-            Interval::new(start, start + SignedDuration::from_mins(length)).unwrap()
-        });
+    let zone_and_window = proptest::sample::select(ZONES.to_vec())
+        .prop_flat_map(|zone| (Just(zone), window_strategy(zone)));
     let settings = (
-        proptest::sample::select(ZONES.to_vec()),
         proptest::collection::vec(rule_strategy(), 1..=3),
         prop_oneof![Just(15i64), Just(30), Just(60), 1i64..=240],
         prop_oneof![Just(None), (1i64..=120).prop_map(Some), Just(Some(15))],
@@ -269,14 +296,14 @@ fn scenario_strategy() -> impl Strategy<Value = Scenario> {
         prop_oneof![2 => Just(0i64), 1 => 0i64..=1440],
         prop_oneof![Just(Mode::All), Just(Mode::Any)],
     );
-    (window, settings).prop_flat_map(|(window, settings)| {
+    (zone_and_window, settings).prop_flat_map(|((zone, window), settings)| {
         let now = (-2 * 86_400i64..=86_400)
             .prop_map(move |secs| window.start + SignedDuration::from_secs(secs));
         let users = proptest::collection::vec(user_strategy(window.start), 1..=4);
         let extra_busy = busy_strategy(window.start, 3);
         (Just(window), Just(settings), now, users, extra_busy).prop_map(
-            |(window, settings, now, users, extra_busy)| {
-                let (zone, rules, duration, step, before, after, notice, mode) = settings;
+            move |(window, settings, now, users, extra_busy)| {
+                let (rules, duration, step, before, after, notice, mode) = settings;
                 Scenario {
                     zone,
                     rules,
