@@ -10,8 +10,7 @@ use std::hint::black_box;
 
 use calbridge::domain::Interval;
 use calbridge::slots::{
-    BusyRequest, Mode, SlotRules, SlotsRequest, UserAvailability, WorkingHoursRequest,
-    compute_slots,
+    BusyRequest, Mode, SlotRules, SlotsRequest, UserAvailability, WorkingHoursRequest, compute_slots,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use jiff::{SignedDuration, Timestamp};
@@ -54,10 +53,7 @@ fn rules(mode: Mode) -> SlotRules {
         buffer_after_minutes: 10,
         minimum_notice_minutes: 60,
         mode,
-        extra_busy: vec![BusyRequest {
-            start: ts("2026-11-02T14:00:00-05:00"),
-            end: ts("2026-11-02T15:00:00-05:00"),
-        }],
+        extra_busy: vec![BusyRequest { start: ts("2026-11-02T14:00:00-05:00"), end: ts("2026-11-02T15:00:00-05:00") }],
     })
     .unwrap()
 }
@@ -83,11 +79,7 @@ fn users() -> Vec<UserAvailability> {
                     Interval::new(start, start + SignedDuration::from_mins(length)).unwrap()
                 })
                 .collect();
-            UserAvailability {
-                user_id: format!("user-{i:02}"),
-                busy,
-                readable: true,
-            }
+            UserAvailability { user_id: format!("user-{i:02}"), busy, readable: true }
         })
         .collect()
 }
@@ -101,19 +93,9 @@ fn bench_slots(c: &mut Criterion) {
         let rules = rules(mode);
         let slots = compute_slots(&rules, window, now, &users);
         let listed: usize = slots.iter().map(|s| s.user_ids.len()).sum();
-        eprintln!(
-            "mode {name}: {} slots, {listed} user ids listed in total",
-            slots.len()
-        );
+        eprintln!("mode {name}: {} slots, {listed} user ids listed in total", slots.len());
         c.bench_function(&format!("slots_50_users_1_week_200_busy_{name}"), |b| {
-            b.iter(|| {
-                compute_slots(
-                    black_box(&rules),
-                    black_box(window),
-                    black_box(now),
-                    black_box(&users),
-                )
-            })
+            b.iter(|| compute_slots(black_box(&rules), black_box(window), black_box(now), black_box(&users)))
         });
     }
 }

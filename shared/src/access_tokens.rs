@@ -22,9 +22,7 @@ use oauth2::AccessToken;
 
 use crate::app::App;
 use crate::domain::ConnectionKey;
-use crate::ports::{
-    ConnectionRecord, ConnectionStatus, GoogleApiError, GoogleOAuthError, StoreError, WriteCondition,
-};
+use crate::ports::{ConnectionRecord, ConnectionStatus, GoogleApiError, GoogleOAuthError, StoreError, WriteCondition};
 use crate::tokens::{self, StoredTokens, TokensError};
 
 /// Tokens this close to expiry are refreshed first.
@@ -35,7 +33,8 @@ pub const LEASE_TTL: SignedDuration = SignedDuration::from_secs(15);
 const WAIT_STEP: Duration = Duration::from_millis(50);
 /// Read-modify-write attempts when the record changes under a refresher.
 const WRITE_ATTEMPTS: usize = 3;
-const INVALID_GRANT_ERROR: &str = "invalid_grant: Google no longer accepts the refresh token (revoked, expired or password changed); reconnect";
+const INVALID_GRANT_ERROR: &str =
+    "invalid_grant: Google no longer accepts the refresh token (revoked, expired or password changed); reconnect";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccessError {
@@ -138,40 +137,55 @@ async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> R
                 refresh_token: grant.refresh_token.unwrap_or(stored.refresh_token),
                 access_token_expires_at: grant.expires_at,
             };
-            let record = publish(app, leased, |record, sealed, now| ConnectionRecord {
-                version: record.version + 1,
-                status: ConnectionStatus::Connected,
-                scopes: grant.granted_scopes.as_ref().map_or_else(|| record.scopes.clone(), |s| s.to_vec()),
-                updated_at: now,
-                last_error: None,
-                access_token_expires_at: tokens.access_token_expires_at,
-                refresh_lease_until: None,
-                sealed_tokens: sealed.clone(),
-                ..record.clone()
-            }, Some(&tokens))
+            let record = publish(
+                app,
+                leased,
+                |record, sealed, now| ConnectionRecord {
+                    version: record.version + 1,
+                    status: ConnectionStatus::Connected,
+                    scopes: grant.granted_scopes.as_ref().map_or_else(|| record.scopes.clone(), |s| s.to_vec()),
+                    updated_at: now,
+                    last_error: None,
+                    access_token_expires_at: tokens.access_token_expires_at,
+                    refresh_lease_until: None,
+                    sealed_tokens: sealed.clone(),
+                    ..record.clone()
+                },
+                Some(&tokens),
+            )
             .await?;
             Ok(Access { token: tokens.access_token, record })
         }
         Err(GoogleOAuthError::InvalidGrant) => {
             tracing::warn!("refresh token refused by google; connection needs reconnect");
-            publish(app, leased, |record, _, now| ConnectionRecord {
-                version: record.version + 1,
-                status: ConnectionStatus::NeedsReconnect,
-                updated_at: now,
-                last_error: Some(INVALID_GRANT_ERROR.to_owned()),
-                refresh_lease_until: None,
-                ..record.clone()
-            }, None)
+            publish(
+                app,
+                leased,
+                |record, _, now| ConnectionRecord {
+                    version: record.version + 1,
+                    status: ConnectionStatus::NeedsReconnect,
+                    updated_at: now,
+                    last_error: Some(INVALID_GRANT_ERROR.to_owned()),
+                    refresh_lease_until: None,
+                    ..record.clone()
+                },
+                None,
+            )
             .await?;
             Err(AccessError::NeedsReconnect)
         }
         Err(error) => {
             // Release the lease so waiters do not sit out its whole TTL for nothing.
-            let _ = publish(app, leased, |record, _, _| ConnectionRecord {
-                version: record.version + 1,
-                refresh_lease_until: None,
-                ..record.clone()
-            }, None)
+            let _ = publish(
+                app,
+                leased,
+                |record, _, _| ConnectionRecord {
+                    version: record.version + 1,
+                    refresh_lease_until: None,
+                    ..record.clone()
+                },
+                None,
+            )
             .await;
             Err(AccessError::Refresh(error))
         }

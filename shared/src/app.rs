@@ -18,8 +18,7 @@ use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig};
 use crate::domain::AllowedReturnTo;
 use crate::ports::{
-    Clock, ConnectionStore, FlowStore, GoogleCalendar, GoogleOAuth, KeyProvider, SecretSource,
-    SystemClock,
+    Clock, ConnectionStore, FlowStore, GoogleCalendar, GoogleOAuth, KeyProvider, SecretSource, SystemClock,
 };
 use crate::retry::RetryPolicy;
 use crate::secrets::{InlineSecrets, Secrets};
@@ -66,66 +65,42 @@ impl App {
             }
             _ => None,
         };
-        let (connections, flows, keys): (
-            Arc<dyn ConnectionStore>,
-            Arc<dyn FlowStore>,
-            Arc<dyn KeyProvider>,
-        ) = match &config.storage {
-            StorageConfig::Aws {
-                table_name,
-                kms_key_id,
-            } => {
-                let aws = aws.as_ref().expect("AWS config is loaded for AWS storage");
-                let store = Arc::new(DynamoDbStore::new(
-                    aws_sdk_dynamodb::Client::new(aws),
-                    table_name.clone(),
-                ));
-                let keys = Arc::new(KmsKeyProvider::new(
-                    aws_sdk_kms::Client::new(aws),
-                    kms_key_id.clone(),
-                ));
-                (store.clone(), store, keys)
-            }
-            StorageConfig::Embedded {
-                data_dir,
-                master_key,
-            } => {
-                let store = Arc::new(
-                    EmbeddedStore::open(&data_dir.join(EMBEDDED_STORE_FILE))
-                        .map_err(StartupError::EmbeddedStore)?,
-                );
-                let keys = match master_key {
-                    Some(key) => LocalKeyProvider::new(key.0),
-                    None => LocalKeyProvider::load_or_create(Path::new(data_dir))
-                        .map_err(StartupError::LocalKey)?,
-                };
-                (store.clone(), store, Arc::new(keys))
-            }
-        };
+        let (connections, flows, keys): (Arc<dyn ConnectionStore>, Arc<dyn FlowStore>, Arc<dyn KeyProvider>) =
+            match &config.storage {
+                StorageConfig::Aws { table_name, kms_key_id } => {
+                    let aws = aws.as_ref().expect("AWS config is loaded for AWS storage");
+                    let store = Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(aws), table_name.clone()));
+                    let keys = Arc::new(KmsKeyProvider::new(aws_sdk_kms::Client::new(aws), kms_key_id.clone()));
+                    (store.clone(), store, keys)
+                }
+                StorageConfig::Embedded { data_dir, master_key } => {
+                    let store = Arc::new(
+                        EmbeddedStore::open(&data_dir.join(EMBEDDED_STORE_FILE))
+                            .map_err(StartupError::EmbeddedStore)?,
+                    );
+                    let keys = match master_key {
+                        Some(key) => LocalKeyProvider::new(key.0),
+                        None => {
+                            LocalKeyProvider::load_or_create(Path::new(data_dir)).map_err(StartupError::LocalKey)?
+                        }
+                    };
+                    (store.clone(), store, Arc::new(keys))
+                }
+            };
         let secret_source: Arc<dyn SecretSource> = match config.secrets {
             SecretsConfig::SecretsManager { secret_id } => {
-                let aws = aws
-                    .as_ref()
-                    .expect("AWS config is loaded for Secrets Manager");
-                Arc::new(SecretsManagerSource::new(
-                    aws_sdk_secretsmanager::Client::new(aws),
-                    secret_id,
-                ))
+                let aws = aws.as_ref().expect("AWS config is loaded for Secrets Manager");
+                Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws), secret_id))
             }
-            SecretsConfig::Inline {
-                google_client_secret,
-                state_signing_key,
-            } => Arc::new(InlineSecrets::new(google_client_secret, state_signing_key)),
+            SecretsConfig::Inline { google_client_secret, state_signing_key } => {
+                Arc::new(InlineSecrets::new(google_client_secret, state_signing_key))
+            }
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let secrets = Arc::new(Secrets::new(secret_source));
         let http = http_client(config.google.http_timeout);
-        let google = Arc::new(GoogleOAuthClient::new(
-            config.google.clone(),
-            http.clone(),
-            secrets.clone(),
-            clock.clone(),
-        ));
+        let google =
+            Arc::new(GoogleOAuthClient::new(config.google.clone(), http.clone(), secrets.clone(), clock.clone()));
         let calendar = Arc::new(GoogleCalendarClient::new(config.google.calendar_api_url.clone(), http));
         let retry = RetryPolicy { budget: config.google.retry_budget, ..RetryPolicy::default() };
         Ok(App {

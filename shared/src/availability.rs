@@ -155,11 +155,8 @@ pub async fn availability(
     let tenant = &caller.tenant;
     // The futures are built up front (not in a stream combinator's closure) so their borrows
     // have one concrete lifetime, which keeps the whole future `Send`.
-    let reads: Vec<_> = query
-        .users
-        .iter()
-        .map(|user| async { (user.clone(), read_user(app, tenant, user, &query).await) })
-        .collect();
+    let reads: Vec<_> =
+        query.users.iter().map(|user| async { (user.clone(), read_user(app, tenant, user, &query).await) }).collect();
     let answers: Vec<(UserId, Result<UserBusy, AccessError>)> =
         futures_util::stream::iter(reads).buffered(CONCURRENT_USERS).collect().await;
 

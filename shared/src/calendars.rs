@@ -71,7 +71,8 @@ fn view(entry: CalendarEntry, selected: bool) -> CalendarView {
 /// The user's calendars, with the selected one marked.
 #[tracing::instrument(skip_all, fields(tenant = %owner.tenant, user = %owner.user))]
 pub async fn list(app: &App, owner: &ConnectionKey) -> Result<CalendarsView, CalendarsError> {
-    let (entries, record) = call_google(app, owner, |token| async move { app.calendar.list_calendars(&token).await }).await?;
+    let (entries, record) =
+        call_google(app, owner, |token| async move { app.calendar.list_calendars(&token).await }).await?;
     let selected = record.selected_calendar_id.as_deref();
     let listed = entries.iter().any(|e| Some(e.id.as_str()) == selected);
     Ok(CalendarsView {
@@ -92,7 +93,8 @@ pub async fn select(app: &App, owner: &ConnectionKey, calendar_id: &str) -> Resu
     if calendar_id.is_empty() || calendar_id.len() > MAX_CALENDAR_ID_LEN || calendar_id.chars().any(char::is_control) {
         return Err(CalendarsError::InvalidCalendarId);
     }
-    let (entries, _) = call_google(app, owner, |token| async move { app.calendar.list_calendars(&token).await }).await?;
+    let (entries, _) =
+        call_google(app, owner, |token| async move { app.calendar.list_calendars(&token).await }).await?;
     let entry = entries
         .into_iter()
         .find(|e| e.id == calendar_id || (calendar_id == "primary" && e.primary))

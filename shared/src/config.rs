@@ -87,19 +87,15 @@ pub enum SecretsConfig {
     /// Lambda: one Secrets Manager secret, fetched once per container on first use.
     SecretsManager { secret_id: String },
     /// Local runs and tests: given directly.
-    Inline {
-        google_client_secret: SecretString,
-        state_signing_key: SecretBox<Vec<u8>>,
-    },
+    Inline { google_client_secret: SecretString, state_signing_key: SecretBox<Vec<u8>> },
 }
 
 impl std::fmt::Debug for SecretsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SecretsConfig::SecretsManager { secret_id } => f
-                .debug_struct("SecretsManager")
-                .field("secret_id", secret_id)
-                .finish(),
+            SecretsConfig::SecretsManager { secret_id } => {
+                f.debug_struct("SecretsManager").field("secret_id", secret_id).finish()
+            }
             SecretsConfig::Inline { .. } => f.write_str("Inline([redacted])"),
         }
     }
@@ -108,15 +104,9 @@ impl std::fmt::Debug for SecretsConfig {
 #[derive(Debug, Clone)]
 pub enum StorageConfig {
     /// Production: DynamoDB table + KMS key (set `AWS_ENDPOINT_URL` to use moto).
-    Aws {
-        table_name: String,
-        kms_key_id: String,
-    },
+    Aws { table_name: String, kms_key_id: String },
     /// Local stack: file-backed embedded store and a local master key.
-    Embedded {
-        data_dir: PathBuf,
-        master_key: Option<SecretBoxBytes>,
-    },
+    Embedded { data_dir: PathBuf, master_key: Option<SecretBoxBytes> },
 }
 
 /// A 32-byte key given in configuration, redacted in `Debug`.
@@ -137,10 +127,7 @@ impl Config {
 
     /// Reads configuration through `lookup`, which returns a variable's value if set.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let mut env = Reader {
-            lookup: &lookup,
-            problems: Vec::new(),
-        };
+        let mut env = Reader { lookup: &lookup, problems: Vec::new() };
 
         let client_id = env.required("GOOGLE_CLIENT_ID");
         let redirect_uri = env.required_url("GOOGLE_REDIRECT_URI");
@@ -155,9 +142,7 @@ impl Config {
         let userinfo_url = env.url_or("GOOGLE_USERINFO_URL", DEFAULT_USERINFO_URL);
         let calendar_api_url = env.url_or("GOOGLE_CALENDAR_API_URL", DEFAULT_CALENDAR_API_URL);
         let jwks_url = env.url_or("GOOGLE_JWKS_URL", DEFAULT_JWKS_URL);
-        let issuer = env
-            .optional("GOOGLE_ISSUER")
-            .unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
+        let issuer = env.optional("GOOGLE_ISSUER").unwrap_or_else(|| DEFAULT_ISSUER.to_owned());
         let scopes: Vec<String> = env
             .optional("GOOGLE_SCOPES")
             .unwrap_or_else(|| DEFAULT_SCOPES.to_owned())
@@ -171,8 +156,7 @@ impl Config {
         let secrets = match env.optional("GOOGLE_SECRET_ARN") {
             Some(secret_id) => Some(SecretsConfig::SecretsManager { secret_id }),
             None => {
-                let secret =
-                    env.required_because("GOOGLE_CLIENT_SECRET", "GOOGLE_SECRET_ARN is not set");
+                let secret = env.required_because("GOOGLE_CLIENT_SECRET", "GOOGLE_SECRET_ARN is not set");
                 let key = env
                     .required_because("STATE_SIGNING_KEY", "GOOGLE_SECRET_ARN is not set")
                     .and_then(|raw| env.signing_key("STATE_SIGNING_KEY", &raw));
@@ -189,10 +173,7 @@ impl Config {
         let table_name = env.optional("TABLE_NAME");
         let kms_key_id = env.optional("KMS_KEY_ID");
         let storage = match (table_name, kms_key_id, env.optional("LOCAL_DATA_DIR")) {
-            (Some(table_name), Some(kms_key_id), _) => Some(StorageConfig::Aws {
-                table_name,
-                kms_key_id,
-            }),
+            (Some(table_name), Some(kms_key_id), _) => Some(StorageConfig::Aws { table_name, kms_key_id }),
             (Some(_), None, _) => {
                 env.problem("KMS_KEY_ID is required when TABLE_NAME is set");
                 None
@@ -215,10 +196,7 @@ impl Config {
                         }
                     }
                 });
-                Some(StorageConfig::Embedded {
-                    data_dir: PathBuf::from(dir),
-                    master_key,
-                })
+                Some(StorageConfig::Embedded { data_dir: PathBuf::from(dir), master_key })
             }
             (None, None, None) => {
                 env.problem("TABLE_NAME and KMS_KEY_ID are required (or LOCAL_DATA_DIR for the embedded store)");
@@ -227,27 +205,16 @@ impl Config {
         };
 
         let allowed_return_to = env.required("ALLOWED_RETURN_TO").and_then(|raw| {
-            AllowedReturnTo::parse(&raw)
-                .map_err(|e| env.problem(&format!("ALLOWED_RETURN_TO: {e}")))
-                .ok()
+            AllowedReturnTo::parse(&raw).map_err(|e| env.problem(&format!("ALLOWED_RETURN_TO: {e}"))).ok()
         });
-        let tenant_claim = env
-            .optional("TENANT_CLAIM")
-            .unwrap_or_else(|| "tenant_id".to_owned());
+        let tenant_claim = env.optional("TENANT_CLAIM").unwrap_or_else(|| "tenant_id".to_owned());
 
         if !env.problems.is_empty() {
-            return Err(ConfigError {
-                problems: env.problems,
-            });
+            return Err(ConfigError { problems: env.problems });
         }
         // Every `None` above pushed a problem, so these cannot fail past this point.
-        let (
-            Some(client_id),
-            Some(redirect_uri),
-            Some(auth_url),
-            Some(token_url),
-            Some(revoke_url),
-        ) = (client_id, redirect_uri, auth_url, token_url, revoke_url)
+        let (Some(client_id), Some(redirect_uri), Some(auth_url), Some(token_url), Some(revoke_url)) =
+            (client_id, redirect_uri, auth_url, token_url, revoke_url)
         else {
             unreachable!("missing values are reported as problems");
         };
@@ -258,14 +225,7 @@ impl Config {
             Some(secrets),
             Some(storage),
             Some(allowed_return_to),
-        ) = (
-            userinfo_url,
-            calendar_api_url,
-            jwks_url,
-            secrets,
-            storage,
-            allowed_return_to,
-        )
+        ) = (userinfo_url, calendar_api_url, jwks_url, secrets, storage, allowed_return_to)
         else {
             unreachable!("missing values are reported as problems");
         };
@@ -303,9 +263,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
     }
 
     fn optional(&self, name: &str) -> Option<String> {
-        (self.lookup)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+        (self.lookup)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
     fn required(&mut self, name: &str) -> Option<String> {
@@ -330,8 +288,7 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                 Some(Url::parse(raw.trim_end_matches('/')).unwrap_or(url))
             }
             _ => {
-                self.problems
-                    .push(format!("{name} must be an absolute http(s) URL"));
+                self.problems.push(format!("{name} must be an absolute http(s) URL"));
                 None
             }
         }
@@ -361,9 +318,8 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         match base64::engine::general_purpose::STANDARD.decode(raw) {
             Ok(bytes) if bytes.len() >= MIN_SIGNING_KEY_BYTES => Some(bytes),
             _ => {
-                self.problems.push(format!(
-                    "{name} must be at least {MIN_SIGNING_KEY_BYTES} random bytes, base64-encoded"
-                ));
+                self.problems
+                    .push(format!("{name} must be at least {MIN_SIGNING_KEY_BYTES} random bytes, base64-encoded"));
                 None
             }
         }
@@ -376,10 +332,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| map.get(name).cloned()
     }
 
@@ -405,14 +358,8 @@ mod tests {
     fn google_endpoints_default_to_google_and_can_all_be_overridden() {
         let base = [
             ("GOOGLE_CLIENT_ID", "cid"),
-            (
-                "GOOGLE_REDIRECT_URI",
-                "https://api.example/connections/google/callback",
-            ),
-            (
-                "GOOGLE_SECRET_ARN",
-                "arn:aws:secretsmanager:eu-west-1:1:secret:x",
-            ),
+            ("GOOGLE_REDIRECT_URI", "https://api.example/connections/google/callback"),
+            ("GOOGLE_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
             ("TABLE_NAME", "t"),
             ("KMS_KEY_ID", "k"),
             ("ALLOWED_RETURN_TO", "https://app.example/done"),
@@ -421,10 +368,7 @@ mod tests {
         assert_eq!(config.google.token_url.as_str(), DEFAULT_TOKEN_URL);
         assert_eq!(config.google.issuer, DEFAULT_ISSUER);
         assert_eq!(config.tenant_claim, "tenant_id");
-        assert_eq!(
-            config.google.launch_url().as_str(),
-            "https://api.example/connections/google/launch"
-        );
+        assert_eq!(config.google.launch_url().as_str(), "https://api.example/connections/google/launch");
 
         let mut vars = base.to_vec();
         vars.extend([
@@ -438,10 +382,7 @@ mod tests {
         ]);
         let config = Config::from_lookup(lookup(&vars)).unwrap();
         assert_eq!(config.google.token_url.as_str(), "http://127.0.0.1:9/token");
-        assert_eq!(
-            config.google.calendar_api_url.as_str(),
-            "http://127.0.0.1:9/calendar/v3"
-        );
+        assert_eq!(config.google.calendar_api_url.as_str(), "http://127.0.0.1:9/calendar/v3");
         assert_eq!(config.google.issuer, "http://127.0.0.1:9");
     }
 
@@ -451,20 +392,14 @@ mod tests {
             ("GOOGLE_CLIENT_ID", "cid"),
             ("GOOGLE_CLIENT_SECRET", "shh"),
             ("STATE_SIGNING_KEY", KEY),
-            (
-                "GOOGLE_REDIRECT_URI",
-                "http://127.0.0.1:8787/connections/google/callback",
-            ),
+            ("GOOGLE_REDIRECT_URI", "http://127.0.0.1:8787/connections/google/callback"),
             ("LOCAL_DATA_DIR", "/tmp/x"),
             ("ALLOWED_RETURN_TO", "myapp://integrations"),
         ]))
         .unwrap();
         assert!(matches!(config.storage, StorageConfig::Embedded { .. }));
         assert!(matches!(config.secrets, SecretsConfig::Inline { .. }));
-        assert!(
-            !format!("{config:?}").contains("shh"),
-            "secrets leak through Debug"
-        );
+        assert!(!format!("{config:?}").contains("shh"), "secrets leak through Debug");
     }
 
     #[test]
@@ -473,22 +408,13 @@ mod tests {
             ("GOOGLE_CLIENT_ID", "cid"),
             ("GOOGLE_CLIENT_SECRET", "shh"),
             ("STATE_SIGNING_KEY", "c2hvcnQ="),
-            (
-                "GOOGLE_REDIRECT_URI",
-                "https://api.example/connections/google/callback",
-            ),
+            ("GOOGLE_REDIRECT_URI", "https://api.example/connections/google/callback"),
             ("TABLE_NAME", "t"),
             ("ALLOWED_RETURN_TO", "https://app.example"),
         ]))
         .unwrap_err()
         .to_string();
-        assert!(
-            err.contains("STATE_SIGNING_KEY must be at least 32"),
-            "{err}"
-        );
-        assert!(
-            err.contains("KMS_KEY_ID is required when TABLE_NAME is set"),
-            "{err}"
-        );
+        assert!(err.contains("STATE_SIGNING_KEY must be at least 32"), "{err}");
+        assert!(err.contains("KMS_KEY_ID is required when TABLE_NAME is set"), "{err}");
     }
 }

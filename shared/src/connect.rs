@@ -26,8 +26,8 @@ use crate::app::App;
 use crate::domain::{ConnectionKey, ReturnTo, ReturnToError, ScopeSet};
 use crate::oauth_state::{self, sha256_hex};
 use crate::ports::{
-    ConnectionRecord, ConnectionStatus, EncryptionContext, FlowKind, FlowRecord, GoogleAccount,
-    GoogleOAuthError, SealPurpose, StoreError, TokenGrant, WriteCondition,
+    ConnectionRecord, ConnectionStatus, EncryptionContext, FlowKind, FlowRecord, GoogleAccount, GoogleOAuthError,
+    SealPurpose, StoreError, TokenGrant, WriteCondition,
 };
 use crate::tokens::{self, StoredTokens, TokensError};
 
@@ -49,9 +49,7 @@ pub enum ConnectError {
     InvalidRequest(&'static str),
     #[error("this connect link has expired or was already used; start again from the app")]
     InvalidTicket,
-    #[error(
-        "this sign-in response is invalid, expired or was already used; start again from the app"
-    )]
+    #[error("this sign-in response is invalid, expired or was already used; start again from the app")]
     InvalidState,
     #[error("this sign-in was started in another browser; start again from the app on this device")]
     BrowserMismatch,
@@ -98,18 +96,13 @@ pub async fn authorize(
     let mut launch_url = app.settings.google.launch_url();
     launch_url.query_pairs_mut().append_pair("ticket", &ticket);
     tracing::info!("launch ticket issued");
-    Ok(LaunchTicket {
-        launch_url: launch_url.into(),
-        expires_at,
-    })
+    Ok(LaunchTicket { launch_url: launch_url.into(), expires_at })
 }
 
 fn parse_login_hint(raw: &str) -> Result<String, ConnectError> {
     let hint = raw.trim();
     if hint.is_empty() || hint.len() > MAX_LOGIN_HINT_LEN || hint.chars().any(char::is_control) {
-        return Err(ConnectError::InvalidRequest(
-            "login_hint must be an email address or Google account id",
-        ));
+        return Err(ConnectError::InvalidRequest("login_hint must be an email address or Google account id"));
     }
     Ok(hint.to_owned())
 }
@@ -141,10 +134,7 @@ pub async fn launch(app: &App, ticket: &str) -> Result<LaunchRedirect, ConnectEr
     let binding_cookie = crate::random::token();
     let sealed_verifier = app
         .vault
-        .seal(
-            &EncryptionContext::new(&record.owner, SealPurpose::OAuthState),
-            verifier.secret().as_bytes(),
-        )
+        .seal(&EncryptionContext::new(&record.owner, SealPurpose::OAuthState), verifier.secret().as_bytes())
         .await
         .map_err(TokensError::from)?;
     app.flows
@@ -159,15 +149,9 @@ pub async fn launch(app: &App, ticket: &str) -> Result<LaunchRedirect, ConnectEr
             expires_at: now + STATE_TTL,
         })
         .await?;
-    let location = app
-        .google
-        .authorization_url(&state, challenge, record.login_hint.as_deref());
+    let location = app.google.authorization_url(&state, challenge, record.login_hint.as_deref());
     tracing::info!(tenant = %record.owner.tenant, user = %record.owner.user, "consent started");
-    Ok(LaunchRedirect {
-        location,
-        binding_cookie,
-        cookie_max_age: STATE_TTL,
-    })
+    Ok(LaunchRedirect { location, binding_cookie, cookie_max_age: STATE_TTL })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,20 +198,13 @@ impl FailureReason {
 
 pub enum CallbackOutcome {
     /// Redirect the browser to the app: connected, or a failure the app should show.
-    Redirect {
-        location: Url,
-        result: Result<(), FailureReason>,
-    },
+    Redirect { location: Url, result: Result<(), FailureReason> },
     /// The state cannot be trusted: answer 400, redirect nowhere.
     Rejected(ConnectError),
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn callback(
-    app: &App,
-    query: CallbackQuery,
-    binding_cookie: Option<&str>,
-) -> CallbackOutcome {
+pub async fn callback(app: &App, query: CallbackQuery, binding_cookie: Option<&str>) -> CallbackOutcome {
     let flow = match trusted_flow(app, query.state.as_deref(), binding_cookie).await {
         Ok(flow) => flow,
         Err(error) => {
@@ -235,11 +212,7 @@ pub async fn callback(
             return CallbackOutcome::Rejected(error);
         }
     };
-    let Ok(return_to) = app
-        .settings
-        .allowed_return_to
-        .resolve(Some(&flow.return_to))
-    else {
+    let Ok(return_to) = app.settings.allowed_return_to.resolve(Some(&flow.return_to)) else {
         // The allow-list changed since the flow started: the stored URL is no longer trusted.
         tracing::warn!("stored return_to is no longer allowed");
         return CallbackOutcome::Rejected(ConnectError::InvalidState);
@@ -253,10 +226,7 @@ pub async fn callback(
             tracing::warn!(tenant = %flow.owner.tenant, user = %flow.owner.user, reason = reason.code(), "connect failed")
         }
     }
-    CallbackOutcome::Redirect {
-        location: outcome_url(&return_to, result),
-        result,
-    }
+    CallbackOutcome::Redirect { location: outcome_url(&return_to, result), result }
 }
 
 fn outcome_url(return_to: &ReturnTo, result: Result<(), FailureReason>) -> Url {
@@ -287,10 +257,7 @@ async fn trusted_flow(
         .await?
         .filter(|flow| flow.expires_at > now)
         .ok_or(ConnectError::InvalidState)?;
-    let expected = flow
-        .browser_binding_hash
-        .as_deref()
-        .ok_or(ConnectError::InvalidState)?;
+    let expected = flow.browser_binding_hash.as_deref().ok_or(ConnectError::InvalidState)?;
     let presented = binding_cookie.map(sha256_hex).unwrap_or_default();
     if !bool::from(presented.as_bytes().ct_eq(expected.as_bytes())) {
         return Err(ConnectError::BrowserMismatch);
@@ -311,46 +278,26 @@ async fn complete(app: &App, flow: &FlowRecord, query: CallbackQuery) -> Result<
             _ => FailureReason::AuthorizationFailed,
         });
     }
-    let code = query
-        .code
-        .filter(|c| !c.is_empty())
-        .ok_or(FailureReason::InvalidRequest)?;
-    let sealed_verifier = flow
-        .sealed_pkce_verifier
-        .as_ref()
-        .ok_or(FailureReason::ServerError)?;
+    let code = query.code.filter(|c| !c.is_empty()).ok_or(FailureReason::InvalidRequest)?;
+    let sealed_verifier = flow.sealed_pkce_verifier.as_ref().ok_or(FailureReason::ServerError)?;
     let verifier = app
         .vault
-        .open(
-            &EncryptionContext::new(&flow.owner, SealPurpose::OAuthState),
-            sealed_verifier,
-        )
+        .open(&EncryptionContext::new(&flow.owner, SealPurpose::OAuthState), sealed_verifier)
         .await
         .map_err(|e| server_error("opening the PKCE verifier", &e))?;
     let verifier = PkceCodeVerifier::new(
-        String::from_utf8(verifier.expose_secret().clone())
-            .map_err(|_| FailureReason::ServerError)?,
+        String::from_utf8(verifier.expose_secret().clone()).map_err(|_| FailureReason::ServerError)?,
     );
 
-    let grant = app
-        .google
-        .exchange_code(AuthorizationCode::new(code), verifier)
-        .await
-        .map_err(|e| {
-            log_google_error("code exchange", &e);
-            FailureReason::ExchangeFailed
-        })?;
+    let grant = app.google.exchange_code(AuthorizationCode::new(code), verifier).await.map_err(|e| {
+        log_google_error("code exchange", &e);
+        FailureReason::ExchangeFailed
+    })?;
 
-    let existing = app
-        .connections
-        .get_connection(&flow.owner)
-        .await
-        .map_err(|e| server_error("reading the connection", &e))?;
+    let existing =
+        app.connections.get_connection(&flow.owner).await.map_err(|e| server_error("reading the connection", &e))?;
     let required = google.required_scopes();
-    let granted = grant
-        .granted_scopes
-        .clone()
-        .unwrap_or_else(|| required.clone());
+    let granted = grant.granted_scopes.clone().unwrap_or_else(|| required.clone());
     if !required.missing_from(&granted).is_empty() {
         // Revoke what was just granted, unless an existing connection shares the grant.
         if existing.is_none() {
@@ -376,14 +323,9 @@ async fn store_connection(
 ) -> Result<(), FailureReason> {
     let now = app.clock.now();
     for _ in 0..WRITE_ATTEMPTS {
-        let existing = app
-            .connections
-            .get_connection(owner)
-            .await
-            .map_err(|e| server_error("reading the connection", &e))?;
-        let same_account = existing
-            .as_ref()
-            .is_some_and(|r| r.google_account_id == account.subject);
+        let existing =
+            app.connections.get_connection(owner).await.map_err(|e| server_error("reading the connection", &e))?;
+        let same_account = existing.as_ref().is_some_and(|r| r.google_account_id == account.subject);
         let previous_tokens = match &existing {
             Some(record) => match tokens::open(&app.vault, owner, &record.sealed_tokens).await {
                 Ok(tokens) => Some(tokens),
@@ -404,9 +346,7 @@ async fn store_connection(
             refresh_token,
             access_token_expires_at: grant.expires_at,
         };
-        let sealed = tokens::seal(&app.vault, owner, &stored)
-            .await
-            .map_err(|e| server_error("sealing tokens", &e))?;
+        let sealed = tokens::seal(&app.vault, owner, &stored).await.map_err(|e| server_error("sealing tokens", &e))?;
         let record = ConnectionRecord {
             key: owner.clone(),
             version: existing.as_ref().map_or(1, |r| r.version + 1),
@@ -414,10 +354,7 @@ async fn store_connection(
             google_account_id: account.subject.clone(),
             email: account.email.clone(),
             scopes: granted.to_vec(),
-            connected_at: existing
-                .as_ref()
-                .filter(|_| same_account)
-                .map_or(now, |r| r.connected_at),
+            connected_at: existing.as_ref().filter(|_| same_account).map_or(now, |r| r.connected_at),
             updated_at: now,
             last_error: None,
             access_token_expires_at: grant.expires_at,
@@ -428,9 +365,7 @@ async fn store_connection(
             refresh_lease_until: None,
             sealed_tokens: sealed,
         };
-        let condition = existing.as_ref().map_or(WriteCondition::Absent, |r| {
-            WriteCondition::Version(r.version)
-        });
+        let condition = existing.as_ref().map_or(WriteCondition::Absent, |r| WriteCondition::Version(r.version));
         match app.connections.put_connection(&record, condition).await {
             Ok(()) => {
                 if let (false, Some(previous)) = (same_account, previous_tokens) {

@@ -116,14 +116,7 @@ impl FakeGoogle {
             .map(|(_, v)| v.into_owned())
             .expect("calbridge always sends a PKCE challenge");
         let code = format!("4/fake-code-{}", crate::random::token());
-        self.state.lock().unwrap().codes.insert(
-            code.clone(),
-            IssuedCode {
-                challenge,
-                consent,
-                used: false,
-            },
-        );
+        self.state.lock().unwrap().codes.insert(code.clone(), IssuedCode { challenge, consent, used: false });
         code
     }
 
@@ -152,21 +145,13 @@ impl FakeGoogle {
         self.state.lock().unwrap().refresh_fault = Some(error);
     }
 
-    fn mint(
-        &self,
-        state: &mut FakeState,
-        account: &GoogleAccount,
-        scopes: &ScopeSet,
-        refresh: bool,
-    ) -> TokenGrant {
+    fn mint(&self, state: &mut FakeState, account: &GoogleAccount, scopes: &ScopeSet, refresh: bool) -> TokenGrant {
         let access = format!("ya29.fake-{}", crate::random::token());
         state.access.insert(access.clone(), account.clone());
         state.issued_tokens.push(access.clone());
         let refresh_token = refresh.then(|| {
             let token = format!("1//fake-{}", crate::random::token());
-            state
-                .refresh
-                .insert(token.clone(), (account.clone(), scopes.clone(), false));
+            state.refresh.insert(token.clone(), (account.clone(), scopes.clone(), false));
             state.issued_tokens.push(token.clone());
             RefreshToken::new(token)
         });
@@ -182,12 +167,7 @@ impl FakeGoogle {
 
 #[async_trait]
 impl GoogleOAuth for FakeGoogle {
-    fn authorization_url(
-        &self,
-        state: &str,
-        pkce_challenge: PkceCodeChallenge,
-        login_hint: Option<&str>,
-    ) -> Url {
+    fn authorization_url(&self, state: &str, pkce_challenge: PkceCodeChallenge, login_hint: Option<&str>) -> Url {
         let mut url = self.auth_base.clone();
         url.query_pairs_mut()
             .append_pair("state", state)
@@ -206,23 +186,15 @@ impl GoogleOAuth for FakeGoogle {
     ) -> Result<TokenGrant, GoogleOAuthError> {
         self.exchanges.fetch_add(1, Ordering::SeqCst);
         let mut state = self.state.lock().unwrap();
-        let issued = state
-            .codes
-            .get_mut(code.secret())
-            .ok_or(GoogleOAuthError::InvalidGrant)?;
-        let computed = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(Sha256::digest(verifier.secret().as_bytes()));
+        let issued = state.codes.get_mut(code.secret()).ok_or(GoogleOAuthError::InvalidGrant)?;
+        let computed =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.secret().as_bytes()));
         if issued.used || computed != issued.challenge {
             return Err(GoogleOAuthError::InvalidGrant);
         }
         issued.used = true;
         let consent = issued.consent.clone();
-        Ok(self.mint(
-            &mut state,
-            &consent.account,
-            &consent.granted_scopes,
-            consent.issue_refresh_token,
-        ))
+        Ok(self.mint(&mut state, &consent.account, &consent.granted_scopes, consent.issue_refresh_token))
     }
 
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenGrant, GoogleOAuthError> {
@@ -231,11 +203,8 @@ impl GoogleOAuth for FakeGoogle {
         if let Some(error) = state.refresh_fault.take() {
             return Err(error);
         }
-        let (account, scopes, revoked) = state
-            .refresh
-            .get(refresh_token.secret())
-            .cloned()
-            .ok_or(GoogleOAuthError::InvalidGrant)?;
+        let (account, scopes, revoked) =
+            state.refresh.get(refresh_token.secret()).cloned().ok_or(GoogleOAuthError::InvalidGrant)?;
         if revoked {
             return Err(GoogleOAuthError::InvalidGrant);
         }
@@ -342,11 +311,8 @@ impl GoogleCalendar for FakeCalendar {
         self.freebusy_calls.fetch_add(1, Ordering::SeqCst);
         let subject = self.authorize(access_token)?;
         let state = self.state.lock().unwrap();
-        let primary = state
-            .calendars
-            .get(&subject)
-            .and_then(|list| list.iter().find(|c| c.primary))
-            .map(|c| c.id.clone());
+        let primary =
+            state.calendars.get(&subject).and_then(|list| list.iter().find(|c| c.primary)).map(|c| c.id.clone());
         Ok(calendar_ids
             .iter()
             .map(|requested| {
@@ -411,7 +377,9 @@ pub fn test_app() -> TestApp {
         },
         connections: Arc::new(store.clone()),
         flows: Arc::new(store.clone()),
-        vault: Arc::new(crate::vault::Vault::new(Arc::new(crate::adapters::local_key::LocalKeyProvider::new([3u8; 32])))),
+        vault: Arc::new(crate::vault::Vault::new(Arc::new(crate::adapters::local_key::LocalKeyProvider::new(
+            [3u8; 32],
+        )))),
         google: google.clone(),
         calendar: calendar.clone(),
         retry: crate::retry::RetryPolicy {

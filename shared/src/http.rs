@@ -43,12 +43,7 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after_seconds: None,
-        }
+        Self { status, code, message: message.into(), retry_after_seconds: None }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -56,11 +51,7 @@ impl ApiError {
     }
 
     pub fn unauthenticated() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "a valid bearer token is required",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "a valid bearer token is required")
     }
 
     pub fn not_found() -> Self {
@@ -70,11 +61,7 @@ impl ApiError {
     /// A server-side failure: the cause is logged with its chain, the client gets a generic text.
     pub fn internal(context: &str, cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %ErrorChain(cause), "{context}");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "an internal error occurred; try again later",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; try again later")
     }
 
     /// A dependency (AWS, Google) is unavailable: retryable.
@@ -100,19 +87,9 @@ impl ApiError {
             code: &'a str,
             message: &'a str,
         }
-        let mut response = json(
-            self.status,
-            &Envelope {
-                error: Inner {
-                    code: self.code,
-                    message: &self.message,
-                },
-            },
-        );
+        let mut response = json(self.status, &Envelope { error: Inner { code: self.code, message: &self.message } });
         if let Some(seconds) = self.retry_after_seconds {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(seconds));
+            response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -121,18 +98,14 @@ impl ApiError {
 /// The authenticated caller, as the connection key of their Google connection.
 pub fn caller(request: &Request, tenant_claim: &str) -> Result<ConnectionKey, ApiError> {
     let claims = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context
-            .authorizer
-            .as_ref()
-            .and_then(|a| a.jwt.as_ref())
-            .map(|jwt| &jwt.claims),
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims)
+        }
         _ => None,
     }
     .ok_or_else(ApiError::unauthenticated)?;
     let user = claims.get("sub").and_then(|s| UserId::parse(s).ok());
-    let tenant = claims
-        .get(tenant_claim)
-        .and_then(|s| TenantId::parse(s).ok());
+    let tenant = claims.get(tenant_claim).and_then(|s| TenantId::parse(s).ok());
     match (tenant, user) {
         (Some(tenant), Some(user)) => Ok(ConnectionKey::google(tenant, user)),
         _ => Err(ApiError::unauthenticated()),
@@ -142,11 +115,7 @@ pub fn caller(request: &Request, tenant_claim: &str) -> Result<ConnectionKey, Ap
 /// The request path as the client sent it, without an API Gateway stage prefix.
 pub fn path(request: &Request) -> &str {
     let raw = request.raw_http_path();
-    if raw.is_empty() {
-        request.uri().path()
-    } else {
-        raw
-    }
+    if raw.is_empty() { request.uri().path() } else { raw }
 }
 
 /// One query parameter, percent-decoded.
@@ -170,26 +139,20 @@ pub fn cookie(request: &Request, name: &str) -> Option<String> {
 }
 
 /// Parses an optional JSON body; an empty body is `T::default()`.
-pub fn json_body<T: serde::de::DeserializeOwned + Default>(
-    request: &Request,
-) -> Result<T, ApiError> {
+pub fn json_body<T: serde::de::DeserializeOwned + Default>(request: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = request.body().as_ref();
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::bad_request("invalid_request", format!("request body is not valid: {e}"))
-    })
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("request body is not valid: {e}")))
 }
 
 fn with_common_headers(mut response: Response<Body>) -> Response<Body> {
     let headers = response.headers_mut();
     // Responses name connections and flows: nothing here may be cached by anyone.
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     response
 }
 
@@ -204,10 +167,8 @@ pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
 }
 
 pub fn no_content() -> Response<Body> {
-    let response = Response::builder()
-        .status(StatusCode::NO_CONTENT)
-        .body(Body::Empty)
-        .expect("static response parts are valid");
+    let response =
+        Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).expect("static response parts are valid");
     with_common_headers(response)
 }
 
@@ -255,8 +216,5 @@ pub fn browser_error(request: &Request, error: ApiError) -> Response<Body> {
 }
 
 fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

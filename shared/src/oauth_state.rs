@@ -48,20 +48,14 @@ pub fn mint(key: &[u8], expires_at: Timestamp) -> String {
 /// Checks a state's signature (in constant time) and expiry.
 pub fn verify(key: &[u8], state: &str, now: Timestamp) -> Result<(), StateError> {
     let mut parts = state.split('.');
-    let (Some(VERSION), Some(id), Some(expires), Some(tag), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
+    let (Some(VERSION), Some(id), Some(expires), Some(tag), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return Err(StateError::Malformed);
     };
     let expires: i64 = expires.parse().map_err(|_| StateError::Malformed)?;
     let tag = B64URL.decode(tag).map_err(|_| StateError::Malformed)?;
-    mac(key, id, expires)
-        .verify_slice(&tag)
-        .map_err(|_| StateError::BadSignature)?;
+    mac(key, id, expires).verify_slice(&tag).map_err(|_| StateError::BadSignature)?;
     if now.as_second() >= expires {
         return Err(StateError::Expired);
     }
@@ -70,10 +64,7 @@ pub fn verify(key: &[u8], state: &str, now: Timestamp) -> Result<(), StateError>
 
 /// Hex SHA-256: how bearer values (tickets, states, browser-binding cookies) are stored.
 pub fn sha256_hex(value: &str) -> String {
-    Sha256::digest(value.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(value.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -96,10 +87,7 @@ mod tests {
     #[test]
     fn forgeries_are_refused() {
         let state = mint(KEY, at(1_000));
-        assert_eq!(
-            verify(b"another key of thirty-two bytes!", &state, at(0)),
-            Err(StateError::BadSignature)
-        );
+        assert_eq!(verify(b"another key of thirty-two bytes!", &state, at(0)), Err(StateError::BadSignature));
         // Extending the expiry invalidates the signature.
         let parts: Vec<&str> = state.split('.').collect();
         let extended = format!("{}.{}.{}.{}", parts[0], parts[1], 9_999, parts[3]);

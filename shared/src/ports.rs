@@ -77,11 +77,8 @@ impl EncryptionContext {
 
     /// Canonical bytes for AES-GCM associated data: a JSON object with sorted keys.
     pub fn aad(&self) -> Vec<u8> {
-        let map: serde_json::Map<String, serde_json::Value> = self
-            .pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone())))
-            .collect();
+        let map: serde_json::Map<String, serde_json::Value> =
+            self.pairs.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone()))).collect();
         serde_json::to_vec(&map).expect("a map of strings always serialises")
     }
 }
@@ -202,17 +199,10 @@ pub enum StoreError {
 
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
-    async fn get_connection(
-        &self,
-        key: &ConnectionKey,
-    ) -> Result<Option<ConnectionRecord>, StoreError>;
+    async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError>;
 
     /// Writes `record` if `condition` holds, else [`StoreError::ConditionFailed`].
-    async fn put_connection(
-        &self,
-        record: &ConnectionRecord,
-        condition: WriteCondition,
-    ) -> Result<(), StoreError>;
+    async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError>;
 
     /// Deletes unconditionally (the user's intent wins); returns whether a record existed.
     async fn delete_connection(&self, key: &ConnectionKey) -> Result<bool, StoreError>;
@@ -274,11 +264,7 @@ pub trait FlowStore: Send + Sync {
 
     /// Atomically removes and returns the record: of concurrent callers, exactly one gets it.
     /// Expiry is the caller's check (TTL deletion is lazy), so an expired record is returned.
-    async fn take_flow(
-        &self,
-        kind: FlowKind,
-        id_hash: &str,
-    ) -> Result<Option<FlowRecord>, StoreError>;
+    async fn take_flow(&self, kind: FlowKind, id_hash: &str) -> Result<Option<FlowRecord>, StoreError>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -344,12 +330,7 @@ pub enum GoogleOAuthError {
 #[async_trait]
 pub trait GoogleOAuth: Send + Sync {
     /// The consent-page URL for one flow (no I/O).
-    fn authorization_url(
-        &self,
-        state: &str,
-        pkce_challenge: PkceCodeChallenge,
-        login_hint: Option<&str>,
-    ) -> Url;
+    fn authorization_url(&self, state: &str, pkce_challenge: PkceCodeChallenge, login_hint: Option<&str>) -> Url;
 
     /// Exchanges an authorization code, proving possession of the PKCE verifier.
     async fn exchange_code(
@@ -380,9 +361,7 @@ pub enum GoogleApiError {
     Unauthorized,
     /// 429, or 403 with reason `rateLimitExceeded` / `userRateLimitExceeded`.
     #[error("google rate limit")]
-    RateLimited {
-        retry_after: Option<std::time::Duration>,
-    },
+    RateLimited { retry_after: Option<std::time::Duration> },
     /// 5xx, timeouts, connection failures, unparseable bodies.
     #[error("google unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -403,10 +382,7 @@ pub enum GoogleApiError {
 impl GoogleApiError {
     /// Whether trying again later may succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            GoogleApiError::RateLimited { .. } | GoogleApiError::Unavailable(_)
-        )
+        matches!(self, GoogleApiError::RateLimited { .. } | GoogleApiError::Unavailable(_))
     }
 }
 
@@ -439,10 +415,7 @@ pub enum CalendarBusy {
 #[async_trait]
 pub trait GoogleCalendar: Send + Sync {
     /// The user's calendar list, all pages.
-    async fn list_calendars(
-        &self,
-        access_token: &AccessToken,
-    ) -> Result<Vec<CalendarEntry>, GoogleApiError>;
+    async fn list_calendars(&self, access_token: &AccessToken) -> Result<Vec<CalendarEntry>, GoogleApiError>;
 
     /// Busy intervals of up to 50 calendars within `window` (which must be one Google accepts).
     /// The map is keyed by the calendar ids as requested.

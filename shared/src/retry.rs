@@ -25,11 +25,7 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self {
-            base: Duration::from_millis(200),
-            cap: Duration::from_secs(2),
-            budget: Duration::from_secs(8),
-        }
+        Self { base: Duration::from_millis(200), cap: Duration::from_secs(2), budget: Duration::from_secs(8) }
     }
 }
 
@@ -53,9 +49,7 @@ impl RetryPolicy {
             // that failed together do not retry together.
             let jittered = backoff.mul_f64(jitter());
             let wait = match &error {
-                GoogleApiError::RateLimited {
-                    retry_after: Some(after),
-                } => (*after).max(jittered),
+                GoogleApiError::RateLimited { retry_after: Some(after) } => (*after).max(jittered),
                 _ => jittered,
             }
             .min(self.cap);
@@ -130,9 +124,6 @@ mod tests {
             .await;
         assert!(matches!(result, Err(GoogleApiError::Unavailable(_))));
         assert!(calls.load(Ordering::SeqCst) > 3, "it retried");
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "it stopped near the 200 ms budget"
-        );
+        assert!(started.elapsed() < Duration::from_secs(2), "it stopped near the 200 ms budget");
     }
 }

@@ -20,10 +20,7 @@ pub struct Secrets {
 
 impl Secrets {
     pub fn new(source: Arc<dyn SecretSource>) -> Self {
-        Self {
-            source,
-            loaded: OnceCell::new(),
-        }
+        Self { source, loaded: OnceCell::new() }
     }
 
     pub async fn get(&self) -> Result<&AppSecrets, SecretsError> {
@@ -39,10 +36,7 @@ pub struct InlineSecrets {
 
 impl InlineSecrets {
     pub fn new(google_client_secret: SecretString, state_signing_key: SecretBox<Vec<u8>>) -> Self {
-        Self {
-            google_client_secret,
-            state_signing_key,
-        }
+        Self { google_client_secret, state_signing_key }
     }
 }
 
@@ -51,9 +45,7 @@ impl SecretSource for InlineSecrets {
     async fn load(&self) -> Result<AppSecrets, SecretsError> {
         Ok(AppSecrets {
             google_client_secret: self.google_client_secret.clone(),
-            state_signing_key: SecretBox::new(Box::new(
-                self.state_signing_key.expose_secret().clone(),
-            )),
+            state_signing_key: SecretBox::new(Box::new(self.state_signing_key.expose_secret().clone())),
         })
     }
 }

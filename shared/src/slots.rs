@@ -119,10 +119,7 @@ pub enum SlotsError {
     #[error("working_hours must contain at least one rule")]
     NoWorkingHours,
     #[error("working_hours[{index}]: {problem}")]
-    InvalidWorkingHours {
-        index: usize,
-        problem: WorkingHoursProblem,
-    },
+    InvalidWorkingHours { index: usize, problem: WorkingHoursProblem },
     #[error("extra_busy[{index}]: {source}")]
     InvalidExtraBusy {
         index: usize,
@@ -137,13 +134,9 @@ impl SlotsError {
         match self {
             SlotsError::InvalidDuration(_) => "invalid_duration",
             SlotsError::InvalidStep(_) => "invalid_step",
-            SlotsError::NegativeMinutes { .. } | SlotsError::InvalidExtraBusy { .. } => {
-                "invalid_request"
-            }
+            SlotsError::NegativeMinutes { .. } | SlotsError::InvalidExtraBusy { .. } => "invalid_request",
             SlotsError::UnknownTimeZone { .. } => "unknown_time_zone",
-            SlotsError::NoWorkingHours | SlotsError::InvalidWorkingHours { .. } => {
-                "invalid_working_hours"
-            }
+            SlotsError::NoWorkingHours | SlotsError::InvalidWorkingHours { .. } => "invalid_working_hours",
         }
     }
 }
@@ -212,11 +205,8 @@ impl SlotRules {
                 return Err(SlotsError::NegativeMinutes { field, value });
             }
         }
-        let time_zone =
-            TimeZone::get(&raw.time_zone).map_err(|source| SlotsError::UnknownTimeZone {
-                name: raw.time_zone.clone(),
-                source,
-            })?;
+        let time_zone = TimeZone::get(&raw.time_zone)
+            .map_err(|source| SlotsError::UnknownTimeZone { name: raw.time_zone.clone(), source })?;
         if raw.working_hours.is_empty() {
             return Err(SlotsError::NoWorkingHours);
         }
@@ -225,8 +215,7 @@ impl SlotRules {
             .iter()
             .enumerate()
             .map(|(index, rule)| {
-                WorkingHours::parse(rule)
-                    .map_err(|problem| SlotsError::InvalidWorkingHours { index, problem })
+                WorkingHours::parse(rule).map_err(|problem| SlotsError::InvalidWorkingHours { index, problem })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let extra_busy = raw
@@ -234,8 +223,7 @@ impl SlotRules {
             .iter()
             .enumerate()
             .map(|(index, busy)| {
-                Interval::new(busy.start, busy.end)
-                    .map_err(|source| SlotsError::InvalidExtraBusy { index, source })
+                Interval::new(busy.start, busy.end).map_err(|source| SlotsError::InvalidExtraBusy { index, source })
             })
             .collect::<Result<Vec<_>, _>>()?;
 
@@ -268,12 +256,8 @@ impl SlotRules {
     /// buffers (clamped to the representable range). Read Google FreeBusy over this, not over
     /// the bare window, or a meeting just outside the window would slip through the buffer.
     pub fn busy_lookup_range(&self, window: Interval) -> Interval {
-        let start = clamp_to_timestamp(
-            window.start.as_nanosecond() - minutes_to_nanos(self.buffer_before_minutes),
-        );
-        let end = clamp_to_timestamp(
-            window.end.as_nanosecond() + minutes_to_nanos(self.buffer_after_minutes),
-        );
+        let start = clamp_to_timestamp(window.start.as_nanosecond() - minutes_to_nanos(self.buffer_before_minutes));
+        let end = clamp_to_timestamp(window.end.as_nanosecond() + minutes_to_nanos(self.buffer_after_minutes));
         Interval { start, end }
     }
 
@@ -305,11 +289,8 @@ impl SlotRules {
                 };
                 let upper_bound = range_end.min(window_end);
                 // Jump straight to the first grid point at or after the lower bound.
-                let skipped_steps = if lower_bound > range_start {
-                    (lower_bound - range_start + step - 1) / step
-                } else {
-                    0
-                };
+                let skipped_steps =
+                    if lower_bound > range_start { (lower_bound - range_start + step - 1) / step } else { 0 };
                 let mut start = range_start + skipped_steps * step;
                 while start + duration <= upper_bound {
                     starts.push(start);
@@ -339,21 +320,13 @@ impl WorkingHours {
         for day in &raw.days {
             days |= 1 << parse_day(day)?;
         }
-        let start_minute = parse_clock(&raw.start, false)
-            .ok_or_else(|| WorkingHoursProblem::InvalidStart(raw.start.clone()))?;
-        let end_minute = parse_clock(&raw.end, true)
-            .ok_or_else(|| WorkingHoursProblem::InvalidEnd(raw.end.clone()))?;
+        let start_minute =
+            parse_clock(&raw.start, false).ok_or_else(|| WorkingHoursProblem::InvalidStart(raw.start.clone()))?;
+        let end_minute = parse_clock(&raw.end, true).ok_or_else(|| WorkingHoursProblem::InvalidEnd(raw.end.clone()))?;
         if start_minute >= end_minute {
-            return Err(WorkingHoursProblem::StartNotBeforeEnd {
-                start: raw.start.clone(),
-                end: raw.end.clone(),
-            });
+            return Err(WorkingHoursProblem::StartNotBeforeEnd { start: raw.start.clone(), end: raw.end.clone() });
         }
-        Ok(WorkingHours {
-            days,
-            start_minute,
-            end_minute,
-        })
+        Ok(WorkingHours { days, start_minute, end_minute })
     }
 
     /// This rule's range on `date` as instants in nanoseconds, or `None` when it has none
@@ -414,15 +387,8 @@ fn minutes_to_nanos(minutes: i64) -> i128 {
 }
 
 fn clamp_to_timestamp(nanos: i128) -> Timestamp {
-    let clamped = nanos.clamp(
-        Timestamp::MIN.as_nanosecond(),
-        Timestamp::MAX.as_nanosecond(),
-    );
-    Timestamp::from_nanosecond(clamped).unwrap_or(if nanos < 0 {
-        Timestamp::MIN
-    } else {
-        Timestamp::MAX
-    })
+    let clamped = nanos.clamp(Timestamp::MIN.as_nanosecond(), Timestamp::MAX.as_nanosecond());
+    Timestamp::from_nanosecond(clamped).unwrap_or(if nanos < 0 { Timestamp::MIN } else { Timestamp::MAX })
 }
 
 /// One user's busy time for the requested window, as read from Google.
@@ -471,12 +437,7 @@ impl FreeCursor<'_> {
 }
 
 /// The slots to offer; see the module docs for the exact rules.
-pub fn compute_slots(
-    rules: &SlotRules,
-    window: Interval,
-    now: Timestamp,
-    users: &[UserAvailability],
-) -> Vec<Slot> {
+pub fn compute_slots(rules: &SlotRules, window: Interval, now: Timestamp, users: &[UserAvailability]) -> Vec<Slot> {
     if users.is_empty() {
         return Vec::new();
     }
@@ -485,31 +446,33 @@ pub fn compute_slots(
     }
     let earliest_start = now.as_nanosecond() + minutes_to_nanos(rules.minimum_notice_minutes);
     let candidates = rules.candidate_starts(window, earliest_start);
-    let (Some(&first), Some(&last)) = (candidates.first(), candidates.last()) else {
+    if candidates.is_empty() {
         return Vec::new();
-    };
+    }
 
     let duration = minutes_to_nanos(rules.duration_minutes);
     let before = minutes_to_nanos(rules.buffer_before_minutes);
     let after = minutes_to_nanos(rules.buffer_after_minutes);
-    let padded = |start: i128| Span {
-        start: start - before,
-        end: start + duration + after,
-    };
-    // Busy time outside this span cannot touch any candidate, so it is not even sorted.
-    let relevant = Span {
-        start: padded(first).start,
-        end: padded(last).end,
-    };
+    let padded = |start: i128| Span { start: start - before, end: start + duration + after };
+    // The padded candidates merged into blocks (about one per working day). Busy time outside
+    // every block cannot block any candidate, so it is dropped before anything is sorted: in a
+    // typical week that is most of it (nights, weekends).
+    let mut reachable: Vec<Span> = Vec::new();
+    for &start in &candidates {
+        let range = padded(start);
+        match reachable.last_mut() {
+            // Padded ranges all have the same length, so their ends grow with their starts.
+            Some(block) if range.start <= block.end => block.end = range.end,
+            _ => reachable.push(range),
+        }
+    }
 
     let extra_busy: Vec<Span> = rules.extra_busy.iter().map(|&i| to_span(i)).collect();
-    let (busy, user_busy) = merged_busy_per_user(users, relevant);
+    let (busy, user_busy) = merged_busy_per_user(users, &reachable);
 
     let mut extra_cursor = FreeCursor { busy: &extra_busy };
-    let mut user_cursors: Vec<Option<FreeCursor<'_>>> = user_busy
-        .iter()
-        .map(|range| range.clone().map(|r| FreeCursor { busy: &busy[r] }))
-        .collect();
+    let mut user_cursors: Vec<Option<FreeCursor<'_>>> =
+        user_busy.iter().map(|range| range.clone().map(|r| FreeCursor { busy: &busy[r] })).collect();
     let everyone: Vec<String> = users.iter().map(|user| user.user_id.clone()).collect();
 
     let mut slots = Vec::new();
@@ -522,9 +485,7 @@ pub fn compute_slots(
             Mode::All => {
                 // Stopping at the first busy user is fine: cursors only need monotone queries,
                 // not every query.
-                let all_free = user_cursors
-                    .iter_mut()
-                    .all(|cursor| cursor.as_mut().is_some_and(|c| c.is_free(range)));
+                let all_free = user_cursors.iter_mut().all(|cursor| cursor.as_mut().is_some_and(|c| c.is_free(range)));
                 if !all_free {
                     continue;
                 }
@@ -547,28 +508,25 @@ pub fn compute_slots(
         };
         // Candidates lie inside `window`, so both conversions succeed; skipping on failure
         // would only ever drop a slot.
-        let (Ok(slot_start), Ok(slot_end)) = (
-            Timestamp::from_nanosecond(start),
-            Timestamp::from_nanosecond(start + duration),
-        ) else {
+        let (Ok(slot_start), Ok(slot_end)) =
+            (Timestamp::from_nanosecond(start), Timestamp::from_nanosecond(start + duration))
+        else {
             continue;
         };
-        slots.push(Slot {
-            start: slot_start,
-            end: slot_end,
-            user_ids,
-        });
+        slots.push(Slot { start: slot_start, end: slot_end, user_ids });
     }
     slots
 }
 
-/// Every readable user's busy spans that reach into `relevant`, sorted and merged, packed into
-/// one buffer; per user the range of that buffer, or `None` when the user can never be free
-/// (unreadable, or a busy interval with `end < start`, which we refuse to guess about).
-fn merged_busy_per_user(
-    users: &[UserAvailability],
-    relevant: Span,
-) -> (Vec<Span>, Vec<Option<Range<usize>>>) {
+/// Every readable user's busy spans that overlap a `reachable` block (sorted, disjoint), sorted
+/// and merged, packed into one buffer; per user the range of that buffer, or `None` when the
+/// user can never be free (unreadable, or a busy interval with `end < start`, which we refuse to
+/// guess about).
+fn merged_busy_per_user(users: &[UserAvailability], reachable: &[Span]) -> (Vec<Span>, Vec<Option<Range<usize>>>) {
+    let can_block = |span: &Span| {
+        let next = reachable.partition_point(|block| block.end <= span.start);
+        span.start < span.end && reachable.get(next).is_some_and(|block| block.start < span.end)
+    };
     let mut spans = Vec::with_capacity(users.iter().map(|user| user.busy.len()).sum());
     let mut ranges = Vec::with_capacity(users.len());
     for user in users {
@@ -577,12 +535,7 @@ fn merged_busy_per_user(
             continue;
         }
         let begin = spans.len();
-        spans.extend(
-            user.busy
-                .iter()
-                .map(|&interval| to_span(interval))
-                .filter(|s| s.start < s.end && s.end > relevant.start && s.start < relevant.end),
-        );
+        spans.extend(user.busy.iter().map(|&interval| to_span(interval)).filter(can_block));
         spans[begin..].sort_unstable_by_key(|s| s.start);
         // Merge in place: `kept` is the end of the merged prefix of this user's spans.
         let mut kept = begin;
@@ -602,10 +555,7 @@ fn merged_busy_per_user(
 }
 
 fn to_span(interval: Interval) -> Span {
-    Span {
-        start: interval.start.as_nanosecond(),
-        end: interval.end.as_nanosecond(),
-    }
+    Span { start: interval.start.as_nanosecond(), end: interval.end.as_nanosecond() }
 }
 
 #[cfg(test)]
@@ -649,19 +599,11 @@ mod tests {
     }
 
     fn user(id: &str, busy: Vec<Interval>) -> UserAvailability {
-        UserAvailability {
-            user_id: id.to_owned(),
-            busy,
-            readable: true,
-        }
+        UserAvailability { user_id: id.to_owned(), busy, readable: true }
     }
 
     fn unreadable(id: &str) -> UserAvailability {
-        UserAvailability {
-            user_id: id.to_owned(),
-            busy: Vec::new(),
-            readable: false,
-        }
+        UserAvailability { user_id: id.to_owned(), busy: Vec::new(), readable: false }
     }
 
     /// A "now" long before every window used here, so notice never interferes unless asked.
@@ -676,10 +618,7 @@ mod tests {
     /// Local wall-clock start times of the slots, as "YYYY-MM-DD HH:MM" in `zone`.
     fn local_starts(slots: &[Slot], zone: &str) -> Vec<String> {
         let tz = TimeZone::get(zone).unwrap();
-        slots
-            .iter()
-            .map(|slot| tz.to_datetime(slot.start).strftime("%F %H:%M").to_string())
-            .collect()
+        slots.iter().map(|slot| tz.to_datetime(slot.start).strftime("%F %H:%M").to_string()).collect()
     }
 
     /// Monday 2026-11-02, 08:00-18:00 New York (EST): one working day with margin.
@@ -699,18 +638,10 @@ mod tests {
         assert_eq!(parsed.mode(), Mode::All);
         assert!(parsed.extra_busy.is_empty());
         assert_eq!(parsed.duration(), SignedDuration::from_mins(30));
-        assert_eq!(
-            parsed.time_zone().iana_name(),
-            Some("America/New_York"),
-            "zone kept"
-        );
+        assert_eq!(parsed.time_zone().iana_name(), Some("America/New_York"), "zone kept");
         assert_eq!(
             parsed.working_hours,
-            vec![WorkingHours {
-                days: 0b0001_1111,
-                start_minute: 9 * 60,
-                end_minute: 17 * 60
-            }]
+            vec![WorkingHours { days: 0b0001_1111, start_minute: 9 * 60, end_minute: 17 * 60 }]
         );
     }
 
@@ -721,10 +652,7 @@ mod tests {
         let bad_mode = json!({"duration_minutes": 30, "time_zone": "UTC", "working_hours": [], "mode": "some"});
         assert!(serde_json::from_value::<SlotsRequest>(bad_mode).is_err());
         let any = json!({"duration_minutes": 30, "time_zone": "UTC", "working_hours": [], "mode": "any"});
-        assert_eq!(
-            serde_json::from_value::<SlotsRequest>(any).unwrap().mode,
-            Mode::Any
-        );
+        assert_eq!(serde_json::from_value::<SlotsRequest>(any).unwrap().mode, Mode::Any);
     }
 
     #[test]
@@ -750,15 +678,9 @@ mod tests {
 
     #[test]
     fn rejects_negative_buffers_and_notice() {
-        for field in [
-            "buffer_before_minutes",
-            "buffer_after_minutes",
-            "minimum_notice_minutes",
-        ] {
+        for field in ["buffer_before_minutes", "buffer_after_minutes", "minimum_notice_minutes"] {
             let err = parse_error(json!({ field: -1 }));
-            assert!(
-                matches!(err, SlotsError::NegativeMinutes { field: f, value: -1 } if f == field)
-            );
+            assert!(matches!(err, SlotsError::NegativeMinutes { field: f, value: -1 } if f == field));
             assert_eq!(err.code(), "invalid_request");
             assert!(err.to_string().contains(field), "{err}");
         }
@@ -782,10 +704,7 @@ mod tests {
     #[test]
     fn rejects_malformed_working_hours() {
         let cases = [
-            (
-                json!({"days": [], "start": "09:00", "end": "17:00"}),
-                WorkingHoursProblem::NoDays,
-            ),
+            (json!({"days": [], "start": "09:00", "end": "17:00"}), WorkingHoursProblem::NoDays),
             (
                 json!({"days": ["mon", "funday"], "start": "09:00", "end": "17:00"}),
                 WorkingHoursProblem::UnknownDay("funday".into()),
@@ -828,17 +747,11 @@ mod tests {
             ),
             (
                 json!({"days": ["mon"], "start": "17:00", "end": "09:00"}),
-                WorkingHoursProblem::StartNotBeforeEnd {
-                    start: "17:00".into(),
-                    end: "09:00".into(),
-                },
+                WorkingHoursProblem::StartNotBeforeEnd { start: "17:00".into(), end: "09:00".into() },
             ),
             (
                 json!({"days": ["mon"], "start": "09:00", "end": "09:00"}),
-                WorkingHoursProblem::StartNotBeforeEnd {
-                    start: "09:00".into(),
-                    end: "09:00".into(),
-                },
+                WorkingHoursProblem::StartNotBeforeEnd { start: "09:00".into(), end: "09:00".into() },
             ),
         ];
         for (rule, expected) in cases {
@@ -861,14 +774,7 @@ mod tests {
         let parsed = rules(json!({
             "working_hours": [{"days": ["MON", "Sun", "sun"], "start": "00:00", "end": "24:00"}]
         }));
-        assert_eq!(
-            parsed.working_hours,
-            vec![WorkingHours {
-                days: 0b0100_0001,
-                start_minute: 0,
-                end_minute: 1440
-            }]
-        );
+        assert_eq!(parsed.working_hours, vec![WorkingHours { days: 0b0100_0001, start_minute: 0, end_minute: 1440 }]);
     }
 
     #[test]
@@ -885,30 +791,16 @@ mod tests {
     #[test]
     fn busy_lookup_range_widens_by_buffers() {
         let parsed = rules(json!({"buffer_before_minutes": 15, "buffer_after_minutes": 10}));
-        assert_eq!(
-            parsed.busy_lookup_range(monday_window()),
-            iv("2026-11-02T12:45:00Z", "2026-11-02T23:10:00Z")
-        );
+        assert_eq!(parsed.busy_lookup_range(monday_window()), iv("2026-11-02T12:45:00Z", "2026-11-02T23:10:00Z"));
         let huge = rules(json!({"buffer_before_minutes": i64::MAX, "buffer_after_minutes": i64::MAX}));
-        assert_eq!(
-            huge.busy_lookup_range(monday_window()),
-            Interval {
-                start: Timestamp::MIN,
-                end: Timestamp::MAX
-            }
-        );
+        assert_eq!(huge.busy_lookup_range(monday_window()), Interval { start: Timestamp::MIN, end: Timestamp::MAX });
     }
 
     // ---- candidates and DST ------------------------------------------------------------------
 
     #[test]
     fn a_plain_day_yields_back_to_back_slots() {
-        let slots = compute_slots(
-            &rules(json!({})),
-            monday_window(),
-            long_ago(),
-            &[user("u1", vec![])],
-        );
+        let slots = compute_slots(&rules(json!({})), monday_window(), long_ago(), &[user("u1", vec![])]);
         assert_eq!(slots.len(), 16);
         assert_eq!(slots[0].start, ts("2026-11-02T14:00:00Z"));
         assert_eq!(slots[0].end, ts("2026-11-02T14:30:00Z"));
@@ -920,14 +812,11 @@ mod tests {
     #[test]
     fn spring_forward_day_keeps_local_working_hours() {
         // 2026-03-08 is a Sunday; New York jumps from 02:00 EST to 03:00 EDT (a 23-hour day).
-        let every_day = json!([{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "09:00", "end": "17:00"}]);
+        let every_day =
+            json!([{"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "09:00", "end": "17:00"}]);
         let window = iv("2026-03-07T05:00:00Z", "2026-03-10T04:00:00Z"); // Sat..Mon, local midnights
-        let slots = compute_slots(
-            &rules(json!({"working_hours": every_day})),
-            window,
-            long_ago(),
-            &[user("u1", vec![])],
-        );
+        let slots =
+            compute_slots(&rules(json!({"working_hours": every_day})), window, long_ago(), &[user("u1", vec![])]);
         assert_eq!(slots.len(), 3 * 16);
         let per_day: Vec<&[Slot]> = slots.chunks(16).collect();
         // Saturday, EST: 09:00 = 14:00Z.
@@ -949,12 +838,7 @@ mod tests {
         // 2026-11-01 is a Sunday; New York goes from 02:00 EDT back to 01:00 EST (a 25-hour day).
         let weekend = json!([{"days": ["sat", "sun"], "start": "09:00", "end": "17:00"}]);
         let window = iv("2026-10-31T04:00:00Z", "2026-11-02T05:00:00Z"); // Sat 00:00 EDT..Mon 00:00 EST
-        let slots = compute_slots(
-            &rules(json!({"working_hours": weekend})),
-            window,
-            long_ago(),
-            &[user("u1", vec![])],
-        );
+        let slots = compute_slots(&rules(json!({"working_hours": weekend})), window, long_ago(), &[user("u1", vec![])]);
         assert_eq!(slots.len(), 32);
         // Saturday, still EDT: 09:00 = 13:00Z.
         assert_eq!(slots[0].start, ts("2026-10-31T13:00:00Z"));
@@ -974,16 +858,15 @@ mod tests {
         let rules = rules(json!({"working_hours": [{"days": ["sun"], "start": "02:00", "end": "04:00"}]}));
         let window = iv("2026-03-08T00:00:00Z", "2026-03-09T00:00:00Z");
         let slots = compute_slots(&rules, window, long_ago(), &[user("u1", vec![])]);
-        assert_eq!(
-            starts(&slots),
-            vec!["2026-03-08T07:00:00Z", "2026-03-08T07:30:00Z"]
-        );
+        assert_eq!(starts(&slots), vec!["2026-03-08T07:00:00Z", "2026-03-08T07:30:00Z"]);
     }
 
     #[test]
     fn working_hours_collapsing_inside_a_gap_yield_nothing() {
         // 02:30 (gap) reads as 03:30 EDT = 07:30Z, 03:00 is 07:00Z: the range is empty.
-        let rules = rules(json!({"working_hours": [{"days": ["sun"], "start": "02:30", "end": "03:00"}], "duration_minutes": 5}));
+        let rules = rules(
+            json!({"working_hours": [{"days": ["sun"], "start": "02:30", "end": "03:00"}], "duration_minutes": 5}),
+        );
         let window = iv("2026-03-08T00:00:00Z", "2026-03-09T00:00:00Z");
         assert!(compute_slots(&rules, window, long_ago(), &[user("u1", vec![])]).is_empty());
     }
@@ -997,12 +880,7 @@ mod tests {
         let slots = compute_slots(&rules, window, long_ago(), &[user("u1", vec![])]);
         assert_eq!(
             starts(&slots),
-            vec![
-                "2026-11-01T05:00:00Z",
-                "2026-11-01T05:30:00Z",
-                "2026-11-01T06:00:00Z",
-                "2026-11-01T06:30:00Z"
-            ]
+            vec!["2026-11-01T05:00:00Z", "2026-11-01T05:30:00Z", "2026-11-01T06:00:00Z", "2026-11-01T06:30:00Z"]
         );
     }
 
@@ -1016,10 +894,7 @@ mod tests {
         }));
         let window = iv("2026-04-03T00:00:00Z", "2026-04-06T00:00:00Z");
         let slots = compute_slots(&rules, window, long_ago(), &[user("u1", vec![])]);
-        assert_eq!(
-            starts(&slots),
-            vec!["2026-04-03T22:00:00Z", "2026-04-04T22:30:00Z"]
-        );
+        assert_eq!(starts(&slots), vec!["2026-04-03T22:00:00Z", "2026-04-04T22:30:00Z"]);
     }
 
     #[test]
@@ -1031,10 +906,7 @@ mod tests {
         }));
         let window = iv("2026-11-02T00:00:00Z", "2026-11-04T00:00:00Z");
         let slots = compute_slots(&rules, window, long_ago(), &[user("u1", vec![])]);
-        assert_eq!(
-            starts(&slots),
-            vec!["2026-11-02T22:00:00Z", "2026-11-02T23:00:00Z"]
-        );
+        assert_eq!(starts(&slots), vec!["2026-11-02T22:00:00Z", "2026-11-02T23:00:00Z"]);
         assert_eq!(slots[1].end, ts("2026-11-03T00:00:00Z"));
     }
 
@@ -1074,10 +946,7 @@ mod tests {
             "working_hours": [{"days": ["mon"], "start": "09:00", "end": "12:00"}],
         }));
         let slots = compute_slots(&rules, monday_window(), long_ago(), &[user("u1", vec![])]);
-        assert_eq!(
-            local_starts(&slots, "America/New_York"),
-            vec!["2026-11-02 09:00", "2026-11-02 10:30"]
-        );
+        assert_eq!(local_starts(&slots, "America/New_York"), vec!["2026-11-02 09:00", "2026-11-02 10:30"]);
     }
 
     #[test]
@@ -1093,12 +962,7 @@ mod tests {
         let slots = compute_slots(&rules, monday_window(), long_ago(), &[user("u1", vec![])]);
         assert_eq!(
             local_starts(&slots, "America/New_York"),
-            vec![
-                "2026-11-02 09:00",
-                "2026-11-02 09:15",
-                "2026-11-02 09:30",
-                "2026-11-02 10:00"
-            ]
+            vec!["2026-11-02 09:00", "2026-11-02 09:15", "2026-11-02 09:30", "2026-11-02 10:00"]
         );
     }
 
@@ -1114,10 +978,7 @@ mod tests {
         // A slot may end exactly at the window end.
         let window = iv("2026-11-02T15:00:00Z", "2026-11-02T16:00:00Z");
         let slots = compute_slots(&rules(json!({})), window, long_ago(), &[user("u1", vec![])]);
-        assert_eq!(
-            starts(&slots),
-            vec!["2026-11-02T15:00:00Z", "2026-11-02T15:30:00Z"]
-        );
+        assert_eq!(starts(&slots), vec!["2026-11-02T15:00:00Z", "2026-11-02T15:30:00Z"]);
     }
 
     #[test]
@@ -1207,12 +1068,7 @@ mod tests {
                 {"start": "2026-11-02T09:30:00-05:00", "end": "2026-11-02T10:15:00-05:00"},
             ],
         }));
-        let slots = compute_slots(
-            &rules,
-            monday_window(),
-            long_ago(),
-            &[user("u1", vec![]), user("u2", vec![])],
-        );
+        let slots = compute_slots(&rules, monday_window(), long_ago(), &[user("u1", vec![]), user("u2", vec![])]);
         let local = local_starts(&slots, "America/New_York");
         assert_eq!(local[0], "2026-11-02 10:30");
         assert_eq!(slots.len(), 16 - 3);
@@ -1243,11 +1099,8 @@ mod tests {
         let mut users = three_users();
         users[2].busy = vec![iv("2026-11-02T14:00:00Z", "2026-11-02T16:00:00Z")];
         let slots = compute_slots(&rules(json!({"mode": "any"})), monday_window(), long_ago(), &users);
-        let head: Vec<(String, Vec<String>)> = slots
-            .iter()
-            .take(4)
-            .map(|s| (s.start.to_string(), s.user_ids.clone()))
-            .collect();
+        let head: Vec<(String, Vec<String>)> =
+            slots.iter().take(4).map(|s| (s.start.to_string(), s.user_ids.clone())).collect();
         let owned = |ids: &[&str]| ids.iter().map(|id| id.to_string()).collect::<Vec<_>>();
         assert_eq!(
             head,
@@ -1281,10 +1134,7 @@ mod tests {
     #[test]
     fn inverted_busy_interval_fails_closed() {
         // Only a struct literal can build one; we refuse to guess what it meant.
-        let inverted = Interval {
-            start: ts("2026-11-02T16:00:00Z"),
-            end: ts("2026-11-02T15:00:00Z"),
-        };
+        let inverted = Interval { start: ts("2026-11-02T16:00:00Z"), end: ts("2026-11-02T15:00:00Z") };
         let users = vec![user("u1", vec![inverted]), user("u2", vec![])];
         assert!(compute_slots(&rules(json!({})), monday_window(), long_ago(), &users).is_empty());
         let slots = compute_slots(&rules(json!({"mode": "any"})), monday_window(), long_ago(), &users);
@@ -1300,11 +1150,8 @@ mod tests {
 
     #[test]
     fn slot_serializes_as_rfc3339() {
-        let slot = Slot {
-            start: ts("2026-11-01T14:00:00Z"),
-            end: ts("2026-11-01T14:30:00Z"),
-            user_ids: vec!["u1".into()],
-        };
+        let slot =
+            Slot { start: ts("2026-11-01T14:00:00Z"), end: ts("2026-11-01T14:30:00Z"), user_ids: vec!["u1".into()] };
         assert_eq!(
             serde_json::to_value(slot).unwrap(),
             json!({"start": "2026-11-01T14:00:00Z", "end": "2026-11-01T14:30:00Z", "user_ids": ["u1"]})

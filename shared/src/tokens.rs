@@ -35,35 +35,19 @@ pub enum TokensError {
     Malformed,
 }
 
-pub async fn seal(
-    vault: &Vault,
-    key: &ConnectionKey,
-    tokens: &StoredTokens,
-) -> Result<SealedSecret, TokensError> {
+pub async fn seal(vault: &Vault, key: &ConnectionKey, tokens: &StoredTokens) -> Result<SealedSecret, TokensError> {
     let payload = Payload {
         access_token: tokens.access_token.secret(),
         refresh_token: tokens.refresh_token.secret(),
         access_token_expires_at: tokens.access_token_expires_at,
     };
     let bytes = zeroizing_json(&payload);
-    Ok(vault
-        .seal(
-            &EncryptionContext::new(key, SealPurpose::Tokens),
-            bytes.expose_secret(),
-        )
-        .await?)
+    Ok(vault.seal(&EncryptionContext::new(key, SealPurpose::Tokens), bytes.expose_secret()).await?)
 }
 
-pub async fn open(
-    vault: &Vault,
-    key: &ConnectionKey,
-    sealed: &SealedSecret,
-) -> Result<StoredTokens, TokensError> {
-    let plaintext = vault
-        .open(&EncryptionContext::new(key, SealPurpose::Tokens), sealed)
-        .await?;
-    let payload: Payload =
-        serde_json::from_slice(plaintext.expose_secret()).map_err(|_| TokensError::Malformed)?;
+pub async fn open(vault: &Vault, key: &ConnectionKey, sealed: &SealedSecret) -> Result<StoredTokens, TokensError> {
+    let plaintext = vault.open(&EncryptionContext::new(key, SealPurpose::Tokens), sealed).await?;
+    let payload: Payload = serde_json::from_slice(plaintext.expose_secret()).map_err(|_| TokensError::Malformed)?;
     Ok(StoredTokens {
         access_token: AccessToken::new(payload.access_token.to_owned()),
         refresh_token: RefreshToken::new(payload.refresh_token.to_owned()),
@@ -73,7 +57,5 @@ pub async fn open(
 
 /// Serialises into a buffer that is wiped when dropped: it holds plaintext tokens.
 fn zeroizing_json(payload: &Payload<'_>) -> secrecy::SecretBox<Vec<u8>> {
-    secrecy::SecretBox::new(Box::new(
-        serde_json::to_vec(payload).expect("token payload always serialises"),
-    ))
+    secrecy::SecretBox::new(Box::new(serde_json::to_vec(payload).expect("token payload always serialises")))
 }

@@ -47,41 +47,20 @@ struct CachedKey {
 
 impl Vault {
     pub fn new(keys: Arc<dyn KeyProvider>) -> Self {
-        Self {
-            keys,
-            cache: Mutex::new(HashMap::new()),
-        }
+        Self { keys, cache: Mutex::new(HashMap::new()) }
     }
 
     /// Encrypts `plaintext` under a fresh data key bound to `context`.
-    pub async fn seal(
-        &self,
-        context: &EncryptionContext,
-        plaintext: &[u8],
-    ) -> Result<SealedSecret, VaultError> {
+    pub async fn seal(&self, context: &EncryptionContext, plaintext: &[u8]) -> Result<SealedSecret, VaultError> {
         let data_key = self.keys.generate_data_key(context).await?;
         let nonce = crate::random::bytes::<12>();
         let cipher = Aes256Gcm::new(data_key.plaintext.expose_secret().into());
         let aad = context.aad();
         let ciphertext = cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: plaintext,
-                    aad: &aad,
-                },
-            )
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: &aad })
             .map_err(|_| VaultError::Rejected)?;
-        self.remember(
-            cache_id(&data_key.encrypted, &aad),
-            Arc::new(data_key.plaintext),
-        );
-        Ok(SealedSecret {
-            ciphertext,
-            nonce,
-            encrypted_data_key: data_key.encrypted,
-            key_id: data_key.key_id,
-        })
+        self.remember(cache_id(&data_key.encrypted, &aad), Arc::new(data_key.plaintext));
+        Ok(SealedSecret { ciphertext, nonce, encrypted_data_key: data_key.encrypted, key_id: data_key.key_id })
     }
 
     /// Decrypts a value sealed for exactly `context`.
@@ -95,63 +74,35 @@ impl Vault {
         let key = match self.cached(&id) {
             Some(key) => key,
             None => {
-                let key = Arc::new(
-                    self.keys
-                        .decrypt_data_key(&sealed.encrypted_data_key, &sealed.key_id, context)
-                        .await?,
-                );
+                let key =
+                    Arc::new(self.keys.decrypt_data_key(&sealed.encrypted_data_key, &sealed.key_id, context).await?);
                 self.remember(id, key.clone());
                 key
             }
         };
         let cipher = Aes256Gcm::new(key.expose_secret().into());
         let plaintext = cipher
-            .decrypt(
-                Nonce::from_slice(&sealed.nonce),
-                Payload {
-                    msg: &sealed.ciphertext,
-                    aad: &aad,
-                },
-            )
+            .decrypt(Nonce::from_slice(&sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
             .map_err(|_| VaultError::Rejected)?;
         Ok(SecretBox::new(Box::new(plaintext)))
     }
 
     fn cached(&self, id: &[u8; 32]) -> Option<Arc<SecretBox<[u8; 32]>>> {
-        let cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        cache
-            .get(id)
-            .filter(|entry| entry.stored_at.elapsed() < CACHE_TTL)
-            .map(|entry| entry.key.clone())
+        let cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache.get(id).filter(|entry| entry.stored_at.elapsed() < CACHE_TTL).map(|entry| entry.key.clone())
     }
 
     fn remember(&self, id: [u8; 32], key: Arc<SecretBox<[u8; 32]>>) {
-        let mut cache = self
-            .cache
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self.cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.len() >= CACHE_CAPACITY {
             cache.retain(|_, entry| entry.stored_at.elapsed() < CACHE_TTL);
         }
         if cache.len() >= CACHE_CAPACITY {
-            if let Some(oldest) = cache
-                .iter()
-                .min_by_key(|(_, e)| e.stored_at)
-                .map(|(id, _)| *id)
-            {
+            if let Some(oldest) = cache.iter().min_by_key(|(_, e)| e.stored_at).map(|(id, _)| *id) {
                 cache.remove(&oldest);
             }
         }
-        cache.insert(
-            id,
-            CachedKey {
-                key,
-                stored_at: Instant::now(),
-            },
-        );
+        cache.insert(id, CachedKey { key, stored_at: Instant::now() });
     }
 
     #[cfg(test)]
@@ -177,10 +128,7 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn context(tenant: &str, user: &str) -> EncryptionContext {
-        let key = ConnectionKey::google(
-            TenantId::parse(tenant).unwrap(),
-            UserId::parse(user).unwrap(),
-        );
+        let key = ConnectionKey::google(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap());
         EncryptionContext::new(&key, SealPurpose::Tokens)
     }
 
@@ -192,10 +140,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl KeyProvider for Counting {
-        async fn generate_data_key(
-            &self,
-            c: &EncryptionContext,
-        ) -> Result<crate::ports::DataKey, KeyError> {
+        async fn generate_data_key(&self, c: &EncryptionContext) -> Result<crate::ports::DataKey, KeyError> {
             self.inner.generate_data_key(c).await
         }
         async fn decrypt_data_key(
@@ -210,19 +155,13 @@ mod tests {
     }
 
     fn counting() -> Arc<Counting> {
-        Arc::new(Counting {
-            inner: LocalKeyProvider::new([7u8; 32]),
-            decrypts: AtomicUsize::new(0),
-        })
+        Arc::new(Counting { inner: LocalKeyProvider::new([7u8; 32]), decrypts: AtomicUsize::new(0) })
     }
 
     #[tokio::test]
     async fn round_trips_and_never_stores_plaintext() {
         let vault = Vault::new(counting());
-        let sealed = vault
-            .seal(&context("t1", "u1"), b"refresh-token-value")
-            .await
-            .unwrap();
+        let sealed = vault.seal(&context("t1", "u1"), b"refresh-token-value").await.unwrap();
         assert!(!sealed.ciphertext.windows(5).any(|w| w == b"token"));
         let opened = vault.open(&context("t1", "u1"), &sealed).await.unwrap();
         assert_eq!(opened.expose_secret().as_slice(), b"refresh-token-value");
@@ -250,10 +189,7 @@ mod tests {
         let vault = Vault::new(counting());
         let mut sealed = vault.seal(&context("t1", "u1"), b"secret").await.unwrap();
         sealed.ciphertext[0] ^= 1;
-        assert!(matches!(
-            vault.open(&context("t1", "u1"), &sealed).await,
-            Err(VaultError::Rejected)
-        ));
+        assert!(matches!(vault.open(&context("t1", "u1"), &sealed).await, Err(VaultError::Rejected)));
     }
 
     #[tokio::test]
@@ -276,10 +212,7 @@ mod tests {
     async fn cache_is_bounded() {
         let vault = Vault::new(counting());
         for i in 0..(CACHE_CAPACITY + 20) {
-            vault
-                .seal(&context("t1", &format!("u{i}")), b"x")
-                .await
-                .unwrap();
+            vault.seal(&context("t1", &format!("u{i}")), b"x").await.unwrap();
         }
         assert_eq!(vault.cached_len(), CACHE_CAPACITY);
     }

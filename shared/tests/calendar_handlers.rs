@@ -100,7 +100,10 @@ async fn lists_calendars_with_primary_selected_until_another_is_chosen() {
     let body = body_json(&response);
     let calendars = body["calendars"].as_array().unwrap();
     assert_eq!(calendars.len(), 3);
-    assert_eq!(calendars[0], json!({"id": "dr.lee@example.com", "summary": "dr.lee@example.com", "primary": true, "access_role": "owner", "time_zone": "America/New_York", "selected": true}));
+    assert_eq!(
+        calendars[0],
+        json!({"id": "dr.lee@example.com", "summary": "dr.lee@example.com", "primary": true, "access_role": "owner", "time_zone": "America/New_York", "selected": true})
+    );
     assert!(calendars[1..].iter().all(|c| c["selected"] == false));
 
     // when a writable calendar is selected
@@ -109,7 +112,13 @@ async fn lists_calendars_with_primary_selected_until_another_is_chosen() {
     assert_eq!(body_json(&response)["selected"]["id"], "c_clinic@group.calendar.google.com");
     // then the list marks it, and only it
     let body = body_json(&list(&h).await);
-    let selected: Vec<&str> = body["calendars"].as_array().unwrap().iter().filter(|c| c["selected"] == true).map(|c| c["id"].as_str().unwrap()).collect();
+    let selected: Vec<&str> = body["calendars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["selected"] == true)
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     assert_eq!(selected, ["c_clinic@group.calendar.google.com"]);
 }
 
@@ -165,14 +174,23 @@ async fn bad_requests_get_clear_400s() {
         (json!({"time_min": "2026-12-08T00:00:00Z", "time_max": "2026-12-01T00:00:00Z"}), "invalid_time_range"),
         (json!({"time_min": "2026-12-01T00:00:00Z", "time_max": "2026-12-01T00:00:00Z"}), "invalid_time_range"),
         (json!({"time_min": "2026-12-01T00:00:00Z", "time_max": "2027-02-02T00:00:00Z"}), "time_range_too_long"),
-        (json!({"user_ids": many, "time_min": "2026-12-01T00:00:00Z", "time_max": "2026-12-02T00:00:00Z"}), "too_many_users"),
+        (
+            json!({"user_ids": many, "time_min": "2026-12-01T00:00:00Z", "time_max": "2026-12-02T00:00:00Z"}),
+            "too_many_users",
+        ),
         (json!({"time_min": "yesterday", "time_max": "2026-12-02T00:00:00Z"}), "invalid_request"),
         (json!({"time_min": "2026-12-01T00:00:00Z"}), "invalid_request"),
         (slots(json!({"time_zone": "Mars/Olympus_Mons"})), "unknown_time_zone"),
         (slots(json!({"duration_minutes": 0})), "invalid_duration"),
         (slots(json!({"duration_minutes": -30})), "invalid_duration"),
-        (slots(json!({"working_hours": [{"days": ["mon"], "start": "17:00", "end": "09:00"}]})), "invalid_working_hours"),
-        (slots(json!({"working_hours": [{"days": ["funday"], "start": "09:00", "end": "17:00"}]})), "invalid_working_hours"),
+        (
+            slots(json!({"working_hours": [{"days": ["mon"], "start": "17:00", "end": "09:00"}]})),
+            "invalid_working_hours",
+        ),
+        (
+            slots(json!({"working_hours": [{"days": ["funday"], "start": "09:00", "end": "17:00"}]})),
+            "invalid_working_hours",
+        ),
         (slots(json!({"working_hours": [{"days": ["mon"], "start": "9am", "end": "17:00"}]})), "invalid_working_hours"),
     ] {
         let response = availability(&h, body.clone()).await;
@@ -284,7 +302,8 @@ async fn a_revoked_grant_turns_the_connection_into_needs_reconnect() {
     // No further Google calls are made for it.
     let (lists, refreshes) = (h.calendar.list_calls.load(Ordering::SeqCst), h.google.refreshes.load(Ordering::SeqCst));
     assert_eq!(list(&h).await.status(), 409);
-    let availability = body_json(&get_availability::handle(&h.app, request(&event("get-availability/busy.json"))).await);
+    let availability =
+        body_json(&get_availability::handle(&h.app, request(&event("get-availability/busy.json"))).await);
     assert_eq!(availability["unavailable"][USER], "needs_reconnect");
     assert_eq!(h.calendar.list_calls.load(Ordering::SeqCst), lists);
     assert_eq!(h.google.refreshes.load(Ordering::SeqCst), refreshes);

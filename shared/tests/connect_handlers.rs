@@ -21,16 +21,11 @@ use url::Url;
 #[tokio::test]
 async fn app_routes_without_jwt_claims_are_401() {
     let h = harness();
-    for (name, function) in [
-        ("auth-start/authorize.json", 0),
-        ("disconnect/status.json", 1),
-        ("disconnect/delete.json", 1),
-    ] {
+    for (name, function) in
+        [("auth-start/authorize.json", 0), ("disconnect/status.json", 1), ("disconnect/delete.json", 1)]
+    {
         let mut unauthenticated = event(name);
-        unauthenticated["requestContext"]
-            .as_object_mut()
-            .unwrap()
-            .remove("authorizer");
+        unauthenticated["requestContext"].as_object_mut().unwrap().remove("authorizer");
         let response = match function {
             0 => auth_start::handle(&h.app, request(&unauthenticated)).await,
             _ => disconnect::handle(&h.app, request(&unauthenticated)).await,
@@ -40,16 +35,8 @@ async fn app_routes_without_jwt_claims_are_401() {
     }
     // A claim set without the tenant claim is not an identity either.
     let mut no_tenant = event("disconnect/status.json");
-    no_tenant["requestContext"]["authorizer"]["jwt"]["claims"]
-        .as_object_mut()
-        .unwrap()
-        .remove("tenant_id");
-    assert_eq!(
-        disconnect::handle(&h.app, request(&no_tenant))
-            .await
-            .status(),
-        401
-    );
+    no_tenant["requestContext"]["authorizer"]["jwt"]["claims"].as_object_mut().unwrap().remove("tenant_id");
+    assert_eq!(disconnect::handle(&h.app, request(&no_tenant)).await.status(), 401);
 }
 
 #[tokio::test]
@@ -63,16 +50,12 @@ async fn authorize_returns_a_launch_url_on_the_api_origin() {
     assert_eq!(header(&response, "cache-control"), Some("no-store"));
     let body = body_json(&response);
     let launch = Url::parse(body["launch_url"].as_str().unwrap()).unwrap();
-    assert_eq!(
-        launch.origin().ascii_serialization(),
-        "https://api.calbridge.example"
-    );
+    assert_eq!(launch.origin().ascii_serialization(), "https://api.calbridge.example");
     assert_eq!(launch.path(), "/connections/google/launch");
     let expires: Timestamp = body["expires_at"].as_str().unwrap().parse().unwrap();
     assert!(expires <= h.clock.now() + SignedDuration::from_mins(5));
     // and the defaults apply without a body
-    let response =
-        auth_start::handle(&h.app, request(&event("auth-start/authorize-no-body.json"))).await;
+    let response = auth_start::handle(&h.app, request(&event("auth-start/authorize-no-body.json"))).await;
     assert_eq!(response.status(), 200);
 }
 
@@ -116,22 +99,10 @@ async fn launch_sets_the_binding_cookie_and_sends_the_browser_to_google_with_pkc
     assert_eq!(header(&response, "referrer-policy"), Some("no-referrer"));
     assert_eq!(header(&response, "cache-control"), Some("no-store"));
     let cookie = header(&response, "set-cookie").unwrap();
-    for attribute in [
-        "__Host-calbridge-oauth=",
-        "Path=/",
-        "Secure",
-        "HttpOnly",
-        "SameSite=Lax",
-    ] {
-        assert!(
-            cookie.contains(attribute),
-            "{attribute} missing from {cookie}"
-        );
+    for attribute in ["__Host-calbridge-oauth=", "Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(cookie.contains(attribute), "{attribute} missing from {cookie}");
     }
-    assert!(
-        !cookie.contains("Domain="),
-        "__Host- cookies must not name a domain"
-    );
+    assert!(!cookie.contains("Domain="), "__Host- cookies must not name a domain");
     let google = Url::parse(header(&response, "location").unwrap()).unwrap();
     let query: HashMap<_, _> = google.query_pairs().into_owned().collect();
     assert_eq!(query["code_challenge_method"], "S256");
@@ -152,11 +123,7 @@ async fn an_expired_ticket_is_refused() {
     let response = h.launch(&ticket).await;
     assert_eq!(response.status(), 400);
     // The sample launch event asks for HTML, as a browser does.
-    assert!(
-        header(&response, "content-type")
-            .unwrap()
-            .starts_with("text/html")
-    );
+    assert!(header(&response, "content-type").unwrap().starts_with("text/html"));
     let missing = h.launch("").await;
     assert_eq!(missing.status(), 400);
 }
@@ -170,11 +137,7 @@ async fn full_connect_then_status_then_disconnect() {
     let (base, query) = redirect_outcome(&response);
     assert_eq!(base, RETURN_TO);
     assert_eq!(query["status"], "connected");
-    assert!(
-        header(&response, "set-cookie")
-            .unwrap()
-            .contains("Max-Age=0")
-    );
+    assert!(header(&response, "set-cookie").unwrap().contains("Max-Age=0"));
     assert_eq!(header(&response, "referrer-policy"), Some("no-referrer"));
 
     // and the status shows the account, without any token
@@ -184,11 +147,7 @@ async fn full_connect_then_status_then_disconnect() {
     assert_eq!(status["email"], "dr.lee@example.com");
     assert_eq!(status["google_account_id"], "1180000001");
     assert!(
-        status["scopes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|s| s == "https://www.googleapis.com/auth/calendar.events")
+        status["scopes"].as_array().unwrap().iter().any(|s| s == "https://www.googleapis.com/auth/calendar.events")
     );
     let text = status.to_string();
     for token in h.google.issued_tokens() {
@@ -197,10 +156,7 @@ async fn full_connect_then_status_then_disconnect() {
     // and the stored record holds no plaintext token
     let raw = h.store.raw_connection_json(&owner(TENANT, USER)).unwrap();
     for token in h.google.issued_tokens() {
-        assert!(
-            !raw.contains(&token),
-            "plaintext token in the stored record"
-        );
+        assert!(!raw.contains(&token), "plaintext token in the stored record");
     }
 
     // when the user disconnects
@@ -209,10 +165,7 @@ async fn full_connect_then_status_then_disconnect() {
     // then Google revoked the refresh token and nothing is stored
     assert_eq!(h.google.revoked().len(), 1);
     assert!(!h.stored(TENANT, USER).await);
-    assert_eq!(
-        h.status_as(TENANT, USER).await,
-        serde_json::json!({"provider": "google", "status": "not_connected"})
-    );
+    assert_eq!(h.status_as(TENANT, USER).await, serde_json::json!({"provider": "google", "status": "not_connected"}));
     // and disconnecting again is a no-op 204
     let response = disconnect::handle(&h.app, request(&event("disconnect/delete.json"))).await;
     assert_eq!(response.status(), 204);
@@ -223,9 +176,7 @@ async fn full_connect_then_status_then_disconnect() {
 async fn untrusted_states_are_refused_without_redirect_and_nothing_is_stored() {
     let h = harness();
     let started = h.start_as(TENANT, USER).await;
-    let code = h
-        .google
-        .approve(&started.google_url, consent(ALL_SCOPES, true));
+    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
     let good_state = urlencode(&started.state);
     let forged = {
         let mut parts: Vec<String> = started.state.split('.').map(str::to_owned).collect();
@@ -233,63 +184,31 @@ async fn untrusted_states_are_refused_without_redirect_and_nothing_is_stored() {
         urlencode(&parts.join("."))
     };
     for (query, cookie, expected) in [
-        (
-            format!("code={code}&state={forged}"),
-            Some(started.cookie.as_str()),
-            "invalid_state",
-        ),
-        (
-            format!("code={code}"),
-            Some(started.cookie.as_str()),
-            "invalid_state",
-        ),
-        (
-            format!("code={code}&state=v1.x.1.y"),
-            Some(started.cookie.as_str()),
-            "invalid_state",
-        ),
+        (format!("code={code}&state={forged}"), Some(started.cookie.as_str()), "invalid_state"),
+        (format!("code={code}"), Some(started.cookie.as_str()), "invalid_state"),
+        (format!("code={code}&state=v1.x.1.y"), Some(started.cookie.as_str()), "invalid_state"),
         // Another browser (no cookie, or its own cookie) burns the state...
-        (
-            format!("code={code}&state={good_state}"),
-            Some("attacker-browser-cookie"),
-            "browser_mismatch",
-        ),
+        (format!("code={code}&state={good_state}"), Some("attacker-browser-cookie"), "browser_mismatch"),
         // ...so it cannot be replayed by the right browser either.
-        (
-            format!("code={code}&state={good_state}"),
-            Some(started.cookie.as_str()),
-            "invalid_state",
-        ),
+        (format!("code={code}&state={good_state}"), Some(started.cookie.as_str()), "invalid_state"),
     ] {
         let response = h.callback(&query, cookie).await;
         assert_eq!(response.status(), 400, "{query}");
-        assert!(
-            header(&response, "location").is_none(),
-            "untrusted state must not redirect"
-        );
+        assert!(header(&response, "location").is_none(), "untrusted state must not redirect");
         assert!(body_json(&response).is_null() || error_code(&response) == expected);
         let html = String::from_utf8_lossy(response.body().as_ref()).into_owned();
         assert!(html.contains(expected), "{expected} not in {html}");
     }
     assert!(!h.stored(TENANT, USER).await);
-    assert_eq!(
-        h.google.exchanges.load(Ordering::SeqCst),
-        0,
-        "no code exchange for an untrusted state"
-    );
+    assert_eq!(h.google.exchanges.load(Ordering::SeqCst), 0, "no code exchange for an untrusted state");
 }
 
 #[tokio::test]
 async fn a_replayed_callback_is_refused() {
     let h = harness();
     let started = h.start_as(TENANT, USER).await;
-    let code = h
-        .google
-        .approve(&started.google_url, consent(ALL_SCOPES, true));
-    assert_eq!(
-        redirect_outcome(&h.finish(&started, &code).await).1["status"],
-        "connected"
-    );
+    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
+    assert_eq!(redirect_outcome(&h.finish(&started, &code).await).1["status"], "connected");
     let replay = h.finish(&started, &code).await;
     assert_eq!(replay.status(), 400);
     assert!(header(&replay, "location").is_none());
@@ -299,9 +218,7 @@ async fn a_replayed_callback_is_refused() {
 async fn an_expired_state_is_refused() {
     let h = harness();
     let started = h.start_as(TENANT, USER).await;
-    let code = h
-        .google
-        .approve(&started.google_url, consent(ALL_SCOPES, true));
+    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
     h.clock.advance(SignedDuration::from_mins(16));
     let response = h.finish(&started, &code).await;
     assert_eq!(response.status(), 400);
@@ -313,60 +230,41 @@ async fn trusted_failures_redirect_to_the_app_with_a_reason_and_store_nothing() 
     let h = harness();
     // Wrong issuer (mix-up attack).
     let started = h.start_as(TENANT, USER).await;
-    let code = h
-        .google
-        .approve(&started.google_url, consent(ALL_SCOPES, true));
-    let query = format!(
-        "code={code}&state={}&iss=https%3A%2F%2Fevil.example",
-        urlencode(&started.state)
-    );
-    assert_eq!(
-        redirect_outcome(&h.callback(&query, Some(&started.cookie)).await).1["reason"],
-        "invalid_issuer"
-    );
+    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, true));
+    let query = format!("code={code}&state={}&iss=https%3A%2F%2Fevil.example", urlencode(&started.state));
+    assert_eq!(redirect_outcome(&h.callback(&query, Some(&started.cookie)).await).1["reason"], "invalid_issuer");
 
     // Denied consent.
     let started = h.start_as(TENANT, USER).await;
     let query = format!("error=access_denied&state={}", urlencode(&started.state));
     let (base, outcome) = redirect_outcome(&h.callback(&query, Some(&started.cookie)).await);
     assert_eq!(
-        (
-            base.as_str(),
-            outcome["status"].as_str(),
-            outcome["reason"].as_str()
-        ),
+        (base.as_str(), outcome["status"].as_str(), outcome["reason"].as_str()),
         (RETURN_TO, "error", "access_denied")
     );
 
     // A required scope unticked: refused, and the partial grant revoked.
     let started = h.start_as(TENANT, USER).await;
-    let code = h.google.approve(&started.google_url, consent("openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/calendar.events", true));
-    assert_eq!(
-        redirect_outcome(&h.finish(&started, &code).await).1["reason"],
-        "insufficient_scope"
+    let code = h.google.approve(
+        &started.google_url,
+        consent(
+            "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/calendar.events",
+            true,
+        ),
     );
+    assert_eq!(redirect_outcome(&h.finish(&started, &code).await).1["reason"], "insufficient_scope");
     assert_eq!(h.google.revoked().len(), 1);
 
     // No refresh token on a first connection.
     let started = h.start_as(TENANT, USER).await;
-    let code = h
-        .google
-        .approve(&started.google_url, consent(ALL_SCOPES, false));
-    assert_eq!(
-        redirect_outcome(&h.finish(&started, &code).await).1["reason"],
-        "no_refresh_token"
-    );
+    let code = h.google.approve(&started.google_url, consent(ALL_SCOPES, false));
+    assert_eq!(redirect_outcome(&h.finish(&started, &code).await).1["reason"], "no_refresh_token");
 
     // A code injected from another flow fails PKCE.
     let victim = h.start_as(TENANT, USER).await;
     let attacker = h.start_as(TENANT, "attacker").await;
-    let attacker_code = h
-        .google
-        .approve(&attacker.google_url, consent(ALL_SCOPES, true));
-    assert_eq!(
-        redirect_outcome(&h.finish(&victim, &attacker_code).await).1["reason"],
-        "exchange_failed"
-    );
+    let attacker_code = h.google.approve(&attacker.google_url, consent(ALL_SCOPES, true));
+    assert_eq!(redirect_outcome(&h.finish(&victim, &attacker_code).await).1["reason"], "exchange_failed");
 
     assert!(!h.stored(TENANT, USER).await);
     assert!(!h.stored(TENANT, "attacker").await);
@@ -376,36 +274,18 @@ async fn trusted_failures_redirect_to_the_app_with_a_reason_and_store_nothing() 
 async fn reconsent_without_refresh_token_keeps_the_stored_one() {
     let h = harness();
     h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
-    let first = h
-        .store
-        .get_connection(&owner(TENANT, USER))
-        .await
-        .unwrap()
-        .unwrap();
+    let first = h.store.get_connection(&owner(TENANT, USER)).await.unwrap().unwrap();
     let original_refresh =
-        calbridge::tokens::open(&h.app.vault, &owner(TENANT, USER), &first.sealed_tokens)
-            .await
-            .unwrap()
-            .refresh_token;
+        calbridge::tokens::open(&h.app.vault, &owner(TENANT, USER), &first.sealed_tokens).await.unwrap().refresh_token;
 
     let response = h.connect_as(TENANT, USER, consent(ALL_SCOPES, false)).await;
     assert_eq!(redirect_outcome(&response).1["status"], "connected");
-    let second = h
-        .store
-        .get_connection(&owner(TENANT, USER))
-        .await
-        .unwrap()
-        .unwrap();
+    let second = h.store.get_connection(&owner(TENANT, USER)).await.unwrap().unwrap();
     assert_eq!(second.version, first.version + 1);
     assert_eq!(second.connected_at, first.connected_at);
-    let kept = calbridge::tokens::open(&h.app.vault, &owner(TENANT, USER), &second.sealed_tokens)
-        .await
-        .unwrap();
+    let kept = calbridge::tokens::open(&h.app.vault, &owner(TENANT, USER), &second.sealed_tokens).await.unwrap();
     assert_eq!(kept.refresh_token.secret(), original_refresh.secret());
-    assert_ne!(
-        second.sealed_tokens, first.sealed_tokens,
-        "a fresh data key and access token per write"
-    );
+    assert_ne!(second.sealed_tokens, first.sealed_tokens, "a fresh data key and access token per write");
 }
 
 #[tokio::test]
@@ -416,10 +296,7 @@ async fn callers_only_ever_touch_their_own_connection() {
     for (tenant, user) in [("other-clinic", USER), (TENANT, "colleague")] {
         assert_eq!(h.status_as(tenant, user).await["status"], "not_connected");
         let delete = as_user(event("disconnect/delete.json"), tenant, user);
-        assert_eq!(
-            disconnect::handle(&h.app, request(&delete)).await.status(),
-            204
-        );
+        assert_eq!(disconnect::handle(&h.app, request(&delete)).await.status(), 204);
     }
     // ...and could not delete it.
     assert!(h.stored(TENANT, USER).await);
@@ -437,36 +314,12 @@ async fn callers_only_ever_touch_their_own_connection() {
 async fn a_sealed_blob_moved_to_another_users_row_does_not_open() {
     let h = harness();
     h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
-    let mut stolen = h
-        .store
-        .get_connection(&owner(TENANT, USER))
-        .await
-        .unwrap()
-        .unwrap();
+    let mut stolen = h.store.get_connection(&owner(TENANT, USER)).await.unwrap().unwrap();
     stolen.key = owner(TENANT, "colleague");
-    h.store
-        .put_connection(&stolen, calbridge::ports::WriteCondition::Absent)
-        .await
-        .unwrap();
+    h.store.put_connection(&stolen, calbridge::ports::WriteCondition::Absent).await.unwrap();
     let fresh_vault = Vault::new(Arc::new(LocalKeyProvider::new([3u8; 32])));
-    assert!(
-        calbridge::tokens::open(
-            &fresh_vault,
-            &owner(TENANT, "colleague"),
-            &stolen.sealed_tokens
-        )
-        .await
-        .is_err()
-    );
-    assert!(
-        calbridge::tokens::open(
-            &h.app.vault,
-            &owner(TENANT, "colleague"),
-            &stolen.sealed_tokens
-        )
-        .await
-        .is_err()
-    );
+    assert!(calbridge::tokens::open(&fresh_vault, &owner(TENANT, "colleague"), &stolen.sealed_tokens).await.is_err());
+    assert!(calbridge::tokens::open(&h.app.vault, &owner(TENANT, "colleague"), &stolen.sealed_tokens).await.is_err());
 }
 
 #[tokio::test]

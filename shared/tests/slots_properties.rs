@@ -10,33 +10,20 @@
 
 use calbridge::domain::{Interval, merge};
 use calbridge::slots::{
-    BusyRequest, Mode, Slot, SlotRules, SlotsRequest, UserAvailability, WorkingHoursRequest,
-    compute_slots,
+    BusyRequest, Mode, Slot, SlotRules, SlotsRequest, UserAvailability, WorkingHoursRequest, compute_slots,
 };
 use jiff::civil::{Date, date};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use proptest::prelude::*;
 
-const ZONES: [&str; 6] = [
-    "America/New_York",
-    "Europe/London",
-    "Australia/Lord_Howe",
-    "Asia/Kolkata",
-    "UTC",
-    "America/Santiago",
-];
+const ZONES: [&str; 6] =
+    ["America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kolkata", "UTC", "America/Santiago"];
 
 /// 2026 DST changes: US spring forward, EU spring forward, Chile and Australia fall back,
 /// Australia spring forward, EU fall back, US fall back.
-const TRANSITION_DAYS: [(i16, i8, i8); 6] = [
-    (2026, 3, 8),
-    (2026, 3, 29),
-    (2026, 4, 5),
-    (2026, 10, 4),
-    (2026, 10, 25),
-    (2026, 11, 1),
-];
+const TRANSITION_DAYS: [(i16, i8, i8); 6] =
+    [(2026, 3, 8), (2026, 3, 29), (2026, 4, 5), (2026, 10, 4), (2026, 10, 25), (2026, 11, 1)];
 
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
@@ -84,13 +71,11 @@ impl Scenario {
                     days: rule
                         .days
                         .iter()
-                        .map(|&d| {
-                            if rule.uppercase_days {
-                                DAY_NAMES[d].to_uppercase()
-                            } else {
-                                DAY_NAMES[d].to_owned()
-                            }
-                        })
+                        .map(
+                            |&d| {
+                                if rule.uppercase_days { DAY_NAMES[d].to_uppercase() } else { DAY_NAMES[d].to_owned() }
+                            },
+                        )
                         .collect(),
                     start: clock(rule.start_minute),
                     end: clock(rule.end_minute),
@@ -100,14 +85,7 @@ impl Scenario {
             buffer_after_minutes: self.buffer_after_minutes,
             minimum_notice_minutes: self.minimum_notice_minutes,
             mode: self.mode,
-            extra_busy: self
-                .extra_busy
-                .iter()
-                .map(|i| BusyRequest {
-                    start: i.start,
-                    end: i.end,
-                })
-                .collect(),
+            extra_busy: self.extra_busy.iter().map(|i| BusyRequest { start: i.start, end: i.end }).collect(),
         }
     }
 }
@@ -127,8 +105,7 @@ fn rule_range(tz: &TimeZone, day: Date, rule: &Rule) -> Option<Interval> {
 }
 
 fn applies_on(rule: &Rule, day: Date) -> bool {
-    rule.days
-        .contains(&(day.weekday().to_monday_zero_offset() as usize))
+    rule.days.contains(&(day.weekday().to_monday_zero_offset() as usize))
 }
 
 fn local_date(tz: &TimeZone, instant: Timestamp) -> Date {
@@ -175,9 +152,7 @@ fn reference(s: &Scenario) -> Vec<Slot> {
         let end = start + duration;
 
         let on_grid = ranges.iter().any(|range| {
-            range.start <= start
-                && end <= range.end
-                && start.duration_since(range.start).as_nanos() % step_nanos == 0
+            range.start <= start && end <= range.end && start.duration_since(range.start).as_nanos() % step_nanos == 0
         });
         if !on_grid || end > s.window.end || start < earliest {
             continue;
@@ -197,11 +172,7 @@ fn reference(s: &Scenario) -> Vec<Slot> {
             Mode::Any => !free.is_empty(),
         };
         if offered {
-            slots.push(Slot {
-                start,
-                end,
-                user_ids: free,
-            });
+            slots.push(Slot { start, end, user_ids: free });
         }
     }
     slots
@@ -219,23 +190,19 @@ fn rule_strategy() -> impl Strategy<Value = Rule> {
         1 => Just((0, 4)),
         1 => Just((21, 24)),
     ];
-    let bounds = (hours, prop_oneof![Just(5i64), Just(15i64)]).prop_flat_map(
-        |((first_hour, last_hour), granularity)| {
+    let bounds =
+        (hours, prop_oneof![Just(5i64), Just(15i64)]).prop_flat_map(|((first_hour, last_hour), granularity)| {
             let lowest = first_hour * 60 / granularity;
             let highest = last_hour * 60 / granularity;
             (lowest..highest).prop_flat_map(move |start| {
-                ((start + 1)..=highest)
-                    .prop_map(move |end| (start * granularity, end * granularity))
+                ((start + 1)..=highest).prop_map(move |end| (start * granularity, end * granularity))
             })
-        },
-    );
-    (days, any::<bool>(), bounds).prop_map(|(days, uppercase_days, (start_minute, end_minute))| {
-        Rule {
-            days,
-            uppercase_days,
-            start_minute,
-            end_minute,
-        }
+        });
+    (days, any::<bool>(), bounds).prop_map(|(days, uppercase_days, (start_minute, end_minute))| Rule {
+        days,
+        uppercase_days,
+        start_minute,
+        end_minute,
     })
 }
 
@@ -259,8 +226,7 @@ fn window_strategy(zone: &'static str) -> impl Strategy<Value = Interval> {
     ];
     let offset = prop_oneof![(-2 * 1440i64)..=0, (-5 * 1440i64)..=(3 * 1440)];
     (anchor, offset, 1i64..=(4 * 1440)).prop_map(|((y, m, d), offset, length)| {
-        let start = date(y, m, d).at(0, 0, 0, 0).in_tz("UTC").unwrap().timestamp()
-            + SignedDuration::from_mins(offset);
+        let start = date(y, m, d).at(0, 0, 0, 0).in_tz("UTC").unwrap().timestamp() + SignedDuration::from_mins(offset);
         Interval::new(start, start + SignedDuration::from_mins(length)).unwrap()
     })
 }
@@ -268,15 +234,12 @@ fn window_strategy(zone: &'static str) -> impl Strategy<Value = Interval> {
 /// Busy intervals anywhere from a day before the window start to five days after it, on whole
 /// minutes or, sometimes, at odd seconds to exercise exact half-open comparisons.
 fn busy_strategy(window_start: Timestamp, max: usize) -> impl Strategy<Value = Vec<Interval>> {
-    let one = (
-        -1440i64..(5 * 1440),
-        1i64..=240,
-        prop_oneof![3 => Just(0i64), 1 => 1i64..60],
-    )
-        .prop_map(move |(offset, length, seconds)| {
+    let one = (-1440i64..(5 * 1440), 1i64..=240, prop_oneof![3 => Just(0i64), 1 => 1i64..60]).prop_map(
+        move |(offset, length, seconds)| {
             let start = window_start + SignedDuration::from_secs(offset * 60 + seconds);
             Interval::new(start, start + SignedDuration::from_mins(length)).unwrap()
-        });
+        },
+    );
     proptest::collection::vec(one, 0..=max)
 }
 
@@ -285,8 +248,8 @@ fn user_strategy(window_start: Timestamp) -> impl Strategy<Value = (bool, Vec<In
 }
 
 fn scenario_strategy() -> impl Strategy<Value = Scenario> {
-    let zone_and_window = proptest::sample::select(ZONES.to_vec())
-        .prop_flat_map(|zone| (Just(zone), window_strategy(zone)));
+    let zone_and_window =
+        proptest::sample::select(ZONES.to_vec()).prop_flat_map(|zone| (Just(zone), window_strategy(zone)));
     let settings = (
         proptest::collection::vec(rule_strategy(), 1..=3),
         prop_oneof![Just(15i64), Just(30), Just(60), 1i64..=240],
@@ -297,8 +260,7 @@ fn scenario_strategy() -> impl Strategy<Value = Scenario> {
         prop_oneof![Just(Mode::All), Just(Mode::Any)],
     );
     (zone_and_window, settings).prop_flat_map(|((zone, window), settings)| {
-        let now = (-2 * 86_400i64..=86_400)
-            .prop_map(move |secs| window.start + SignedDuration::from_secs(secs));
+        let now = (-2 * 86_400i64..=86_400).prop_map(move |secs| window.start + SignedDuration::from_secs(secs));
         let users = proptest::collection::vec(user_strategy(window.start), 1..=4);
         let extra_busy = busy_strategy(window.start, 3);
         (Just(window), Just(settings), now, users, extra_busy).prop_map(
@@ -319,11 +281,7 @@ fn scenario_strategy() -> impl Strategy<Value = Scenario> {
                     users: users
                         .into_iter()
                         .enumerate()
-                        .map(|(i, (readable, busy))| UserAvailability {
-                            user_id: format!("user-{i}"),
-                            busy,
-                            readable,
-                        })
+                        .map(|(i, (readable, busy))| UserAvailability { user_id: format!("user-{i}"), busy, readable })
                         .collect(),
                 }
             },
@@ -398,12 +356,7 @@ proptest! {
 fn reference_agrees_with_hand_computed_fall_back_day() {
     let s = Scenario {
         zone: "America/New_York",
-        rules: vec![Rule {
-            days: vec![6],
-            uppercase_days: false,
-            start_minute: 9 * 60,
-            end_minute: 17 * 60,
-        }],
+        rules: vec![Rule { days: vec![6], uppercase_days: false, start_minute: 9 * 60, end_minute: 17 * 60 }],
         duration_minutes: 30,
         step_minutes: None,
         buffer_before_minutes: 0,
@@ -411,17 +364,10 @@ fn reference_agrees_with_hand_computed_fall_back_day() {
         minimum_notice_minutes: 0,
         mode: Mode::All,
         extra_busy: vec![],
-        window: Interval::new(
-            "2026-11-01T00:00:00Z".parse().unwrap(),
-            "2026-11-02T12:00:00Z".parse().unwrap(),
-        )
-        .unwrap(),
+        window: Interval::new("2026-11-01T00:00:00Z".parse().unwrap(), "2026-11-02T12:00:00Z".parse().unwrap())
+            .unwrap(),
         now: "2026-01-01T00:00:00Z".parse().unwrap(),
-        users: vec![UserAvailability {
-            user_id: "u".into(),
-            busy: vec![],
-            readable: true,
-        }],
+        users: vec![UserAvailability { user_id: "u".into(), busy: vec![], readable: true }],
     };
     let slots = reference(&s);
     assert_eq!(slots.len(), 16);

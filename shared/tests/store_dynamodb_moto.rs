@@ -19,14 +19,12 @@ use calbridge::adapters::kms::{KmsKeyProvider, create_key_for_tests};
 use calbridge::adapters::secrets_manager::SecretsManagerSource;
 use calbridge::domain::ConnectionKey;
 use calbridge::ports::{
-    ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError, KeyProvider,
-    SealPurpose, SealedSecret, SecretSource, SecretsError, StoreError, WriteCondition,
+    ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError, KeyProvider, SealPurpose,
+    SealedSecret, SecretSource, SecretsError, StoreError, WriteCondition,
 };
 use secrecy::ExposeSecret;
 
-use common::store_contract::{
-    RawConnection, StoreUnderTest, full_record, key, store_contract_tests,
-};
+use common::store_contract::{RawConnection, StoreUnderTest, full_record, key, store_contract_tests};
 
 // ---------------------------------------------------------------------------------------------
 // Clients
@@ -34,9 +32,7 @@ use common::store_contract::{
 fn moto_endpoint() -> String {
     match std::env::var("MOTO_ENDPOINT") {
         Ok(endpoint) if !endpoint.trim().is_empty() => endpoint,
-        _ => panic!(
-            "MOTO_ENDPOINT is not set: run the tests through infra/scripts/test.sh, which starts moto"
-        ),
+        _ => panic!("MOTO_ENDPOINT is not set: run the tests through infra/scripts/test.sh, which starts moto"),
     }
 }
 
@@ -48,9 +44,7 @@ macro_rules! client_for {
             .behavior_version($sdk::config::BehaviorVersion::latest())
             .region($sdk::config::Region::new("us-east-1"))
             .endpoint_url($endpoint)
-            .credentials_provider($sdk::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
+            .credentials_provider($sdk::config::Credentials::new("testing", "testing", None, None, "moto"))
             .retry_config($sdk::config::retry::RetryConfig::standard().with_max_attempts($attempts))
             .build();
         $sdk::Client::from_conf(config)
@@ -101,14 +95,7 @@ struct DynamoDbRaw {
 #[async_trait]
 impl RawConnection for DynamoDbRaw {
     async fn raw_connection(&self, key: &ConnectionKey) -> Option<Vec<u8>> {
-        raw_item(
-            &self.client,
-            &self.table,
-            &connection_pk(key),
-            "CONN#google",
-        )
-        .await
-        .map(|item| dump(&item))
+        raw_item(&self.client, &self.table, &connection_pk(key), "CONN#google").await.map(|item| dump(&item))
     }
 }
 
@@ -134,12 +121,7 @@ fn connection_pk(key: &ConnectionKey) -> String {
     format!("T#{}#U#{}", key.tenant, key.user)
 }
 
-async fn raw_item(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    pk: &str,
-    sk: &str,
-) -> Option<Item> {
+async fn raw_item(client: &aws_sdk_dynamodb::Client, table: &str, pk: &str, sk: &str) -> Option<Item> {
     client
         .get_item()
         .table_name(table)
@@ -161,11 +143,7 @@ fn dump(item: &Item) -> Vec<u8> {
             AttributeValue::B(b) => {
                 out.extend_from_slice(b.as_ref());
                 out.push(b' ');
-                out.extend_from_slice(
-                    base64::engine::general_purpose::STANDARD
-                        .encode(b.as_ref())
-                        .as_bytes(),
-                );
+                out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(b.as_ref()).as_bytes());
             }
             AttributeValue::L(list) => list.iter().for_each(|v| value(out, v)),
             AttributeValue::M(map) => map.values().for_each(|v| value(out, v)),
@@ -216,38 +194,17 @@ async fn create_table_is_idempotent_and_enables_ttl_on_ttl() {
     // The local stack calls it on every start.
     create_table(&client, &table).await.unwrap();
 
-    let description = client
-        .describe_table()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
+    let description = client.describe_table().table_name(&table).send().await.unwrap();
     let schema: Vec<(String, String)> = description
         .table()
         .unwrap()
         .key_schema()
         .iter()
-        .map(|k| {
-            (
-                k.attribute_name().to_owned(),
-                k.key_type().as_str().to_owned(),
-            )
-        })
+        .map(|k| (k.attribute_name().to_owned(), k.key_type().as_str().to_owned()))
         .collect();
-    assert_eq!(
-        schema,
-        [
-            ("pk".to_owned(), "HASH".to_owned()),
-            ("sk".to_owned(), "RANGE".to_owned())
-        ]
-    );
+    assert_eq!(schema, [("pk".to_owned(), "HASH".to_owned()), ("sk".to_owned(), "RANGE".to_owned())]);
 
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(&table)
-        .send()
-        .await
-        .unwrap();
+    let ttl = client.describe_time_to_live().table_name(&table).send().await.unwrap();
     let ttl = ttl.time_to_live_description().unwrap();
     assert_eq!(ttl.time_to_live_status(), Some(&TimeToLiveStatus::Enabled));
     assert_eq!(ttl.attribute_name(), Some("ttl"));
@@ -258,14 +215,9 @@ async fn connection_item_follows_the_documented_layout() {
     let (client, table) = fresh_table().await;
     let store = DynamoDbStore::new(client.clone(), table.clone());
     let record = full_record(key("t1", "u1"));
-    store
-        .put_connection(&record, WriteCondition::Absent)
-        .await
-        .unwrap();
+    store.put_connection(&record, WriteCondition::Absent).await.unwrap();
 
-    let item = raw_item(&client, &table, "T#t1#U#u1", "CONN#google")
-        .await
-        .expect("item at T#t1#U#u1 / CONN#google");
+    let item = raw_item(&client, &table, "T#t1#U#u1", "CONN#google").await.expect("item at T#t1#U#u1 / CONN#google");
     assert_eq!(s(&item, "tenant_id"), "t1");
     assert_eq!(s(&item, "user_id"), "u1");
     assert_eq!(s(&item, "provider"), "google");
@@ -275,22 +227,12 @@ async fn connection_item_follows_the_documented_layout() {
     assert_eq!(s(&item, "email"), "ana.lima@example.com");
     assert_eq!(
         item.get("scopes"),
-        Some(&AttributeValue::L(
-            record
-                .scopes
-                .iter()
-                .cloned()
-                .map(AttributeValue::S)
-                .collect()
-        ))
+        Some(&AttributeValue::L(record.scopes.iter().cloned().map(AttributeValue::S).collect()))
     );
     assert_eq!(s(&item, "connected_at"), "2026-03-01T10:11:12.123456789Z");
     assert_eq!(s(&item, "updated_at"), record.updated_at.to_string());
     assert_eq!(s(&item, "last_error"), record.last_error.clone().unwrap());
-    assert_eq!(
-        s(&item, "access_token_expires_at"),
-        record.access_token_expires_at.unwrap().to_string()
-    );
+    assert_eq!(s(&item, "access_token_expires_at"), record.access_token_expires_at.unwrap().to_string());
     assert_sealed_attributes(&item, "tokens", &record.sealed_tokens);
     assert!(!item.contains_key("ttl"), "connections never expire");
 
@@ -303,20 +245,9 @@ async fn connection_item_follows_the_documented_layout() {
         refresh_lease_until: None,
         ..full_record(key("t1", "u2"))
     };
-    store
-        .put_connection(&sparse, WriteCondition::Absent)
-        .await
-        .unwrap();
-    let item = raw_item(&client, &table, "T#t1#U#u2", "CONN#google")
-        .await
-        .unwrap();
-    for name in [
-        "email",
-        "last_error",
-        "access_token_expires_at",
-        "selected_calendar_id",
-        "refresh_lease_until",
-    ] {
+    store.put_connection(&sparse, WriteCondition::Absent).await.unwrap();
+    let item = raw_item(&client, &table, "T#t1#U#u2", "CONN#google").await.unwrap();
+    for name in ["email", "last_error", "access_token_expires_at", "selected_calendar_id", "refresh_lease_until"] {
         assert!(!item.contains_key(name), "{name} stored although None");
     }
 }
@@ -338,31 +269,16 @@ async fn flow_item_follows_the_documented_layout_with_a_ttl() {
     };
     store.put_flow(&state).await.unwrap();
 
-    let item = raw_item(
-        &client,
-        &table,
-        &format!("FLOW#state#{}", "ab".repeat(32)),
-        "FLOW",
-    )
-    .await
-    .unwrap();
+    let item = raw_item(&client, &table, &format!("FLOW#state#{}", "ab".repeat(32)), "FLOW").await.unwrap();
     assert_eq!(s(&item, "tenant_id"), "t1");
     assert_eq!(s(&item, "user_id"), "u1");
     assert_eq!(s(&item, "provider"), "google");
     assert_eq!(s(&item, "return_to"), "https://app.example/done");
     assert_eq!(s(&item, "login_hint"), "ana@example.com");
     assert_eq!(s(&item, "browser_binding_hash"), "cd".repeat(32));
-    assert_sealed_attributes(
-        &item,
-        "verifier",
-        state.sealed_pkce_verifier.as_ref().unwrap(),
-    );
+    assert_sealed_attributes(&item, "verifier", state.sealed_pkce_verifier.as_ref().unwrap());
     assert_eq!(s(&item, "expires_at"), "2026-05-01T12:00:30.9Z");
-    assert_eq!(
-        n(&item, "ttl"),
-        "1777636830",
-        "ttl is expires_at in epoch seconds"
-    );
+    assert_eq!(n(&item, "ttl"), "1777636830", "ttl is expires_at in epoch seconds");
 
     let ticket = FlowRecord {
         kind: FlowKind::LaunchTicket,
@@ -372,22 +288,10 @@ async fn flow_item_follows_the_documented_layout_with_a_ttl() {
         ..state.clone()
     };
     store.put_flow(&ticket).await.unwrap();
-    let item = raw_item(
-        &client,
-        &table,
-        &format!("FLOW#ticket#{}", "ab".repeat(32)),
-        "FLOW",
-    )
-    .await
-    .unwrap();
-    for name in [
-        "login_hint",
-        "browser_binding_hash",
-        "verifier_ct",
-        "verifier_nonce",
-        "verifier_edk",
-        "verifier_key_id",
-    ] {
+    let item = raw_item(&client, &table, &format!("FLOW#ticket#{}", "ab".repeat(32)), "FLOW").await.unwrap();
+    for name in
+        ["login_hint", "browser_binding_hash", "verifier_ct", "verifier_nonce", "verifier_edk", "verifier_key_id"]
+    {
         assert!(!item.contains_key(name), "{name} stored although None");
     }
 }
@@ -407,10 +311,7 @@ async fn a_malformed_item_is_corrupt_naming_the_attribute() {
     ];
     for (i, (name, bad)) in damages.into_iter().enumerate() {
         let record = full_record(key("t1", &format!("u{i}")));
-        store
-            .put_connection(&record, WriteCondition::Absent)
-            .await
-            .unwrap();
+        store.put_connection(&record, WriteCondition::Absent).await.unwrap();
         client
             .update_item()
             .table_name(&table)
@@ -433,24 +334,13 @@ async fn a_malformed_item_is_corrupt_naming_the_attribute() {
 async fn a_missing_table_is_unavailable() {
     let store = DynamoDbStore::new(dynamodb(), unique("no-such-table"));
     let key = key("t1", "u1");
+    assert!(matches!(store.get_connection(&key).await, Err(StoreError::Unavailable(_))));
     assert!(matches!(
-        store.get_connection(&key).await,
+        store.put_connection(&full_record(key.clone()), WriteCondition::Absent).await,
         Err(StoreError::Unavailable(_))
     ));
-    assert!(matches!(
-        store
-            .put_connection(&full_record(key.clone()), WriteCondition::Absent)
-            .await,
-        Err(StoreError::Unavailable(_))
-    ));
-    assert!(matches!(
-        store.delete_connection(&key).await,
-        Err(StoreError::Unavailable(_))
-    ));
-    assert!(matches!(
-        store.take_flow(FlowKind::OAuthState, "x").await,
-        Err(StoreError::Unavailable(_))
-    ));
+    assert!(matches!(store.delete_connection(&key).await, Err(StoreError::Unavailable(_))));
+    assert!(matches!(store.take_flow(FlowKind::OAuthState, "x").await, Err(StoreError::Unavailable(_))));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -465,24 +355,11 @@ async fn a_data_key_unwraps_only_under_its_own_context_and_key() {
     let keys = kms_provider().await;
     let own = context("t1", "u1", SealPurpose::Tokens);
     let data_key = keys.generate_data_key(&own).await.unwrap();
-    assert!(
-        data_key.key_id.starts_with("arn:aws:kms:us-east-1:"),
-        "{}",
-        data_key.key_id
-    );
-    assert_ne!(
-        data_key.encrypted.as_slice(),
-        data_key.plaintext.expose_secret().as_slice()
-    );
+    assert!(data_key.key_id.starts_with("arn:aws:kms:us-east-1:"), "{}", data_key.key_id);
+    assert_ne!(data_key.encrypted.as_slice(), data_key.plaintext.expose_secret().as_slice());
 
-    let unwrapped = keys
-        .decrypt_data_key(&data_key.encrypted, &data_key.key_id, &own)
-        .await
-        .unwrap();
-    assert_eq!(
-        unwrapped.expose_secret(),
-        data_key.plaintext.expose_secret()
-    );
+    let unwrapped = keys.decrypt_data_key(&data_key.encrypted, &data_key.key_id, &own).await.unwrap();
+    assert_eq!(unwrapped.expose_secret(), data_key.plaintext.expose_secret());
 
     // moto binds the context as AES-GCM associated data, so any other context is refused.
     for other in [
@@ -490,30 +367,21 @@ async fn a_data_key_unwraps_only_under_its_own_context_and_key() {
         context("t2", "u1", SealPurpose::Tokens),
         context("t1", "u1", SealPurpose::OAuthState),
     ] {
-        let result = keys
-            .decrypt_data_key(&data_key.encrypted, &data_key.key_id, &other)
-            .await;
-        assert!(
-            matches!(result, Err(KeyError::Rejected)),
-            "{other:?}: {result:?}"
-        );
+        let result = keys.decrypt_data_key(&data_key.encrypted, &data_key.key_id, &other).await;
+        assert!(matches!(result, Err(KeyError::Rejected)), "{other:?}: {result:?}");
     }
 
     // Naming another key than the one that wrapped it is refused (moto: AccessDeniedException;
     // AWS: IncorrectKeyException).
     let other_key = create_key_for_tests(&kms()).await;
-    let result = keys
-        .decrypt_data_key(&data_key.encrypted, &other_key, &own)
-        .await;
+    let result = keys.decrypt_data_key(&data_key.encrypted, &other_key, &own).await;
     assert!(matches!(result, Err(KeyError::Rejected)), "{result:?}");
 
     // A tampered blob is refused.
     let mut tampered = data_key.encrypted.clone();
     let last = tampered.len() - 1;
     tampered[last] ^= 0x01;
-    let result = keys
-        .decrypt_data_key(&tampered, &data_key.key_id, &own)
-        .await;
+    let result = keys.decrypt_data_key(&tampered, &data_key.key_id, &own).await;
     assert!(matches!(result, Err(KeyError::Rejected)), "{result:?}");
 }
 
@@ -524,10 +392,7 @@ async fn a_blob_that_does_not_unwrap_to_32_bytes_is_rejected() {
     let client = kms();
     let key_id = create_key_for_tests(&client).await;
     let own = context("t1", "u1", SealPurpose::Tokens);
-    let pairs: HashMap<String, String> = own
-        .pairs()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
+    let pairs: HashMap<String, String> = own.pairs().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
     let keys = KmsKeyProvider::new(client.clone(), key_id.clone());
     for length in [16usize, 31, 33, 64] {
         let foreign = client
@@ -540,10 +405,7 @@ async fn a_blob_that_does_not_unwrap_to_32_bytes_is_rejected() {
             .unwrap();
         let blob = foreign.ciphertext_blob().unwrap().as_ref().to_vec();
         let result = keys.decrypt_data_key(&blob, &key_id, &own).await;
-        assert!(
-            matches!(result, Err(KeyError::Rejected)),
-            "{length} bytes: {result:?}"
-        );
+        assert!(matches!(result, Err(KeyError::Rejected)), "{length} bytes: {result:?}");
     }
 }
 
@@ -553,28 +415,16 @@ async fn every_data_key_is_fresh() {
     let own = context("t1", "u1", SealPurpose::Tokens);
     let first = keys.generate_data_key(&own).await.unwrap();
     let second = keys.generate_data_key(&own).await.unwrap();
-    assert_ne!(
-        first.plaintext.expose_secret(),
-        second.plaintext.expose_secret()
-    );
+    assert_ne!(first.plaintext.expose_secret(), second.plaintext.expose_secret());
     assert_ne!(first.encrypted, second.encrypted);
 }
 
 #[tokio::test]
 async fn an_unreachable_or_unknown_key_service_is_unavailable() {
     let own = context("t1", "u1", SealPurpose::Tokens);
-    let dead = KmsKeyProvider::new(
-        client_for!(aws_sdk_kms, DEAD_ENDPOINT, 1),
-        "alias/calbridge",
-    );
-    assert!(matches!(
-        dead.generate_data_key(&own).await,
-        Err(KeyError::Unavailable(_))
-    ));
-    assert!(matches!(
-        dead.decrypt_data_key(&[1, 2, 3], "k", &own).await,
-        Err(KeyError::Unavailable(_))
-    ));
+    let dead = KmsKeyProvider::new(client_for!(aws_sdk_kms, DEAD_ENDPOINT, 1), "alias/calbridge");
+    assert!(matches!(dead.generate_data_key(&own).await, Err(KeyError::Unavailable(_))));
+    assert!(matches!(dead.decrypt_data_key(&[1, 2, 3], "k", &own).await, Err(KeyError::Unavailable(_))));
 
     let unknown = KmsKeyProvider::new(kms(), "alias/does-not-exist");
     match unknown.generate_data_key(&own).await {
@@ -595,13 +445,7 @@ const CLIENT_SECRET: &str = "GOCSPX-very-secret-client-secret";
 async fn secret_with(value: &str) -> SecretsManagerSource {
     let client = secrets_manager();
     let name = unique("calbridge/test");
-    client
-        .create_secret()
-        .name(&name)
-        .secret_string(value)
-        .send()
-        .await
-        .unwrap();
+    client.create_secret().name(&name).secret_string(value).send().await.unwrap();
     SecretsManagerSource::new(client, name)
 }
 
@@ -624,42 +468,22 @@ async fn a_malformed_secret_names_the_field_and_never_its_value() {
     let short_key = base64::engine::general_purpose::STANDARD.encode([7u8; 31]);
     let good_key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
     let cases = [
-        (
-            format!(r#"{{"google_client_secret": "{CLIENT_SECRET}""#),
-            "JSON object",
-            vec![CLIENT_SECRET],
-        ),
-        (
-            format!(r#"["{CLIENT_SECRET}"]"#),
-            "JSON object",
-            vec![CLIENT_SECRET],
-        ),
-        (
-            format!(r#"{{"state_signing_key": "{good_key}"}}"#),
-            "google_client_secret",
-            vec![good_key.as_str()],
-        ),
+        (format!(r#"{{"google_client_secret": "{CLIENT_SECRET}""#), "JSON object", vec![CLIENT_SECRET]),
+        (format!(r#"["{CLIENT_SECRET}"]"#), "JSON object", vec![CLIENT_SECRET]),
+        (format!(r#"{{"state_signing_key": "{good_key}"}}"#), "google_client_secret", vec![good_key.as_str()]),
         (
             format!(r#"{{"google_client_secret": 8675309123, "state_signing_key": "{good_key}"}}"#),
             "google_client_secret",
             vec!["8675309123", good_key.as_str()],
         ),
+        (format!(r#"{{"google_client_secret": "{CLIENT_SECRET}"}}"#), "state_signing_key", vec![CLIENT_SECRET]),
         (
-            format!(r#"{{"google_client_secret": "{CLIENT_SECRET}"}}"#),
-            "state_signing_key",
-            vec![CLIENT_SECRET],
-        ),
-        (
-            format!(
-                r#"{{"google_client_secret": "{CLIENT_SECRET}", "state_signing_key": "{short_key}"}}"#
-            ),
+            format!(r#"{{"google_client_secret": "{CLIENT_SECRET}", "state_signing_key": "{short_key}"}}"#),
             "state_signing_key",
             vec![CLIENT_SECRET, short_key.as_str()],
         ),
         (
-            format!(
-                r#"{{"google_client_secret": "{CLIENT_SECRET}", "state_signing_key": "not base64 at all!!"}}"#
-            ),
+            format!(r#"{{"google_client_secret": "{CLIENT_SECRET}", "state_signing_key": "not base64 at all!!"}}"#),
             "state_signing_key",
             vec![CLIENT_SECRET, "not base64"],
         ),
@@ -673,10 +497,7 @@ async fn a_malformed_secret_names_the_field_and_never_its_value() {
         let shown = format!("{err} / {err:?}");
         assert!(shown.contains(field), "{shown}");
         for secret in secrets {
-            assert!(
-                !shown.contains(secret),
-                "the error shows a secret value: {shown}"
-            );
+            assert!(!shown.contains(secret), "the error shows a secret value: {shown}");
         }
     }
 }
@@ -688,16 +509,12 @@ async fn a_binary_secret_is_malformed() {
     client
         .create_secret()
         .name(&name)
-        .secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(
-            b"{}".to_vec(),
-        ))
+        .secret_binary(aws_sdk_secretsmanager::primitives::Blob::new(b"{}".to_vec()))
         .send()
         .await
         .unwrap();
     let result = SecretsManagerSource::new(client, name).load().await;
-    assert!(
-        matches!(result, Err(SecretsError::Malformed(ref what)) if what.contains("SecretString"))
-    );
+    assert!(matches!(result, Err(SecretsError::Malformed(ref what)) if what.contains("SecretString")));
 }
 
 #[tokio::test]
@@ -705,19 +522,12 @@ async fn a_missing_or_unreachable_secret_is_unavailable() {
     let missing = SecretsManagerSource::new(secrets_manager(), unique("calbridge/absent"));
     match missing.load().await {
         Err(SecretsError::Unavailable(source)) => {
-            let text =
-                aws_sdk_secretsmanager::error::DisplayErrorContext(source.as_ref()).to_string();
+            let text = aws_sdk_secretsmanager::error::DisplayErrorContext(source.as_ref()).to_string();
             assert!(text.contains("ResourceNotFoundException"), "{text}");
         }
         Err(other) => panic!("expected Unavailable, got {other:?}"),
         Ok(_) => panic!("a secret that does not exist loaded"),
     }
-    let dead = SecretsManagerSource::new(
-        client_for!(aws_sdk_secretsmanager, DEAD_ENDPOINT, 1),
-        "calbridge/x",
-    );
-    assert!(matches!(
-        dead.load().await,
-        Err(SecretsError::Unavailable(_))
-    ));
+    let dead = SecretsManagerSource::new(client_for!(aws_sdk_secretsmanager, DEAD_ENDPOINT, 1), "calbridge/x");
+    assert!(matches!(dead.load().await, Err(SecretsError::Unavailable(_))));
 }

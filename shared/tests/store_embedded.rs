@@ -38,24 +38,15 @@ store_contract_tests!(setup);
 async fn file_store_keeps_connections_across_a_reopen() {
     use calbridge::ports::{ConnectionStore, WriteCondition};
 
-    let dir = std::env::temp_dir().join(format!(
-        "calbridge-store-test-{}",
-        calbridge::random::token()
-    ));
+    let dir = std::env::temp_dir().join(format!("calbridge-store-test-{}", calbridge::random::token()));
     let path = dir.join("store.redb");
     let record = common::store_contract::full_record(common::store_contract::key("t1", "u1"));
     {
         let store = EmbeddedStore::open(&path).unwrap();
-        store
-            .put_connection(&record, WriteCondition::Absent)
-            .await
-            .unwrap();
+        store.put_connection(&record, WriteCondition::Absent).await.unwrap();
     }
     let reopened = EmbeddedStore::open(&path).unwrap();
-    assert_eq!(
-        reopened.get_connection(&record.key).await.unwrap(),
-        Some(record)
-    );
+    assert_eq!(reopened.get_connection(&record.key).await.unwrap(), Some(record));
     drop(reopened);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -29,12 +29,7 @@ impl DevAuthorizer {
     }
 
     /// Mints a token for (tenant, user), valid for `ttl`.
-    pub fn mint(
-        &self,
-        tenant: &str,
-        user: &str,
-        ttl: jiff::SignedDuration,
-    ) -> (String, jiff::Timestamp) {
+    pub fn mint(&self, tenant: &str, user: &str, ttl: jiff::SignedDuration) -> (String, jiff::Timestamp) {
         let now = jiff::Timestamp::now();
         let expires_at = now + ttl;
         let mut claims = serde_json::Map::new();
@@ -44,30 +39,20 @@ impl DevAuthorizer {
         claims.insert(self.tenant_claim.clone(), tenant.into());
         claims.insert("iat".into(), now.as_second().into());
         claims.insert("exp".into(), expires_at.as_second().into());
-        let token = jsonwebtoken::encode(
-            &Header::new(Algorithm::HS256),
-            &Value::Object(claims),
-            &self.encoding,
-        )
-        .expect("HS256 signing with a byte key cannot fail");
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &Value::Object(claims), &self.encoding)
+            .expect("HS256 signing with a byte key cannot fail");
         (token, expires_at)
     }
 
     /// The verified claims of an `Authorization: Bearer` header, stringified as API Gateway does.
     pub fn verify(&self, authorization: Option<&str>) -> Option<HashMap<String, String>> {
-        let token = authorization?
-            .strip_prefix("Bearer ")
-            .or_else(|| authorization?.strip_prefix("bearer "))?;
+        let token = authorization?.strip_prefix("Bearer ").or_else(|| authorization?.strip_prefix("bearer "))?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
-        let claims = jsonwebtoken::decode::<serde_json::Map<String, Value>>(
-            token.trim(),
-            &self.decoding,
-            &validation,
-        )
-        .ok()?
-        .claims;
+        let claims = jsonwebtoken::decode::<serde_json::Map<String, Value>>(token.trim(), &self.decoding, &validation)
+            .ok()?
+            .claims;
         Some(
             claims
                 .into_iter()
@@ -78,10 +63,7 @@ impl DevAuthorizer {
                             "[{}]",
                             items
                                 .iter()
-                                .map(|i| i
-                                    .as_str()
-                                    .map(str::to_owned)
-                                    .unwrap_or_else(|| i.to_string()))
+                                .map(|i| i.as_str().map(str::to_owned).unwrap_or_else(|| i.to_string()))
                                 .collect::<Vec<_>>()
                                 .join(" ")
                         ),
@@ -108,16 +90,9 @@ mod tests {
 
         let other = DevAuthorizer::new(b"secret-two-secret-two-secret-two", "tenant_id");
         assert!(other.verify(Some(&format!("Bearer {token}"))).is_none());
-        assert!(
-            authorizer.verify(Some(&token)).is_none(),
-            "a bare token is not a bearer header"
-        );
+        assert!(authorizer.verify(Some(&token)).is_none(), "a bare token is not a bearer header");
         assert!(authorizer.verify(None).is_none());
         let (expired, _) = authorizer.mint("t1", "u1", jiff::SignedDuration::from_secs(-120));
-        assert!(
-            authorizer
-                .verify(Some(&format!("Bearer {expired}")))
-                .is_none()
-        );
+        assert!(authorizer.verify(Some(&format!("Bearer {expired}"))).is_none());
     }
 }

@@ -39,43 +39,16 @@ pub struct Route {
 
 /// The HTTP API's routes: the same table as `template.yaml`.
 pub fn routes() -> Vec<Route> {
-    let route = |method, path, function, jwt| Route {
-        method,
-        path,
-        function,
-        jwt,
-    };
+    let route = |method, path, function, jwt| Route { method, path, function, jwt };
     vec![
-        route(
-            Method::POST,
-            auth_start::AUTHORIZE_PATH,
-            Function::AuthStart,
-            true,
-        ),
-        route(
-            Method::GET,
-            auth_start::LAUNCH_PATH,
-            Function::AuthStart,
-            false,
-        ),
-        route(
-            Method::GET,
-            auth_callback::CALLBACK_PATH,
-            Function::AuthCallback,
-            false,
-        ),
-        route(
-            Method::GET,
-            disconnect::CONNECTION_PATH,
-            Function::Disconnect,
-            true,
-        ),
-        route(
-            Method::DELETE,
-            disconnect::CONNECTION_PATH,
-            Function::Disconnect,
-            true,
-        ),
+        route(Method::POST, auth_start::AUTHORIZE_PATH, Function::AuthStart, true),
+        route(Method::GET, auth_start::LAUNCH_PATH, Function::AuthStart, false),
+        route(Method::GET, auth_callback::CALLBACK_PATH, Function::AuthCallback, false),
+        route(Method::GET, disconnect::CONNECTION_PATH, Function::Disconnect, true),
+        route(Method::DELETE, disconnect::CONNECTION_PATH, Function::Disconnect, true),
+        route(Method::GET, list_calendars::CALENDARS_PATH, Function::ListCalendars, true),
+        route(Method::PUT, list_calendars::SELECTED_PATH, Function::ListCalendars, true),
+        route(Method::POST, get_availability::AVAILABILITY_PATH, Function::GetAvailability, true),
     ]
 }
 
@@ -91,18 +64,11 @@ fn gateway_message(status: StatusCode, message: &str) -> Response {
 
 pub async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let Some(route) = gateway
-        .routes
-        .iter()
-        .find(|r| r.method == parts.method && r.path == parts.uri.path())
-    else {
+    let Some(route) = gateway.routes.iter().find(|r| r.method == parts.method && r.path == parts.uri.path()) else {
         return gateway_message(StatusCode::NOT_FOUND, "Not Found");
     };
     let claims = if route.jwt {
-        let header = parts
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
+        let header = parts.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         match gateway.authorizer.verify(header) {
             Some(claims) => Some(claims),
             None => return gateway_message(StatusCode::UNAUTHORIZED, "Unauthorized"),
@@ -147,12 +113,7 @@ fn api_gateway_event(
         let Ok(value) = value.to_str() else { continue };
         if name == http::header::COOKIE {
             // API Gateway moves cookies out of the headers into their own array.
-            cookies.extend(
-                value
-                    .split(';')
-                    .map(|c| c.trim().to_owned())
-                    .filter(|c| !c.is_empty()),
-            );
+            cookies.extend(value.split(';').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()));
             continue;
         }
         headers
@@ -171,10 +132,7 @@ fn api_gateway_event(
     let (body, encoded) = match std::str::from_utf8(body) {
         _ if body.is_empty() => (Value::Null, false),
         Ok(text) => (Value::String(text.to_owned()), false),
-        Err(_) => (
-            Value::String(base64::engine::general_purpose::STANDARD.encode(body)),
-            true,
-        ),
+        Err(_) => (Value::String(base64::engine::general_purpose::STANDARD.encode(body)), true),
     };
     let mut event = json!({
         "version": "2.0",
@@ -215,8 +173,7 @@ fn api_gateway_event(
         event["body"] = body;
     }
     if let Some(claims) = claims {
-        event["requestContext"]["authorizer"] =
-            json!({ "jwt": { "claims": claims, "scopes": null } });
+        event["requestContext"]["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
     }
     event
 }

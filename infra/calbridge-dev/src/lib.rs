@@ -110,45 +110,24 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
     let var = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
 
     let listen = var("LISTEN_ADDR").unwrap_or_else(|| DEFAULT_LISTEN_ADDR.to_owned());
-    let listen: SocketAddr = listen
-        .parse()
-        .map_err(|_| StackError::BadAddress(listen.clone()))?;
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|source| StackError::Listen {
-            addr: listen.to_string(),
-            source,
-        })?;
-    let local = listener.local_addr().map_err(|source| StackError::Listen {
-        addr: listen.to_string(),
-        source,
-    })?;
+    let listen: SocketAddr = listen.parse().map_err(|_| StackError::BadAddress(listen.clone()))?;
+    let listener =
+        TcpListener::bind(listen).await.map_err(|source| StackError::Listen { addr: listen.to_string(), source })?;
+    let local = listener.local_addr().map_err(|source| StackError::Listen { addr: listen.to_string(), source })?;
     let base_url = format!("http://{local}");
 
-    let data_dir =
-        PathBuf::from(var("LOCAL_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
-    std::fs::create_dir_all(&data_dir).map_err(|source| StackError::DataDir {
-        dir: data_dir.clone(),
-        source,
-    })?;
-    let redirect_uri = var("GOOGLE_REDIRECT_URI").unwrap_or_else(|| {
-        format!(
-            "{base_url}{}",
-            calbridge::functions::auth_callback::CALLBACK_PATH
-        )
-    });
+    let data_dir = PathBuf::from(var("LOCAL_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
+    std::fs::create_dir_all(&data_dir).map_err(|source| StackError::DataDir { dir: data_dir.clone(), source })?;
+    let redirect_uri = var("GOOGLE_REDIRECT_URI")
+        .unwrap_or_else(|| format!("{base_url}{}", calbridge::functions::auth_callback::CALLBACK_PATH));
 
     let external_google = var("GOOGLE_AUTH_URL").is_some() || var("GOOGLE_TOKEN_URL").is_some();
     let emulator = if external_google {
         None
     } else {
         let addr = var("EMULATOR_LISTEN_ADDR").unwrap_or_else(|| DEFAULT_EMULATOR_ADDR.to_owned());
-        let addr: SocketAddr = addr
-            .parse()
-            .map_err(|_| StackError::BadAddress(addr.clone()))?;
-        let emulator = RunningEmulator::start(EmulatorConfig::from_env()?, addr)
-            .await
-            .map_err(StackError::Emulator)?;
+        let addr: SocketAddr = addr.parse().map_err(|_| StackError::BadAddress(addr.clone()))?;
+        let emulator = RunningEmulator::start(EmulatorConfig::from_env()?, addr).await.map_err(StackError::Emulator)?;
         let e = emulator.base_url();
         register_client(&e, &redirect_uri).await?;
         for (name, value) in [
@@ -166,18 +145,12 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
         Some(emulator)
     };
     vars.insert("GOOGLE_REDIRECT_URI".into(), redirect_uri);
-    vars.insert(
-        "ALLOWED_RETURN_TO".into(),
-        format!("{base_url}/_local/done,calbridge-demo://connected"),
-    );
+    vars.insert("ALLOWED_RETURN_TO".into(), format!("{base_url}/_local/done,calbridge-demo://connected"));
     if var("TABLE_NAME").is_none() && var("KMS_KEY_ID").is_none() {
         vars.insert("LOCAL_DATA_DIR".into(), data_dir.display().to_string());
     }
     if var("GOOGLE_SECRET_ARN").is_none() && var("STATE_SIGNING_KEY").is_none() {
-        vars.insert(
-            "STATE_SIGNING_KEY".into(),
-            local_secret(&data_dir, "state-signing.key")?,
-        );
+        vars.insert("STATE_SIGNING_KEY".into(), local_secret(&data_dir, "state-signing.key")?);
     }
     let jwt_secret = match var("DEV_JWT_SECRET") {
         Some(secret) => secret,
@@ -194,19 +167,12 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
             format!("DynamoDB table {table_name} + KMS")
         }
         StorageConfig::Embedded { data_dir, .. } => {
-            format!(
-                "embedded ({})",
-                data_dir.join(calbridge::app::EMBEDDED_STORE_FILE).display()
-            )
+            format!("embedded ({})", data_dir.join(calbridge::app::EMBEDDED_STORE_FILE).display())
         }
     };
     let authorizer = DevAuthorizer::new(jwt_secret.as_bytes(), &config.tenant_claim);
     let app = App::from_config(config).await?;
-    let gateway = Arc::new(Gateway {
-        app,
-        authorizer,
-        routes: gateway::routes(),
-    });
+    let gateway = Arc::new(Gateway { app, authorizer, routes: gateway::routes() });
     let router = Router::new()
         .route("/_local/token", post(mint_token))
         .route("/_local/done", get(done_page))
@@ -252,21 +218,16 @@ async fn ensure_table(table: &str) -> Result<(), StackError> {
 /// A random 32-byte secret kept (base64) in `<dir>/<file>`, created on first use.
 fn local_secret(dir: &Path, file: &str) -> Result<String, StackError> {
     let path = dir.join(file);
-    let io = |source| StackError::DataDir {
-        dir: dir.to_owned(),
-        source,
-    };
+    let io = |source| StackError::DataDir { dir: dir.to_owned(), source };
     match std::fs::read_to_string(&path) {
         Ok(text) => Ok(text.trim().to_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let secret =
-                base64::engine::general_purpose::STANDARD.encode(calbridge::random::bytes::<32>());
+            let secret = base64::engine::general_purpose::STANDARD.encode(calbridge::random::bytes::<32>());
             std::fs::write(&path, &secret).map_err(io)?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt as _;
-                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
-                    .map_err(io)?;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
             }
             Ok(secret)
         }
@@ -280,28 +241,16 @@ struct TokenRequest {
     user_id: String,
 }
 
-async fn mint_token(
-    State(gateway): State<Arc<Gateway>>,
-    body: Option<axum::Json<TokenRequest>>,
-) -> Response {
+async fn mint_token(State(gateway): State<Arc<Gateway>>, body: Option<axum::Json<TokenRequest>>) -> Response {
     let Some(axum::Json(request)) = body else {
-        return local_error(
-            "invalid_request",
-            "body must be {\"tenant_id\": \"...\", \"user_id\": \"...\"}",
-        );
+        return local_error("invalid_request", "body must be {\"tenant_id\": \"...\", \"user_id\": \"...\"}");
     };
     if calbridge::domain::TenantId::parse(&request.tenant_id).is_err()
         || calbridge::domain::UserId::parse(&request.user_id).is_err()
     {
-        return local_error(
-            "invalid_request",
-            "tenant_id and user_id must be non-empty, without '#' or whitespace",
-        );
+        return local_error("invalid_request", "tenant_id and user_id must be non-empty, without '#' or whitespace");
     }
-    let (token, expires_at) =
-        gateway
-            .authorizer
-            .mint(&request.tenant_id, &request.user_id, DEV_TOKEN_TTL);
+    let (token, expires_at) = gateway.authorizer.mint(&request.tenant_id, &request.user_id, DEV_TOKEN_TTL);
     axum::Json(json!({
         "token": token,
         "expires_at": expires_at,
@@ -312,11 +261,7 @@ async fn mint_token(
 }
 
 fn local_error(code: &str, message: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        axum::Json(json!({"error": {"code": code, "message": message}})),
-    )
-        .into_response()
+    (StatusCode::BAD_REQUEST, axum::Json(json!({"error": {"code": code, "message": message}}))).into_response()
 }
 
 #[derive(Deserialize)]
@@ -326,17 +271,10 @@ struct DoneQuery {
 }
 
 async fn done_page(Query(query): Query<DoneQuery>) -> Html<String> {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-    };
+    let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     let status = escape(query.status.as_deref().unwrap_or("unknown"));
-    let reason = query
-        .reason
-        .as_deref()
-        .map(|r| format!("<p>Reason: <code>{}</code></p>", escape(r)))
-        .unwrap_or_default();
+    let reason =
+        query.reason.as_deref().map(|r| format!("<p>Reason: <code>{}</code></p>", escape(r))).unwrap_or_default();
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>calbridge: {status}</title></head>\
          <body><h1>Google connection: {status}</h1>{reason}<p>This page stands in for your app's return URL.</p></body></html>"

@@ -27,9 +27,7 @@ async fn main() -> ExitCode {
     println!("  demo bearer token (tenant demo-tenant, user demo-user, 12 h):");
     println!("  export TOKEN={token}");
     println!();
-    println!(
-        "  curl -s -X POST {base}/connections/google/authorize -H \"authorization: Bearer $TOKEN\""
-    );
+    println!("  curl -s -X POST {base}/connections/google/authorize -H \"authorization: Bearer $TOKEN\"");
     println!("  curl -s {base}/connections/google -H \"authorization: Bearer $TOKEN\"");
     println!(
         "  curl -s -X POST {base}/_local/token -d '{{\"tenant_id\":\"t1\",\"user_id\":\"u1\"}}' -H 'content-type: application/json'"

@@ -28,22 +28,14 @@ async fn connect_status_disconnect_over_http() {
     assert_eq!(status["status"], "connected");
     assert_eq!(status["email"], "demo@example.com");
     assert_eq!(status["google_account_id"], "100000000000000000001");
-    let scopes: Vec<&str> = status["scopes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s.as_str().unwrap())
-        .collect();
+    let scopes: Vec<&str> = status["scopes"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
     for scope in [CALENDAR_EVENTS, FREEBUSY, CALENDAR_LIST] {
         assert!(scopes.contains(&scope), "{scope} missing from {scopes:?}");
     }
     // and the store file holds no plaintext token or code
     let raw = s.raw_store();
     for secret in s.issued_secrets().await {
-        assert!(
-            !raw.windows(secret.len()).any(|w| w == secret.as_bytes()),
-            "a Google secret is stored in plaintext"
-        );
+        assert!(!raw.windows(secret.len()).any(|w| w == secret.as_bytes()), "a Google secret is stored in plaintext");
     }
 
     // when the user disconnects
@@ -52,19 +44,9 @@ async fn connect_status_disconnect_over_http() {
     let tokens = s.emulator_tokens().await;
     let refresh = tokens["refresh_tokens"].as_array().unwrap();
     assert_eq!(refresh.len(), 1);
-    assert_eq!(
-        refresh[0]["revoked"], true,
-        "revocation not observed at the emulator: {tokens}"
-    );
-    assert_eq!(
-        s.status(&token).await,
-        json!({"provider": "google", "status": "not_connected"})
-    );
-    assert_eq!(
-        s.disconnect(&token).await,
-        StatusCode::NO_CONTENT,
-        "disconnect is idempotent"
-    );
+    assert_eq!(refresh[0]["revoked"], true, "revocation not observed at the emulator: {tokens}");
+    assert_eq!(s.status(&token).await, json!({"provider": "google", "status": "not_connected"}));
+    assert_eq!(s.disconnect(&token).await, StatusCode::NO_CONTENT, "disconnect is idempotent");
     s.stack.shutdown().await;
 }
 
@@ -93,34 +75,16 @@ async fn untrusted_callbacks_are_400_and_store_nothing() {
     let tampered = format!("{}x", &state[..state.len() - 1]);
     let pairs: Vec<(String, String)> = callback
         .query_pairs()
-        .map(|(k, v)| {
-            (
-                k.clone().into_owned(),
-                if k == "state" {
-                    tampered.clone()
-                } else {
-                    v.into_owned()
-                },
-            )
-        })
+        .map(|(k, v)| (k.clone().into_owned(), if k == "state" { tampered.clone() } else { v.into_owned() }))
         .collect();
     forged.query_pairs_mut().clear().extend_pairs(pairs);
-    assert_eq!(
-        s.callback(&forged, Some(&consent.cookie)).await.status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(s.callback(&forged, Some(&consent.cookie)).await.status(), StatusCode::BAD_REQUEST);
 
     // Replay after success.
     let consent = s.begin(&s.token("t1", "u2")).await;
     let callback = s.decide(&consent, "demo@example.com", true, None).await;
-    assert_eq!(
-        s.callback(&callback, Some(&consent.cookie)).await.status(),
-        StatusCode::FOUND
-    );
-    assert_eq!(
-        s.callback(&callback, Some(&consent.cookie)).await.status(),
-        StatusCode::BAD_REQUEST
-    );
+    assert_eq!(s.callback(&callback, Some(&consent.cookie)).await.status(), StatusCode::FOUND);
+    assert_eq!(s.callback(&callback, Some(&consent.cookie)).await.status(), StatusCode::BAD_REQUEST);
 
     assert_eq!(s.status(&token).await["status"], "not_connected");
     s.stack.shutdown().await;
@@ -135,24 +99,11 @@ async fn trusted_failures_return_to_the_app_with_a_reason() {
     let consent = s.begin(&token).await;
     let callback = s.decide(&consent, "demo@example.com", false, None).await;
     let done = redirect(&s.callback(&callback, Some(&consent.cookie)).await);
-    assert_eq!(
-        (
-            outcome(&done)["status"].as_str(),
-            outcome(&done)["reason"].as_str()
-        ),
-        ("error", "access_denied")
-    );
+    assert_eq!((outcome(&done)["status"].as_str(), outcome(&done)["reason"].as_str()), ("error", "access_denied"));
 
     // A required scope unticked on Google's granular consent screen.
     let consent = s.begin(&token).await;
-    let callback = s
-        .decide(
-            &consent,
-            "demo@example.com",
-            true,
-            Some(&["openid", "email", CALENDAR_EVENTS]),
-        )
-        .await;
+    let callback = s.decide(&consent, "demo@example.com", true, Some(&["openid", "email", CALENDAR_EVENTS])).await;
     let done = redirect(&s.callback(&callback, Some(&consent.cookie)).await);
     assert_eq!(outcome(&done)["reason"], "insufficient_scope");
 
@@ -163,14 +114,7 @@ async fn trusted_failures_return_to_the_app_with_a_reason() {
     let pairs: Vec<(String, String)> = callback
         .query_pairs()
         .map(|(k, v)| {
-            (
-                k.clone().into_owned(),
-                if k == "iss" {
-                    "https://evil.example".to_owned()
-                } else {
-                    v.into_owned()
-                },
-            )
+            (k.clone().into_owned(), if k == "iss" { "https://evil.example".to_owned() } else { v.into_owned() })
         })
         .collect();
     wrong_iss.query_pairs_mut().clear().extend_pairs(pairs);
@@ -182,39 +126,18 @@ async fn trusted_failures_return_to_the_app_with_a_reason() {
     let victim_callback = s.decide(&victim, "demo@example.com", true, None).await;
     let attacker = s.begin(&s.token("t1", "attacker")).await;
     let attacker_callback = s.decide(&attacker, "alex@example.com", true, None).await;
-    let attacker_code = attacker_callback
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .unwrap()
-        .1
-        .into_owned();
+    let attacker_code = attacker_callback.query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
     let mut injected = victim_callback.clone();
     let pairs: Vec<(String, String)> = victim_callback
         .query_pairs()
-        .map(|(k, v)| {
-            (
-                k.clone().into_owned(),
-                if k == "code" {
-                    attacker_code.clone()
-                } else {
-                    v.into_owned()
-                },
-            )
-        })
+        .map(|(k, v)| (k.clone().into_owned(), if k == "code" { attacker_code.clone() } else { v.into_owned() }))
         .collect();
     injected.query_pairs_mut().clear().extend_pairs(pairs);
     let done = redirect(&s.callback(&injected, Some(&victim.cookie)).await);
-    assert_eq!(
-        outcome(&done)["reason"],
-        "exchange_failed",
-        "PKCE must stop an injected code"
-    );
+    assert_eq!(outcome(&done)["reason"], "exchange_failed", "PKCE must stop an injected code");
 
     assert_eq!(s.status(&token).await["status"], "not_connected");
-    assert_eq!(
-        s.status(&s.token("t1", "attacker")).await["status"],
-        "not_connected"
-    );
+    assert_eq!(s.status(&s.token("t1", "attacker")).await["status"], "not_connected");
     s.stack.shutdown().await;
 }
 
@@ -232,17 +155,14 @@ async fn return_to_tricks_are_refused() {
         &format!("{}.evil.example/_local/done", s.base()),
         "javascript:alert(1)",
         &format!("{}/_local/done%2f..%2f..%2fevil", s.base()),
-        &url::form_urlencoded::byte_serialize(format!("{}/_local/done", s.base()).as_bytes())
-            .collect::<String>(),
+        &url::form_urlencoded::byte_serialize(format!("{}/_local/done", s.base()).as_bytes()).collect::<String>(),
     ] {
         let response = s.authorize(&token, json!({ "return_to": trick })).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{trick}");
         let body: serde_json::Value = response.json().await.unwrap();
         assert_eq!(body["error"]["code"], "invalid_return_to");
     }
-    let allowed = s
-        .authorize(&token, json!({ "return_to": "calbridge-demo://connected" }))
-        .await;
+    let allowed = s.authorize(&token, json!({ "return_to": "calbridge-demo://connected" })).await;
     assert_eq!(allowed.status(), StatusCode::OK);
     s.stack.shutdown().await;
 }
@@ -253,17 +173,8 @@ async fn the_gateway_stand_in_authorizes_like_api_gateway() {
     let url = format!("{}/connections/google", s.base());
     let anonymous = s.http.get(&url).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        anonymous.json::<serde_json::Value>().await.unwrap(),
-        json!({"message": "Unauthorized"})
-    );
-    let forged = s
-        .http
-        .get(&url)
-        .bearer_auth("eyJhbGciOiJIUzI1NiJ9.e30.bad")
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(anonymous.json::<serde_json::Value>().await.unwrap(), json!({"message": "Unauthorized"}));
+    let forged = s.http.get(&url).bearer_auth("eyJhbGciOiJIUzI1NiJ9.e30.bad").send().await.unwrap();
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
 
     let minted: serde_json::Value = s
@@ -278,12 +189,7 @@ async fn the_gateway_stand_in_authorizes_like_api_gateway() {
         .unwrap();
     let token = minted["token"].as_str().unwrap();
     assert_eq!(s.status(token).await["status"], "not_connected");
-    let missing = s
-        .http
-        .get(format!("{}/nope", s.base()))
-        .send()
-        .await
-        .unwrap();
+    let missing = s.http.get(format!("{}/nope", s.base())).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     s.stack.shutdown().await;
 }

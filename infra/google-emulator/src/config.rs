@@ -159,16 +159,8 @@ impl Default for EmulatorConfig {
                 redirect_uris: vec![DEFAULT_REDIRECT_URI.to_owned()],
             }],
             accounts: vec![
-                AccountConfig::with_primary_calendar(
-                    "demo@example.com",
-                    "100000000000000000001",
-                    "Demo User",
-                ),
-                AccountConfig::with_primary_calendar(
-                    "alex@example.com",
-                    "100000000000000000002",
-                    "Alex Example",
-                ),
+                AccountConfig::with_primary_calendar("demo@example.com", "100000000000000000001", "Demo User"),
+                AccountConfig::with_primary_calendar("alex@example.com", "100000000000000000002", "Alex Example"),
             ],
             freebusy_max_range: Duration::from_secs(60 * 24 * 3600),
             conference_pending_polls: 1,
@@ -205,18 +197,14 @@ impl EmulatorConfig {
         }
         if let Some(base) = set("EMULATOR_PUBLIC_BASE_URL") {
             match url::Url::parse(base.trim()) {
-                Ok(_) => {
-                    config.public_base_url = Some(base.trim().trim_end_matches('/').to_owned())
-                }
+                Ok(_) => config.public_base_url = Some(base.trim().trim_end_matches('/').to_owned()),
                 Err(error) => problems.push(format!("EMULATOR_PUBLIC_BASE_URL: {error}")),
             }
         }
         if let Some(raw) = set("EMULATOR_ACCESS_TOKEN_TTL_SECS") {
             match raw.trim().parse::<u64>() {
                 Ok(secs) if secs > 0 => config.access_token_ttl = Duration::from_secs(secs),
-                _ => problems.push(format!(
-                    "EMULATOR_ACCESS_TOKEN_TTL_SECS: expected a positive integer, got {raw:?}"
-                )),
+                _ => problems.push(format!("EMULATOR_ACCESS_TOKEN_TTL_SECS: expected a positive integer, got {raw:?}")),
             }
         }
         let client = &mut config.clients[0];
@@ -227,12 +215,8 @@ impl EmulatorConfig {
             client.client_secret = secret.trim().to_owned();
         }
         if let Some(raw) = set("EMULATOR_REDIRECT_URIS") {
-            let uris: Vec<String> = raw
-                .split(',')
-                .map(str::trim)
-                .filter(|uri| !uri.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let uris: Vec<String> =
+                raw.split(',').map(str::trim).filter(|uri| !uri.is_empty()).map(str::to_owned).collect();
             for uri in &uris {
                 if let Err(error) = url::Url::parse(uri) {
                     problems.push(format!("EMULATOR_REDIRECT_URIS: {uri:?}: {error}"));
@@ -242,37 +226,26 @@ impl EmulatorConfig {
         }
         if let Some(raw) = set("EMULATOR_FREEBUSY_MAX_DAYS") {
             match raw.trim().parse::<u64>() {
-                Ok(days) if days > 0 => {
-                    config.freebusy_max_range = Duration::from_secs(days * 24 * 3600)
-                }
-                _ => problems.push(format!(
-                    "EMULATOR_FREEBUSY_MAX_DAYS: expected a positive integer, got {raw:?}"
-                )),
+                Ok(days) if days > 0 => config.freebusy_max_range = Duration::from_secs(days * 24 * 3600),
+                _ => problems.push(format!("EMULATOR_FREEBUSY_MAX_DAYS: expected a positive integer, got {raw:?}")),
             }
         }
         if let Some(raw) = set("EMULATOR_CONFERENCE_PENDING_POLLS") {
             match raw.trim().parse::<u32>() {
                 Ok(polls) => config.conference_pending_polls = polls,
-                Err(_) => problems.push(format!(
-                    "EMULATOR_CONFERENCE_PENDING_POLLS: expected a non-negative integer, got {raw:?}"
-                )),
+                Err(_) => problems
+                    .push(format!("EMULATOR_CONFERENCE_PENDING_POLLS: expected a non-negative integer, got {raw:?}")),
             }
         }
         if let Some(raw) = set("EMULATOR_ROTATE_REFRESH_TOKENS") {
             match raw.trim() {
                 "1" | "true" | "yes" => config.rotate_refresh_tokens = true,
                 "0" | "false" | "no" => config.rotate_refresh_tokens = false,
-                _ => problems.push(format!(
-                    "EMULATOR_ROTATE_REFRESH_TOKENS: expected true or false, got {raw:?}"
-                )),
+                _ => problems.push(format!("EMULATOR_ROTATE_REFRESH_TOKENS: expected true or false, got {raw:?}")),
             }
         }
 
-        if problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError { problems })
-        }
+        if problems.is_empty() { Ok(config) } else { Err(ConfigError { problems }) }
     }
 }
 
@@ -282,9 +255,9 @@ pub fn listen_addr_from_env() -> Result<SocketAddr, ConfigError> {
         .ok()
         .filter(|value| !value.trim().is_empty())
         .unwrap_or_else(|| DEFAULT_LISTEN_ADDR.to_owned());
-    raw.trim().parse().map_err(|error| ConfigError {
-        problems: vec![format!("EMULATOR_LISTEN_ADDR: {raw:?}: {error}")],
-    })
+    raw.trim()
+        .parse()
+        .map_err(|error| ConfigError { problems: vec![format!("EMULATOR_LISTEN_ADDR: {raw:?}: {error}")] })
 }
 
 #[cfg(test)]
@@ -293,10 +266,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |name| vars.get(name).cloned()
     }
 
@@ -304,17 +274,11 @@ mod tests {
     fn environment_overrides_the_default_seed() {
         let config = EmulatorConfig::from_lookup(lookup(&[
             ("EMULATOR_ACCESS_TOKEN_TTL_SECS", "2"),
-            (
-                "EMULATOR_REDIRECT_URIS",
-                "http://a.test/cb, http://b.test/cb",
-            ),
+            ("EMULATOR_REDIRECT_URIS", "http://a.test/cb, http://b.test/cb"),
         ]))
         .unwrap();
         assert_eq!(config.access_token_ttl, Duration::from_secs(2));
-        assert_eq!(
-            config.clients[0].redirect_uris,
-            vec!["http://a.test/cb", "http://b.test/cb"]
-        );
+        assert_eq!(config.clients[0].redirect_uris, vec!["http://a.test/cb", "http://b.test/cb"]);
         assert_eq!(config.clients[0].client_id, DEFAULT_CLIENT_ID);
     }
 

@@ -25,14 +25,8 @@ pub(crate) fn routes() -> Router<SharedEmulator> {
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/clients", post(register_client))
         .route("/_emulator/accounts", post(add_account))
-        .route(
-            "/_emulator/calendars/{calendar_id}/events",
-            get(stored_events).post(seed_events),
-        )
-        .route(
-            "/_emulator/faults",
-            get(list_faults).post(add_fault).delete(clear_faults),
-        )
+        .route("/_emulator/calendars/{calendar_id}/events", get(stored_events).post(seed_events))
+        .route("/_emulator/faults", get(list_faults).post(add_fault).delete(clear_faults))
         .route("/_emulator/calls", get(calls))
         .route("/_emulator/calls/reset", post(reset_calls))
         .route("/_emulator/tokens", get(tokens))
@@ -50,10 +44,7 @@ pub(crate) enum ControlError {
     #[error(transparent)]
     Fault(#[from] crate::faults::FaultSpecError),
     #[error("redirect URI {uri:?} is not an absolute URL: {reason}")]
-    RedirectUri {
-        uri: String,
-        reason: url::ParseError,
-    },
+    RedirectUri { uri: String, reason: url::ParseError },
     #[error("no calendar {0}")]
     UnknownCalendar(String),
     #[error("event rejected: {0}")]
@@ -86,10 +77,7 @@ async fn register_client(
 ) -> Result<Json<Value>, ControlError> {
     let client: OAuthClientConfig = parse(&body)?;
     for uri in &client.redirect_uris {
-        url::Url::parse(uri).map_err(|reason| ControlError::RedirectUri {
-            uri: uri.clone(),
-            reason,
-        })?;
+        url::Url::parse(uri).map_err(|reason| ControlError::RedirectUri { uri: uri.clone(), reason })?;
     }
     emulator.store().upsert_client(client.clone())?;
     Ok(Json(json!(client)))
@@ -136,15 +124,9 @@ async fn stored_events(
     Path(calendar_id): Path<String>,
 ) -> Result<Json<Value>, ControlError> {
     let store = emulator.store();
-    let calendar = store
-        .calendars
-        .get(&calendar_id)
-        .ok_or_else(|| ControlError::UnknownCalendar(calendar_id.clone()))?;
-    let events = calendar
-        .events
-        .iter()
-        .map(|event| Value::Object(event.resource.clone()))
-        .collect();
+    let calendar =
+        store.calendars.get(&calendar_id).ok_or_else(|| ControlError::UnknownCalendar(calendar_id.clone()))?;
+    let events = calendar.events.iter().map(|event| Value::Object(event.resource.clone())).collect();
     Ok(Json(Value::Array(events)))
 }
 
@@ -233,20 +215,16 @@ async fn expire_tokens(
     State(emulator): State<SharedEmulator>,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ControlError> {
-    let request: ExpireRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ExpireRequest::default()
-    } else {
-        parse(&body)?
-    };
+    let request: ExpireRequest =
+        if body.iter().all(u8::is_ascii_whitespace) { ExpireRequest::default() } else { parse(&body)? };
     let expired_at = Timestamp::now() - SignedDuration::from_secs(1);
     let mut store = emulator.store();
     let mut expired = 0;
-    for token in store.access_tokens.iter_mut().filter(|token| {
-        request
-            .account
-            .as_ref()
-            .is_none_or(|account| &token.account == account)
-    }) {
+    for token in store
+        .access_tokens
+        .iter_mut()
+        .filter(|token| request.account.as_ref().is_none_or(|account| &token.account == account))
+    {
         if token.expires_at > expired_at {
             token.expires_at = expired_at;
             expired += 1;

@@ -97,9 +97,7 @@ impl Endpoint {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Endpoint::ALL
-            .into_iter()
-            .find(|endpoint| endpoint.name() == name)
+        Endpoint::ALL.into_iter().find(|endpoint| endpoint.name() == name)
     }
 
     fn dialect(self) -> Dialect {
@@ -116,10 +114,7 @@ impl Endpoint {
     }
 
     fn creates_conferences(self) -> bool {
-        matches!(
-            self,
-            Endpoint::EventsInsert | Endpoint::EventsPatch | Endpoint::EventsUpdate
-        )
+        matches!(self, Endpoint::EventsInsert | Endpoint::EventsPatch | Endpoint::EventsUpdate)
     }
 }
 
@@ -161,10 +156,7 @@ impl FaultKind {
     /// Kinds that replace or delay the answer to a whole request, as opposed to
     /// changing one detail of a normal answer.
     fn intercepts_requests(self) -> bool {
-        matches!(
-            self,
-            FaultKind::Respond | FaultKind::Timeout | FaultKind::Drop | FaultKind::ApplyThenDrop
-        )
+        matches!(self, FaultKind::Respond | FaultKind::Timeout | FaultKind::Drop | FaultKind::ApplyThenDrop)
     }
 }
 
@@ -202,18 +194,11 @@ pub(crate) enum FaultSpecError {
     #[error("times must be at least 1")]
     ZeroTimes,
     #[error("kind {kind} cannot apply to endpoint {endpoint}")]
-    KindDoesNotApply {
-        kind: &'static str,
-        endpoint: &'static str,
-    },
+    KindDoesNotApply { kind: &'static str, endpoint: &'static str },
 }
 
 fn endpoint_names() -> String {
-    Endpoint::ALL
-        .iter()
-        .map(|endpoint| endpoint.name())
-        .collect::<Vec<_>>()
-        .join(", ")
+    Endpoint::ALL.iter().map(|endpoint| endpoint.name()).collect::<Vec<_>>().join(", ")
 }
 
 /// A queued fault.
@@ -240,15 +225,11 @@ impl TryFrom<FaultSpec> for Fault {
     fn try_from(spec: FaultSpec) -> Result<Self, Self::Error> {
         let target = match spec.endpoint.as_str() {
             "*" => None,
-            name => Some(
-                Endpoint::from_name(name)
-                    .ok_or_else(|| FaultSpecError::UnknownEndpoint(name.to_owned()))?,
-            ),
+            name => Some(Endpoint::from_name(name).ok_or_else(|| FaultSpecError::UnknownEndpoint(name.to_owned()))?),
         };
         let kind = match spec.kind.as_deref() {
             None => FaultKind::Respond,
-            Some(name) => FaultKind::from_name(name)
-                .ok_or_else(|| FaultSpecError::UnknownKind(name.to_owned()))?,
+            Some(name) => FaultKind::from_name(name).ok_or_else(|| FaultSpecError::UnknownKind(name.to_owned()))?,
         };
         if let Some(endpoint) = target {
             let applies = match kind {
@@ -259,10 +240,7 @@ impl TryFrom<FaultSpec> for Fault {
                 _ => true,
             };
             if !applies {
-                return Err(FaultSpecError::KindDoesNotApply {
-                    kind: kind.name(),
-                    endpoint: endpoint.name(),
-                });
+                return Err(FaultSpecError::KindDoesNotApply { kind: kind.name(), endpoint: endpoint.name() });
             }
         }
         let status = spec
@@ -294,10 +272,8 @@ impl TryFrom<FaultSpec> for Fault {
 impl Fault {
     fn matches(&self, endpoints: &[Endpoint], calendars: &[String]) -> bool {
         let endpoint_matches = self.target.is_none_or(|target| endpoints.contains(&target));
-        let calendar_matches = self
-            .calendar_id
-            .as_ref()
-            .is_none_or(|wanted| calendars.iter().any(|calendar| calendar == wanted));
+        let calendar_matches =
+            self.calendar_id.as_ref().is_none_or(|wanted| calendars.iter().any(|calendar| calendar == wanted));
         endpoint_matches && calendar_matches
     }
 
@@ -341,9 +317,7 @@ impl Fault {
         };
         *response.status_mut() = status;
         if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }
@@ -381,11 +355,7 @@ impl FaultQueue {
     }
 
     /// The fault that replaces or delays this whole request, if any.
-    pub fn take_request_fault(
-        &mut self,
-        endpoints: &[Endpoint],
-        calendars: &[String],
-    ) -> Option<Fault> {
+    pub fn take_request_fault(&mut self, endpoints: &[Endpoint], calendars: &[String]) -> Option<Fault> {
         self.take_first(|fault| {
             fault.kind.intercepts_requests()
                 && !fault.is_per_calendar_freebusy_error(endpoints)
@@ -397,26 +367,19 @@ impl FaultQueue {
     /// (known under any of `names`).
     pub fn take_freebusy_calendar_error(&mut self, names: &[String]) -> bool {
         let endpoints = [Endpoint::Freebusy];
-        self.take_first(|fault| {
-            fault.is_per_calendar_freebusy_error(&endpoints) && fault.matches(&endpoints, names)
-        })
-        .is_some()
+        self.take_first(|fault| fault.is_per_calendar_freebusy_error(&endpoints) && fault.matches(&endpoints, names))
+            .is_some()
     }
 
     /// Whether the Meet conference being created now must fail.
     pub fn take_conference_failure(&mut self, endpoint: Endpoint, calendars: &[String]) -> bool {
-        self.take_first(|fault| {
-            fault.kind == FaultKind::ConferenceFailure && fault.matches(&[endpoint], calendars)
-        })
-        .is_some()
+        self.take_first(|fault| fault.kind == FaultKind::ConferenceFailure && fault.matches(&[endpoint], calendars))
+            .is_some()
     }
 
     /// Whether the token response being built must leave out its refresh token.
     pub fn take_no_refresh_token(&mut self, endpoints: &[Endpoint]) -> bool {
-        self.take_first(|fault| {
-            fault.kind == FaultKind::NoRefreshToken && fault.matches(endpoints, &[])
-        })
-        .is_some()
+        self.take_first(|fault| fault.kind == FaultKind::NoRefreshToken && fault.matches(endpoints, &[])).is_some()
     }
 }
 
@@ -463,11 +426,7 @@ pub(crate) async fn intercept(
         return Ok(AfterWork::Answer);
     };
     let endpoint = endpoints[0];
-    tracing::info!(
-        endpoint = endpoint.name(),
-        kind = fault.kind.name(),
-        "injecting fault"
-    );
+    tracing::info!(endpoint = endpoint.name(), kind = fault.kind.name(), "injecting fault");
     match fault.kind {
         FaultKind::Respond => {
             if let Some(delay) = fault.delay {
@@ -502,15 +461,9 @@ mod tests {
     #[test]
     fn a_fault_fires_its_number_of_times_then_is_gone() {
         let mut queue = FaultQueue::default();
-        queue.push(fault(
-            json!({"endpoint": "token", "status": 503, "times": 2}),
-        ));
+        queue.push(fault(json!({"endpoint": "token", "status": 503, "times": 2})));
         let token = [Endpoint::Token, Endpoint::TokenRefresh];
-        assert!(
-            queue
-                .take_request_fault(&[Endpoint::Userinfo], &[])
-                .is_none()
-        );
+        assert!(queue.take_request_fault(&[Endpoint::Userinfo], &[]).is_none());
         assert!(queue.take_request_fault(&token, &[]).is_some());
         assert!(queue.take_request_fault(&token, &[]).is_some());
         assert!(queue.take_request_fault(&token, &[]).is_none());
@@ -521,50 +474,30 @@ mod tests {
         let mut queue = FaultQueue::default();
         queue.push(fault(json!({"endpoint": "token_refresh", "status": 500})));
         assert!(queue.take_request_fault(&[Endpoint::Token], &[]).is_none());
-        assert!(
-            queue
-                .take_request_fault(&[Endpoint::Token, Endpoint::TokenRefresh], &[])
-                .is_some()
-        );
+        assert!(queue.take_request_fault(&[Endpoint::Token, Endpoint::TokenRefresh], &[]).is_some());
     }
 
     #[test]
     fn a_calendar_filter_needs_that_calendar() {
         let mut queue = FaultQueue::default();
-        queue.push(fault(
-            json!({"endpoint": "*", "calendar_id": "a@x", "status": 500}),
-        ));
+        queue.push(fault(json!({"endpoint": "*", "calendar_id": "a@x", "status": 500})));
         assert!(queue.take_request_fault(&[Endpoint::Token], &[]).is_none());
-        assert!(
-            queue
-                .take_request_fault(&[Endpoint::EventsGet], &["b@x".into()])
-                .is_none()
-        );
-        assert!(
-            queue
-                .take_request_fault(&[Endpoint::EventsGet], &["a@x".into()])
-                .is_some()
-        );
+        assert!(queue.take_request_fault(&[Endpoint::EventsGet], &["b@x".into()]).is_none());
+        assert!(queue.take_request_fault(&[Endpoint::EventsGet], &["a@x".into()]).is_some());
     }
 
     #[test]
     fn a_statusless_freebusy_calendar_fault_fails_only_that_calendar() {
         let mut queue = FaultQueue::default();
         queue.push(fault(json!({"endpoint": "freebusy", "calendar_id": "a@x"})));
-        assert!(
-            queue
-                .take_request_fault(&[Endpoint::Freebusy], &["a@x".into()])
-                .is_none()
-        );
+        assert!(queue.take_request_fault(&[Endpoint::Freebusy], &["a@x".into()]).is_none());
         assert!(queue.take_freebusy_calendar_error(&["a@x".into()]));
         assert!(!queue.take_freebusy_calendar_error(&["a@x".into()]));
     }
 
     #[test]
     fn specs_that_cannot_fire_are_refused() {
-        let refuse = |spec: Value| {
-            Fault::try_from(serde_json::from_value::<FaultSpec>(spec).unwrap()).unwrap_err()
-        };
+        let refuse = |spec: Value| Fault::try_from(serde_json::from_value::<FaultSpec>(spec).unwrap()).unwrap_err();
         refuse(json!({"endpoint": "nope"}));
         refuse(json!({"endpoint": "token", "kind": "explode"}));
         refuse(json!({"endpoint": "token", "times": 0}));

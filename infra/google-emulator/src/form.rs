@@ -23,11 +23,7 @@ impl FormPairs {
 
     /// The only value of `name`; an empty value counts as absent, as Google treats it.
     pub fn single(&self, name: &str) -> Result<Option<&str>, RepeatedParameter> {
-        let mut values = self
-            .0
-            .iter()
-            .filter(|(key, _)| key == name)
-            .map(|(_, value)| value.as_str());
+        let mut values = self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str());
         let first = values.next();
         if values.next().is_some() {
             return Err(RepeatedParameter(name.to_owned()));
@@ -36,10 +32,7 @@ impl FormPairs {
     }
 
     pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
-            .iter()
-            .filter(move |(key, _)| key == name)
-            .map(|(_, value)| value.as_str())
+        self.0.iter().filter(move |(key, _)| key == name).map(|(_, value)| value.as_str())
     }
 
     pub fn contains(&self, name: &str) -> bool {

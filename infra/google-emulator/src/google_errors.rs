@@ -23,12 +23,7 @@ pub(crate) struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, reason: &str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            reason: reason.to_owned(),
-            message: message.into(),
-            location: None,
-        }
+        ApiError { status, reason: reason.to_owned(), message: message.into(), location: None }
     }
 
     /// The 401 every API call with an unknown, expired or revoked token gets.
@@ -155,11 +150,7 @@ pub(crate) struct OAuthError {
 
 impl OAuthError {
     fn new(status: StatusCode, code: &'static str, description: impl Into<String>) -> Self {
-        OAuthError {
-            status,
-            code,
-            description: description.into(),
-        }
+        OAuthError { status, code, description: description.into() }
     }
 
     pub fn invalid_request(description: impl Into<String>) -> Self {
@@ -175,11 +166,7 @@ impl OAuthError {
     }
 
     pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
-        OAuthError::new(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            description,
-        )
+        OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", description)
     }
 
     pub fn invalid_token(description: impl Into<String>) -> Self {
@@ -192,11 +179,7 @@ impl OAuthError {
             400 => OAuthError::invalid_request("Bad Request"),
             401 => OAuthError::invalid_client("Unauthorized"),
             503 => OAuthError::new(status, "temporarily_unavailable", "Service unavailable"),
-            _ => OAuthError::new(
-                status,
-                "server_error",
-                status.canonical_reason().unwrap_or("Error"),
-            ),
+            _ => OAuthError::new(status, "server_error", status.canonical_reason().unwrap_or("Error")),
         }
     }
 

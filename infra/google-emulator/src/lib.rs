@@ -26,9 +26,8 @@ mod signing;
 mod state;
 
 pub use config::{
-    AccessRole, AccountConfig, CalendarConfig, ConfigError, DEFAULT_CLIENT_ID,
-    DEFAULT_CLIENT_SECRET, DEFAULT_LISTEN_ADDR, DEFAULT_REDIRECT_URI, EmulatorConfig,
-    OAuthClientConfig, listen_addr_from_env,
+    AccessRole, AccountConfig, CalendarConfig, ConfigError, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_LISTEN_ADDR, DEFAULT_REDIRECT_URI, EmulatorConfig, OAuthClientConfig, listen_addr_from_env,
 };
 pub use server::RunningEmulator;
 pub use signing::{SIGNING_KEY_ID, SIGNING_KEY_PUBLIC_EXPONENT, SIGNING_KEY_PUBLIC_MODULUS};

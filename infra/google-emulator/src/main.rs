@@ -13,9 +13,7 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
 
     let (config, listen_addr) = match (EmulatorConfig::from_env(), listen_addr_from_env()) {
@@ -41,19 +39,10 @@ async fn main() -> ExitCode {
     println!("  discovery: {base}/.well-known/openid-configuration");
     println!("  issuer:    {}", seed.issuer);
     for client in &seed.clients {
-        println!(
-            "  client:    {} / {} -> {}",
-            client.client_id,
-            client.client_secret,
-            client.redirect_uris.join(", ")
-        );
+        println!("  client:    {} / {} -> {}", client.client_id, client.client_secret, client.redirect_uris.join(", "));
     }
     for account in &seed.accounts {
-        println!(
-            "  account:   {} (sub {})",
-            account.email,
-            account.sub.as_deref().unwrap_or("generated")
-        );
+        println!("  account:   {} (sub {})", account.email, account.sub.as_deref().unwrap_or("generated"));
     }
 
     wait_for_stop_signal().await;

@@ -44,18 +44,12 @@ const BASE32HEX: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
 
 /// An event id as Google generates them: 26 base32hex characters.
 pub(crate) fn event_id() -> String {
-    random_bytes::<26>()
-        .iter()
-        .map(|byte| BASE32HEX[usize::from(byte % 32)] as char)
-        .collect()
+    random_bytes::<26>().iter().map(|byte| BASE32HEX[usize::from(byte % 32)] as char).collect()
 }
 
 /// A Meet conference code such as `abc-defg-hij`.
 pub(crate) fn meet_code() -> String {
-    let letters: Vec<char> = random_bytes::<10>()
-        .iter()
-        .map(|byte| (b'a' + byte % 26) as char)
-        .collect();
+    let letters: Vec<char> = random_bytes::<10>().iter().map(|byte| (b'a' + byte % 26) as char).collect();
     let part = |range: std::ops::Range<usize>| letters[range].iter().collect::<String>();
     format!("{}-{}-{}", part(0..3), part(3..7), part(7..10))
 }

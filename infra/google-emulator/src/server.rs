@@ -51,11 +51,7 @@ impl RunningEmulator {
         let (stop, stopped) = oneshot::channel();
         let serving = tokio::spawn(serve(listener, router(emulator), stopped));
         tracing::info!(%local_addr, "google emulator listening");
-        Ok(RunningEmulator {
-            local_addr,
-            stop: Some(stop),
-            serving: Some(serving),
-        })
+        Ok(RunningEmulator { local_addr, stop: Some(stop), serving: Some(serving) })
     }
 
     /// `http://IP:PORT`, no trailing slash: the base of every endpoint.
@@ -100,8 +96,7 @@ fn router(emulator: SharedEmulator) -> Router {
 }
 
 async fn unknown_route() -> Response {
-    crate::google_errors::ApiError::new(StatusCode::NOT_FOUND, "notFound", "Not Found")
-        .into_response()
+    crate::google_errors::ApiError::new(StatusCode::NOT_FOUND, "notFound", "Not Found").into_response()
 }
 
 async fn serve(listener: TcpListener, router: Router, mut stop: oneshot::Receiver<()>) {
@@ -125,10 +120,7 @@ async fn serve(listener: TcpListener, router: Router, mut stop: oneshot::Receive
         }
     }
     drop(listener);
-    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await.is_err() {
         tracing::info!("closing connections still busy after the shutdown grace period");
     }
     connections.abort_all();
@@ -143,15 +135,12 @@ fn serve_connection(
     connections: &mut JoinSet<()>,
 ) {
     let close_request = Arc::new(Notify::new());
-    let control = ConnectionControl {
-        close_request: Some(close_request.clone()),
-    };
+    let control = ConnectionControl { close_request: Some(close_request.clone()) };
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(control.clone());
         router.clone().oneshot(request)
     });
-    let connection =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let connection = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
     let connection = graceful.watch(connection);
     connections.spawn(async move {
         tokio::select! {
@@ -184,10 +173,7 @@ impl ConnectionControl {
                 close_request.notify_one();
                 std::future::pending::<Response>().await
             }
-            None => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "this fault needs the emulator's own connection handling",
-            )
+            None => (StatusCode::INTERNAL_SERVER_ERROR, "this fault needs the emulator's own connection handling")
                 .into_response(),
         }
     }
@@ -197,10 +183,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ConnectionControl {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<ConnectionControl>()
-            .cloned()
-            .unwrap_or_default())
+        Ok(parts.extensions.get::<ConnectionControl>().cloned().unwrap_or_default())
     }
 }

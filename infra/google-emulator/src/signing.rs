@@ -109,11 +109,7 @@ mod tests {
         let token = sign_id_token(&claims).unwrap();
         let header = jsonwebtoken::decode_header(&token).unwrap();
         assert_eq!(header.kid.as_deref(), Some(SIGNING_KEY_ID));
-        let key = DecodingKey::from_rsa_components(
-            SIGNING_KEY_PUBLIC_MODULUS,
-            SIGNING_KEY_PUBLIC_EXPONENT,
-        )
-        .unwrap();
+        let key = DecodingKey::from_rsa_components(SIGNING_KEY_PUBLIC_MODULUS, SIGNING_KEY_PUBLIC_EXPONENT).unwrap();
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_audience(&["client"]);
         validation.set_issuer(&["https://accounts.google.com"]);

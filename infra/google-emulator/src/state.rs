@@ -29,18 +29,13 @@ pub(crate) struct Emulator {
 impl Emulator {
     pub fn new(config: EmulatorConfig) -> Self {
         let store = Store::seeded(&config);
-        Emulator {
-            config,
-            store: Mutex::new(store),
-        }
+        Emulator { config, store: Mutex::new(store) }
     }
 
     pub fn store(&self) -> MutexGuard<'_, Store> {
         // A panic while holding the lock leaves data a test may still want to
         // inspect; an emulator is better off serving it than dying.
-        self.store
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.store.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Back to the configured seed: clients, accounts and calendars as configured;
@@ -272,37 +267,22 @@ impl Store {
 
         let mut calendar_list = Vec::new();
         for calendar in config.calendars {
-            self.calendars
-                .entry(calendar.id.clone())
-                .or_insert_with(|| Calendar {
-                    id: calendar.id.clone(),
-                    summary: calendar
-                        .summary
-                        .clone()
-                        .unwrap_or_else(|| calendar.id.clone()),
-                    time_zone: calendar.time_zone.clone(),
-                    events: Vec::new(),
-                    conferences: BTreeMap::new(),
-                });
+            self.calendars.entry(calendar.id.clone()).or_insert_with(|| Calendar {
+                id: calendar.id.clone(),
+                summary: calendar.summary.clone().unwrap_or_else(|| calendar.id.clone()),
+                time_zone: calendar.time_zone.clone(),
+                events: Vec::new(),
+                conferences: BTreeMap::new(),
+            });
             calendar_list.push(CalendarListEntry {
                 calendar_id: calendar.id,
                 access_role: calendar.access_role,
                 primary: calendar.primary,
             });
         }
-        let name = config
-            .name
-            .unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
+        let name = config.name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
         let sub = config.sub.unwrap_or_else(random::subject);
-        self.accounts.insert(
-            email.clone(),
-            Account {
-                email,
-                sub,
-                name,
-                calendar_list,
-            },
-        );
+        self.accounts.insert(email.clone(), Account { email, sub, name, calendar_list });
         Ok(())
     }
 
@@ -350,9 +330,7 @@ impl Store {
 
     /// The live (unrevoked) grant of `account` to `client_id`.
     pub fn active_grant(&self, account: &str, client_id: &str) -> Option<GrantId> {
-        self.grants.iter().position(|grant| {
-            !grant.revoked && grant.account == account && grant.client_id == client_id
-        })
+        self.grants.iter().position(|grant| !grant.revoked && grant.account == account && grant.client_id == client_id)
     }
 
     /// Revokes a grant and every token issued under it.
@@ -369,15 +347,9 @@ impl Store {
     /// The caller behind a Bearer access token, if the token is known, unexpired,
     /// unrevoked and its grant is still live.
     pub fn authenticate(&self, access_token: &str, now: Timestamp) -> Option<Caller> {
-        let token = self
-            .access_tokens
-            .iter()
-            .find(|candidate| candidate.token == access_token)?;
+        let token = self.access_tokens.iter().find(|candidate| candidate.token == access_token)?;
         let live = !token.revoked && !self.grants[token.grant].revoked && now < token.expires_at;
-        live.then(|| Caller {
-            account: token.account.clone(),
-            scopes: token.scopes.clone(),
-        })
+        live.then(|| Caller { account: token.account.clone(), scopes: token.scopes.clone() })
     }
 }
 
@@ -395,22 +367,10 @@ mod tests {
     fn default_seed_gives_each_account_its_own_primary_calendar() {
         let emulator = Emulator::new(EmulatorConfig::default());
         let store = emulator.store();
-        assert_eq!(
-            store.primary_calendar_id("demo@example.com"),
-            Some("demo@example.com")
-        );
-        assert_eq!(
-            store.resolve_calendar_id("alex@example.com", "primary"),
-            "alex@example.com"
-        );
-        assert_eq!(
-            store.access_role("demo@example.com", "alex@example.com"),
-            None
-        );
-        assert_eq!(
-            store.accounts["demo@example.com"].sub,
-            "100000000000000000001"
-        );
+        assert_eq!(store.primary_calendar_id("demo@example.com"), Some("demo@example.com"));
+        assert_eq!(store.resolve_calendar_id("alex@example.com", "primary"), "alex@example.com");
+        assert_eq!(store.access_role("demo@example.com", "alex@example.com"), None);
+        assert_eq!(store.accounts["demo@example.com"].sub, "100000000000000000001");
     }
 
     #[test]
@@ -431,14 +391,8 @@ mod tests {
                 }],
             })
             .unwrap();
-        assert_eq!(
-            store.primary_calendar_id("sam@example.com"),
-            Some("sam@example.com")
-        );
-        assert_eq!(
-            store.access_role("sam@example.com", "demo@example.com"),
-            Some(AccessRole::FreeBusyReader)
-        );
+        assert_eq!(store.primary_calendar_id("sam@example.com"), Some("sam@example.com"));
+        assert_eq!(store.access_role("sam@example.com", "demo@example.com"), Some(AccessRole::FreeBusyReader));
     }
 
     #[test]

@@ -26,15 +26,15 @@ use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
-    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue, ScalarAttributeType,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 use jiff::Timestamp;
 
 use crate::domain::{ConnectionKey, Provider, TenantId, UserId};
 use crate::ports::{
-    ConnectionRecord, ConnectionStatus, ConnectionStore, FlowKind, FlowRecord, FlowStore,
-    SealedSecret, StoreError, WriteCondition,
+    ConnectionRecord, ConnectionStatus, ConnectionStore, FlowKind, FlowRecord, FlowStore, SealedSecret, StoreError,
+    WriteCondition,
 };
 
 /// The TTL attribute; also named in the SAM template.
@@ -52,34 +52,22 @@ pub struct DynamoDbStore {
 
 impl DynamoDbStore {
     pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
-            table: table.into(),
-        }
+        Self { client, table: table.into() }
     }
 }
 
 impl std::fmt::Debug for DynamoDbStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DynamoDbStore")
-            .field("table", &self.table)
-            .finish_non_exhaustive()
+        f.debug_struct("DynamoDbStore").field("table", &self.table).finish_non_exhaustive()
     }
 }
 
 /// Creates the calbridge table (on-demand, `pk`/`sk` strings, TTL on `ttl`) for tests and the
 /// local stack; production tables come from the SAM template. An existing table is fine.
 #[tracing::instrument(skip_all, fields(table = %table))]
-pub async fn create_table(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-) -> Result<(), StoreError> {
+pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), StoreError> {
     let key = |name: &str, kind: KeyType| {
-        KeySchemaElement::builder()
-            .attribute_name(name)
-            .key_type(kind)
-            .build()
-            .map_err(unavailable)
+        KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(unavailable)
     };
     let string_attribute = |name: &str| {
         AttributeDefinition::builder()
@@ -100,22 +88,14 @@ pub async fn create_table(
         .await;
     match created {
         Ok(_) => {}
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_resource_in_use_exception()) => {}
+        Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => {}
         Err(err) => return Err(sdk_unavailable("CreateTable", err)),
     }
     // An existing table may still be CREATING (another process created it a moment ago).
-    client
-        .wait_until_table_exists()
-        .table_name(table)
-        .wait(TABLE_ACTIVE_TIMEOUT)
-        .await
-        .map_err(|err| {
-            tracing::warn!(error = %DisplayErrorContext(&err), "table did not become active");
-            unavailable(err)
-        })?;
+    client.wait_until_table_exists().table_name(table).wait(TABLE_ACTIVE_TIMEOUT).await.map_err(|err| {
+        tracing::warn!(error = %DisplayErrorContext(&err), "table did not become active");
+        unavailable(err)
+    })?;
 
     // UpdateTimeToLive fails when TTL is already enabled, so ask first.
     let ttl = client
@@ -124,13 +104,8 @@ pub async fn create_table(
         .send()
         .await
         .map_err(|err| sdk_unavailable("DescribeTimeToLive", err))?;
-    let status = ttl
-        .time_to_live_description()
-        .and_then(|d| d.time_to_live_status());
-    if !matches!(
-        status,
-        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-    ) {
+    let status = ttl.time_to_live_description().and_then(|d| d.time_to_live_status());
+    if !matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
         client
             .update_time_to_live()
             .table_name(table)
@@ -151,10 +126,7 @@ pub async fn create_table(
 #[async_trait]
 impl ConnectionStore for DynamoDbStore {
     #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user))]
-    async fn get_connection(
-        &self,
-        key: &ConnectionKey,
-    ) -> Result<Option<ConnectionRecord>, StoreError> {
+    async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError> {
         let (pk, sk) = connection_key(key);
         let output = self
             .client
@@ -176,16 +148,8 @@ impl ConnectionStore for DynamoDbStore {
         skip_all,
         fields(table = %self.table, tenant = %record.key.tenant, user = %record.key.user, version = record.version)
     )]
-    async fn put_connection(
-        &self,
-        record: &ConnectionRecord,
-        condition: WriteCondition,
-    ) -> Result<(), StoreError> {
-        let request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(connection_to_item(record)));
+    async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError> {
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(connection_to_item(record)));
         let request = match condition {
             WriteCondition::Absent => request.condition_expression("attribute_not_exists(pk)"),
             WriteCondition::Version(version) => request
@@ -195,11 +159,7 @@ impl ConnectionStore for DynamoDbStore {
         };
         match request.send().await {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::ConditionFailed)
             }
             Err(err) => Err(sdk_unavailable("PutItem", err)),
@@ -239,9 +199,7 @@ impl ConnectionStore for DynamoDbStore {
             .key("pk", AttributeValue::S(pk))
             .key("sk", AttributeValue::S(sk))
             .update_expression("SET #lease = :until")
-            .condition_expression(
-                "#version = :version AND (attribute_not_exists(#lease) OR #lease <= :now)",
-            )
+            .condition_expression("#version = :version AND (attribute_not_exists(#lease) OR #lease <= :now)")
             .expression_attribute_names("#lease", "refresh_lease_until")
             .expression_attribute_names("#version", "version")
             .expression_attribute_values(":until", epoch_millis(until))
@@ -251,13 +209,7 @@ impl ConnectionStore for DynamoDbStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
             Err(err) => Err(sdk_unavailable("UpdateItem", err)),
         }
     }
@@ -279,11 +231,7 @@ impl FlowStore for DynamoDbStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Err(StoreError::ConditionFailed)
             }
             Err(err) => Err(sdk_unavailable("PutItem", err)),
@@ -291,11 +239,7 @@ impl FlowStore for DynamoDbStore {
     }
 
     #[tracing::instrument(skip_all, fields(table = %self.table, kind = kind.as_str()))]
-    async fn take_flow(
-        &self,
-        kind: FlowKind,
-        id_hash: &str,
-    ) -> Result<Option<FlowRecord>, StoreError> {
+    async fn take_flow(&self, kind: FlowKind, id_hash: &str) -> Result<Option<FlowRecord>, StoreError> {
         // A conditional delete is the atomic "take": DynamoDB serialises writes to one item, so
         // only one caller's condition sees the item.
         let result = self
@@ -311,17 +255,9 @@ impl FlowStore for DynamoDbStore {
         match result {
             Ok(output) => match output.attributes {
                 Some(item) if !item.is_empty() => flow_from_item(kind, id_hash, &item).map(Some),
-                _ => Err(StoreError::Corrupt(
-                    "DeleteItem returned no old item".to_owned(),
-                )),
+                _ => Err(StoreError::Corrupt("DeleteItem returned no old item".to_owned())),
             },
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
             Err(err) => Err(sdk_unavailable("DeleteItem", err)),
         }
     }
@@ -333,10 +269,7 @@ impl FlowStore for DynamoDbStore {
 const FLOW_SK: &str = "FLOW";
 
 fn connection_key(key: &ConnectionKey) -> (String, String) {
-    (
-        format!("T#{}#U#{}", key.tenant, key.user),
-        format!("CONN#{}", key.provider.as_str()),
-    )
+    (format!("T#{}#U#{}", key.tenant, key.user), format!("CONN#{}", key.provider.as_str()))
 }
 
 fn flow_pk(kind: FlowKind, id_hash: &str) -> String {
@@ -353,37 +286,17 @@ fn connection_to_item(record: &ConnectionRecord) -> Item {
     item.insert("sk".into(), AttributeValue::S(sk));
     put_owner(&mut item, &record.key);
     item.insert("version".into(), number(record.version));
-    item.insert(
-        "status".into(),
-        AttributeValue::S(record.status.as_str().to_owned()),
-    );
-    item.insert(
-        "google_account_id".into(),
-        AttributeValue::S(record.google_account_id.clone()),
-    );
+    item.insert("status".into(), AttributeValue::S(record.status.as_str().to_owned()));
+    item.insert("google_account_id".into(), AttributeValue::S(record.google_account_id.clone()));
     put_optional_string(&mut item, "email", record.email.as_deref());
-    item.insert(
-        "scopes".into(),
-        AttributeValue::L(
-            record
-                .scopes
-                .iter()
-                .cloned()
-                .map(AttributeValue::S)
-                .collect(),
-        ),
-    );
+    item.insert("scopes".into(), AttributeValue::L(record.scopes.iter().cloned().map(AttributeValue::S).collect()));
     item.insert("connected_at".into(), timestamp(record.connected_at));
     item.insert("updated_at".into(), timestamp(record.updated_at));
     put_optional_string(&mut item, "last_error", record.last_error.as_deref());
     if let Some(at) = record.access_token_expires_at {
         item.insert("access_token_expires_at".into(), timestamp(at));
     }
-    put_optional_string(
-        &mut item,
-        "selected_calendar_id",
-        record.selected_calendar_id.as_deref(),
-    );
+    put_optional_string(&mut item, "selected_calendar_id", record.selected_calendar_id.as_deref());
     if let Some(until) = record.refresh_lease_until {
         item.insert("refresh_lease_until".into(), epoch_millis(until));
     }
@@ -393,66 +306,32 @@ fn connection_to_item(record: &ConnectionRecord) -> Item {
 
 fn flow_to_item(record: &FlowRecord) -> Item {
     let mut item = Item::new();
-    item.insert(
-        "pk".into(),
-        AttributeValue::S(flow_pk(record.kind, &record.id_hash)),
-    );
+    item.insert("pk".into(), AttributeValue::S(flow_pk(record.kind, &record.id_hash)));
     item.insert("sk".into(), AttributeValue::S(FLOW_SK.to_owned()));
     put_owner(&mut item, &record.owner);
-    item.insert(
-        "return_to".into(),
-        AttributeValue::S(record.return_to.clone()),
-    );
+    item.insert("return_to".into(), AttributeValue::S(record.return_to.clone()));
     put_optional_string(&mut item, "login_hint", record.login_hint.as_deref());
-    put_optional_string(
-        &mut item,
-        "browser_binding_hash",
-        record.browser_binding_hash.as_deref(),
-    );
+    put_optional_string(&mut item, "browser_binding_hash", record.browser_binding_hash.as_deref());
     if let Some(sealed) = &record.sealed_pkce_verifier {
         put_sealed(&mut item, "verifier", sealed);
     }
     item.insert("expires_at".into(), timestamp(record.expires_at));
-    item.insert(
-        TTL_ATTRIBUTE.into(),
-        AttributeValue::N(record.expires_at.as_second().to_string()),
-    );
+    item.insert(TTL_ATTRIBUTE.into(), AttributeValue::N(record.expires_at.as_second().to_string()));
     item
 }
 
 fn put_owner(item: &mut Item, key: &ConnectionKey) {
-    item.insert(
-        "tenant_id".into(),
-        AttributeValue::S(key.tenant.as_str().to_owned()),
-    );
-    item.insert(
-        "user_id".into(),
-        AttributeValue::S(key.user.as_str().to_owned()),
-    );
-    item.insert(
-        "provider".into(),
-        AttributeValue::S(key.provider.as_str().to_owned()),
-    );
+    item.insert("tenant_id".into(), AttributeValue::S(key.tenant.as_str().to_owned()));
+    item.insert("user_id".into(), AttributeValue::S(key.user.as_str().to_owned()));
+    item.insert("provider".into(), AttributeValue::S(key.provider.as_str().to_owned()));
 }
 
 /// The one place a [`SealedSecret`] becomes attributes: `{prefix}_ct`, `_nonce`, `_edk`, `_key_id`.
 fn put_sealed(item: &mut Item, prefix: &str, sealed: &SealedSecret) {
-    item.insert(
-        format!("{prefix}_ct"),
-        AttributeValue::B(Blob::new(sealed.ciphertext.clone())),
-    );
-    item.insert(
-        format!("{prefix}_nonce"),
-        AttributeValue::B(Blob::new(sealed.nonce.to_vec())),
-    );
-    item.insert(
-        format!("{prefix}_edk"),
-        AttributeValue::B(Blob::new(sealed.encrypted_data_key.clone())),
-    );
-    item.insert(
-        format!("{prefix}_key_id"),
-        AttributeValue::S(sealed.key_id.clone()),
-    );
+    item.insert(format!("{prefix}_ct"), AttributeValue::B(Blob::new(sealed.ciphertext.clone())));
+    item.insert(format!("{prefix}_nonce"), AttributeValue::B(Blob::new(sealed.nonce.to_vec())));
+    item.insert(format!("{prefix}_edk"), AttributeValue::B(Blob::new(sealed.encrypted_data_key.clone())));
+    item.insert(format!("{prefix}_key_id"), AttributeValue::S(sealed.key_id.clone()));
 }
 
 fn put_optional_string(item: &mut Item, name: &str, value: Option<&str>) {
@@ -483,9 +362,7 @@ fn connection_from_item(key: &ConnectionKey, item: &Item) -> Result<ConnectionRe
     let stored_key = item.owner()?;
     if &stored_key != key {
         // The item's own fields must agree with the key it was found under.
-        return Err(StoreError::Corrupt(
-            "tenant_id/user_id/provider disagree with pk/sk".to_owned(),
-        ));
+        return Err(StoreError::Corrupt("tenant_id/user_id/provider disagree with pk/sk".to_owned()));
     }
     let status = item.string("status")?;
     Ok(ConnectionRecord {
@@ -516,11 +393,7 @@ fn connection_from_item(key: &ConnectionKey, item: &Item) -> Result<ConnectionRe
 
 fn flow_from_item(kind: FlowKind, id_hash: &str, item: &Item) -> Result<FlowRecord, StoreError> {
     let item = Attributes(item);
-    let sealed_pkce_verifier = if item.0.contains_key("verifier_ct") {
-        Some(item.sealed("verifier")?)
-    } else {
-        None
-    };
+    let sealed_pkce_verifier = if item.0.contains_key("verifier_ct") { Some(item.sealed("verifier")?) } else { None };
     Ok(FlowRecord {
         kind,
         id_hash: id_hash.to_owned(),
@@ -591,18 +464,13 @@ impl Attributes<'_> {
     }
 
     fn owner(&self) -> Result<ConnectionKey, StoreError> {
-        let tenant =
-            TenantId::parse(self.string("tenant_id")?).map_err(|_| corrupt("tenant_id"))?;
+        let tenant = TenantId::parse(self.string("tenant_id")?).map_err(|_| corrupt("tenant_id"))?;
         let user = UserId::parse(self.string("user_id")?).map_err(|_| corrupt("user_id"))?;
         let provider = match self.string("provider")? {
             "google" => Provider::Google,
             _ => return Err(corrupt("provider")),
         };
-        Ok(ConnectionKey {
-            tenant,
-            user,
-            provider,
-        })
+        Ok(ConnectionKey { tenant, user, provider })
     }
 
     /// The inverse of [`put_sealed`].
@@ -610,10 +478,7 @@ impl Attributes<'_> {
         let nonce_name = format!("{prefix}_nonce");
         Ok(SealedSecret {
             ciphertext: self.blob(&format!("{prefix}_ct"))?.to_vec(),
-            nonce: self
-                .blob(&nonce_name)?
-                .try_into()
-                .map_err(|_| corrupt(&nonce_name))?,
+            nonce: self.blob(&nonce_name)?.try_into().map_err(|_| corrupt(&nonce_name))?,
             encrypted_data_key: self.blob(&format!("{prefix}_edk"))?.to_vec(),
             key_id: self.string(&format!("{prefix}_key_id"))?.to_owned(),
         })
@@ -624,9 +489,7 @@ impl Attributes<'_> {
 // Errors
 
 fn corrupt(attribute: &str) -> StoreError {
-    StoreError::Corrupt(format!(
-        "attribute `{attribute}` is missing or has the wrong type"
-    ))
+    StoreError::Corrupt(format!("attribute `{attribute}` is missing or has the wrong type"))
 }
 
 fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> StoreError {

@@ -19,8 +19,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ConnectionKey, TenantId, UserId};
 use crate::ports::{
-    ConnectionRecord, ConnectionStatus, ConnectionStore, FlowKind, FlowRecord, FlowStore,
-    SealedSecret, StoreError, WriteCondition,
+    ConnectionRecord, ConnectionStatus, ConnectionStore, FlowKind, FlowRecord, FlowStore, SealedSecret, StoreError,
+    WriteCondition,
 };
 
 const CONNECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("connections");
@@ -69,9 +69,7 @@ impl EmbeddedStore {
         work: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || work(&db))
-            .await
-            .map_err(unavailable)?
+        tokio::task::spawn_blocking(move || work(&db)).await.map_err(unavailable)?
     }
 }
 
@@ -89,10 +87,7 @@ fn flow_key(kind: FlowKind, id_hash: &str) -> String {
 
 #[async_trait]
 impl ConnectionStore for EmbeddedStore {
-    async fn get_connection(
-        &self,
-        key: &ConnectionKey,
-    ) -> Result<Option<ConnectionRecord>, StoreError> {
+    async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError> {
         let id = connection_key(key);
         self.blocking(move |db| {
             let txn = db.begin_read().map_err(unavailable)?;
@@ -100,21 +95,14 @@ impl ConnectionStore for EmbeddedStore {
             let Some(value) = table.get(id.as_str()).map_err(unavailable)? else {
                 return Ok(None);
             };
-            decode::<StoredConnection>(value.value())?
-                .into_record()
-                .map(Some)
+            decode::<StoredConnection>(value.value())?.into_record().map(Some)
         })
         .await
     }
 
-    async fn put_connection(
-        &self,
-        record: &ConnectionRecord,
-        condition: WriteCondition,
-    ) -> Result<(), StoreError> {
+    async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError> {
         let id = connection_key(&record.key);
-        let bytes =
-            serde_json::to_vec(&StoredConnection::from_record(record)).map_err(unavailable)?;
+        let bytes = serde_json::to_vec(&StoredConnection::from_record(record)).map_err(unavailable)?;
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(unavailable)?;
             {
@@ -130,9 +118,7 @@ impl ConnectionStore for EmbeddedStore {
                 if !holds {
                     return Err(StoreError::ConditionFailed);
                 }
-                table
-                    .insert(id.as_str(), bytes.as_slice())
-                    .map_err(unavailable)?;
+                table.insert(id.as_str(), bytes.as_slice()).map_err(unavailable)?;
             }
             txn.commit().map_err(unavailable)
         })
@@ -165,27 +151,19 @@ impl ConnectionStore for EmbeddedStore {
             let txn = db.begin_write().map_err(unavailable)?;
             {
                 let mut table = txn.open_table(CONNECTIONS).map_err(unavailable)?;
-                let Some(current) = table
-                    .get(id.as_str())
-                    .map_err(unavailable)?
-                    .map(|v| v.value().to_vec())
-                else {
+                let Some(current) = table.get(id.as_str()).map_err(unavailable)?.map(|v| v.value().to_vec()) else {
                     return Ok(false);
                 };
                 let mut stored: StoredConnection = decode(&current)?;
                 // Millisecond precision, as in DynamoDB.
-                let held = stored
-                    .refresh_lease_until
-                    .is_some_and(|lease| lease.as_millisecond() > now.as_millisecond());
+                let held =
+                    stored.refresh_lease_until.is_some_and(|lease| lease.as_millisecond() > now.as_millisecond());
                 if stored.version != version || held {
                     return Ok(false);
                 }
-                stored.refresh_lease_until =
-                    Timestamp::from_millisecond(until.as_millisecond()).ok();
+                stored.refresh_lease_until = Timestamp::from_millisecond(until.as_millisecond()).ok();
                 let bytes = serde_json::to_vec(&stored).map_err(unavailable)?;
-                table
-                    .insert(id.as_str(), bytes.as_slice())
-                    .map_err(unavailable)?;
+                table.insert(id.as_str(), bytes.as_slice()).map_err(unavailable)?;
             }
             txn.commit().map_err(unavailable)?;
             Ok(true)
@@ -208,20 +186,14 @@ impl FlowStore for EmbeddedStore {
                 if table.get(id.as_str()).map_err(unavailable)?.is_some() {
                     return Err(StoreError::ConditionFailed);
                 }
-                table
-                    .insert(id.as_str(), bytes.as_slice())
-                    .map_err(unavailable)?;
+                table.insert(id.as_str(), bytes.as_slice()).map_err(unavailable)?;
             }
             txn.commit().map_err(unavailable)
         })
         .await
     }
 
-    async fn take_flow(
-        &self,
-        kind: FlowKind,
-        id_hash: &str,
-    ) -> Result<Option<FlowRecord>, StoreError> {
+    async fn take_flow(&self, kind: FlowKind, id_hash: &str) -> Result<Option<FlowRecord>, StoreError> {
         let id = flow_key(kind, id_hash);
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(unavailable)?;
@@ -266,17 +238,9 @@ impl StoredSealed {
     fn into_sealed(self) -> Result<SealedSecret, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("sealed {what}"));
         Ok(SealedSecret {
-            ciphertext: B64
-                .decode(self.ciphertext)
-                .map_err(|_| corrupt("ciphertext"))?,
-            nonce: B64
-                .decode(self.nonce)
-                .ok()
-                .and_then(|n| n.try_into().ok())
-                .ok_or_else(|| corrupt("nonce"))?,
-            encrypted_data_key: B64
-                .decode(self.encrypted_data_key)
-                .map_err(|_| corrupt("data key"))?,
+            ciphertext: B64.decode(self.ciphertext).map_err(|_| corrupt("ciphertext"))?,
+            nonce: B64.decode(self.nonce).ok().and_then(|n| n.try_into().ok()).ok_or_else(|| corrupt("nonce"))?,
+            encrypted_data_key: B64.decode(self.encrypted_data_key).map_err(|_| corrupt("data key"))?,
             key_id: self.key_id,
         })
     }
@@ -370,10 +334,7 @@ impl StoredFlow {
             return_to: r.return_to.clone(),
             login_hint: r.login_hint.clone(),
             browser_binding_hash: r.browser_binding_hash.clone(),
-            pkce_verifier: r
-                .sealed_pkce_verifier
-                .as_ref()
-                .map(StoredSealed::from_sealed),
+            pkce_verifier: r.sealed_pkce_verifier.as_ref().map(StoredSealed::from_sealed),
             expires_at: r.expires_at,
         }
     }
@@ -386,10 +347,7 @@ impl StoredFlow {
             return_to: self.return_to,
             login_hint: self.login_hint,
             browser_binding_hash: self.browser_binding_hash,
-            sealed_pkce_verifier: self
-                .pkce_verifier
-                .map(StoredSealed::into_sealed)
-                .transpose()?,
+            sealed_pkce_verifier: self.pkce_verifier.map(StoredSealed::into_sealed).transpose()?,
             expires_at: self.expires_at,
         })
     }
@@ -426,10 +384,7 @@ mod tests {
         };
         {
             let store = EmbeddedStore::open(&path).unwrap();
-            store
-                .put_connection(&record, WriteCondition::Absent)
-                .await
-                .unwrap();
+            store.put_connection(&record, WriteCondition::Absent).await.unwrap();
         }
         let reopened = EmbeddedStore::open(&path).unwrap();
         assert_eq!(reopened.get_connection(&key).await.unwrap(), Some(record));

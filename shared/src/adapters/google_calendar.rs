@@ -39,10 +39,7 @@ impl GoogleCalendarClient {
     /// and `#`).
     pub(crate) fn url(&self, segments: &[&str]) -> Url {
         let mut url = self.base.clone();
-        url.path_segments_mut()
-            .expect("the API base is an http(s) URL")
-            .pop_if_empty()
-            .extend(segments);
+        url.path_segments_mut().expect("the API base is an http(s) URL").pop_if_empty().extend(segments);
         url
     }
 }
@@ -86,31 +83,19 @@ pub(crate) async fn classify(response: Response) -> GoogleApiError {
     match status {
         StatusCode::UNAUTHORIZED => GoogleApiError::Unauthorized,
         StatusCode::TOO_MANY_REQUESTS => GoogleApiError::RateLimited { retry_after },
-        StatusCode::FORBIDDEN
-            if matches!(
-                reason.as_str(),
-                "rateLimitExceeded" | "userRateLimitExceeded"
-            ) =>
-        {
+        StatusCode::FORBIDDEN if matches!(reason.as_str(), "rateLimitExceeded" | "userRateLimitExceeded") => {
             GoogleApiError::RateLimited { retry_after }
         }
         StatusCode::NOT_FOUND => GoogleApiError::NotFound,
         StatusCode::GONE => GoogleApiError::Gone,
         StatusCode::CONFLICT => GoogleApiError::Conflict { reason },
-        s if s.is_server_error() => {
-            GoogleApiError::Unavailable(format!("google answered {s}").into())
-        }
-        s => GoogleApiError::Rejected {
-            status: s.as_u16(),
-            reason,
-        },
+        s if s.is_server_error() => GoogleApiError::Unavailable(format!("google answered {s}").into()),
+        s => GoogleApiError::Rejected { status: s.as_u16(), reason },
     }
 }
 
 /// Sends a request and parses a success body as `T`.
-pub(crate) async fn send_json<T: DeserializeOwned>(
-    request: reqwest::RequestBuilder,
-) -> Result<T, GoogleApiError> {
+pub(crate) async fn send_json<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T, GoogleApiError> {
     let response = request.send().await.map_err(transport)?;
     if !response.status().is_success() {
         return Err(classify(response).await);
@@ -168,21 +153,16 @@ struct FreeBusyError {
 #[async_trait]
 impl GoogleCalendar for GoogleCalendarClient {
     #[tracing::instrument(skip_all, name = "google.calendar_list")]
-    async fn list_calendars(
-        &self,
-        access_token: &AccessToken,
-    ) -> Result<Vec<CalendarEntry>, GoogleApiError> {
+    async fn list_calendars(&self, access_token: &AccessToken) -> Result<Vec<CalendarEntry>, GoogleApiError> {
         let mut entries = Vec::new();
         let mut page_token: Option<String> = None;
         for _ in 0..MAX_PAGES {
             let mut url = self.url(&["users", "me", "calendarList"]);
-            url.query_pairs_mut()
-                .append_pair("maxResults", CALENDAR_LIST_PAGE);
+            url.query_pairs_mut().append_pair("maxResults", CALENDAR_LIST_PAGE);
             if let Some(token) = &page_token {
                 url.query_pairs_mut().append_pair("pageToken", token);
             }
-            let page: CalendarListPage =
-                send_json(self.http.get(url).bearer_auth(access_token.secret())).await?;
+            let page: CalendarListPage = send_json(self.http.get(url).bearer_auth(access_token.secret())).await?;
             entries.extend(page.items.into_iter().map(|item| CalendarEntry {
                 id: item.id,
                 summary: item.summary_override.unwrap_or(item.summary),
@@ -195,9 +175,7 @@ impl GoogleCalendar for GoogleCalendarClient {
                 _ => return Ok(entries),
             }
         }
-        Err(GoogleApiError::Unavailable(
-            "calendarList kept returning page tokens".into(),
-        ))
+        Err(GoogleApiError::Unavailable("calendarList kept returning page tokens".into()))
     }
 
     #[tracing::instrument(skip_all, name = "google.freebusy", fields(calendars = calendar_ids.len()))]
@@ -212,36 +190,20 @@ impl GoogleCalendar for GoogleCalendarClient {
             "timeMax": window.end,
             "items": calendar_ids.iter().map(|id| serde_json::json!({ "id": id })).collect::<Vec<_>>(),
         });
-        let response: FreeBusyResponse = send_json(
-            self.http
-                .post(self.url(&["freeBusy"]))
-                .bearer_auth(access_token.secret())
-                .json(&body),
-        )
-        .await?;
+        let response: FreeBusyResponse =
+            send_json(self.http.post(self.url(&["freeBusy"])).bearer_auth(access_token.secret()).json(&body)).await?;
         let mut calendars = response.calendars;
         Ok(calendar_ids
             .iter()
             .map(|id| {
                 // A calendar Google did not answer for is not "free": fail closed.
                 let answer = match calendars.remove(id) {
-                    None => CalendarBusy::Unreadable {
-                        reason: "missing".into(),
-                    },
+                    None => CalendarBusy::Unreadable { reason: "missing".into() },
                     Some(calendar) if !calendar.errors.is_empty() => CalendarBusy::Unreadable {
-                        reason: calendar
-                            .errors
-                            .into_iter()
-                            .map(|e| e.reason)
-                            .next()
-                            .unwrap_or_default(),
+                        reason: calendar.errors.into_iter().map(|e| e.reason).next().unwrap_or_default(),
                     },
                     Some(calendar) => CalendarBusy::Busy(
-                        calendar
-                            .busy
-                            .into_iter()
-                            .filter_map(|p| Interval::new(p.start, p.end).ok())
-                            .collect(),
+                        calendar.busy.into_iter().filter_map(|p| Interval::new(p.start, p.end).ok()).collect(),
                     ),
                 };
                 (id.clone(), answer)

@@ -16,14 +16,13 @@ use async_trait::async_trait;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use oauth2::basic::{
-    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse,
-    BasicTokenIntrospectionResponse, BasicTokenType,
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
 };
 use oauth2::{
-    AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken,
-    RequestTokenError, RevocationUrl, Scope, StandardErrorResponse, StandardRevocableToken,
-    StandardTokenResponse, TokenResponse, TokenUrl,
+    AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, RevocationUrl,
+    Scope, StandardErrorResponse, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -81,19 +80,8 @@ pub struct GoogleOAuthClient {
 }
 
 impl GoogleOAuthClient {
-    pub fn new(
-        config: GoogleConfig,
-        http: reqwest::Client,
-        secrets: Arc<Secrets>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            config,
-            http,
-            secrets,
-            clock,
-            jwks: RwLock::new(None),
-        }
+    pub fn new(config: GoogleConfig, http: reqwest::Client, secrets: Arc<Secrets>, clock: Arc<dyn Clock>) -> Self {
+        Self { config, http, secrets, clock, jwks: RwLock::new(None) }
     }
 
     fn client(&self, secret: Option<&SecretString>) -> GoogleClient {
@@ -104,19 +92,13 @@ impl GoogleOAuthClient {
             .set_revocation_url(RevocationUrl::from_url(c.revoke_url.clone()))
             .set_redirect_uri(RedirectUrl::from_url(c.redirect_uri.clone()));
         match secret {
-            Some(secret) => {
-                client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()))
-            }
+            Some(secret) => client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned())),
             None => client,
         }
     }
 
     async fn authenticated_client(&self) -> Result<GoogleClient, GoogleOAuthError> {
-        let secrets = self
-            .secrets
-            .get()
-            .await
-            .map_err(|e| GoogleOAuthError::Unavailable(Box::new(e)))?;
+        let secrets = self.secrets.get().await.map_err(|e| GoogleOAuthError::Unavailable(Box::new(e)))?;
         Ok(self.client(Some(&secrets.google_client_secret)))
     }
 
@@ -129,14 +111,8 @@ impl GoogleOAuthClient {
                 .expires_in()
                 .and_then(|d| jiff::SignedDuration::try_from(d).ok())
                 .and_then(|d| now.checked_add(d).ok()),
-            granted_scopes: response
-                .scopes()
-                .map(|scopes| ScopeSet::from_iter(scopes.iter().map(|s| s.as_str()))),
-            id_token: response
-                .extra_fields()
-                .id_token
-                .clone()
-                .map(SecretString::from),
+            granted_scopes: response.scopes().map(|scopes| ScopeSet::from_iter(scopes.iter().map(|s| s.as_str()))),
+            id_token: response.extra_fields().id_token.clone().map(SecretString::from),
         }
     }
 
@@ -155,36 +131,25 @@ impl GoogleOAuthClient {
             .await
             .and_then(reqwest::Response::error_for_status)
             .map_err(|e| GoogleOAuthError::Unavailable(Box::new(e)))?;
-        let set: JwkSet = response
-            .json()
-            .await
-            .map_err(|e| GoogleOAuthError::Unavailable(Box::new(e)))?;
+        let set: JwkSet = response.json().await.map_err(|e| GoogleOAuthError::Unavailable(Box::new(e)))?;
         *self.jwks.write().await = Some((set.clone(), Instant::now()));
         Ok(set)
     }
 
-    async fn validate_id_token(
-        &self,
-        id_token: &SecretString,
-    ) -> Result<GoogleAccount, GoogleOAuthError> {
+    async fn validate_id_token(&self, id_token: &SecretString) -> Result<GoogleAccount, GoogleOAuthError> {
         let invalid = |why: &str| GoogleOAuthError::InvalidIdentity(why.to_owned());
         let token = id_token.expose_secret();
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed id_token"))?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid("malformed id_token"))?;
         if header.alg != Algorithm::RS256 {
             return Err(invalid("id_token is not signed with RS256"));
         }
-        let kid = header
-            .kid
-            .ok_or_else(|| invalid("id_token has no key id"))?;
+        let kid = header.kid.ok_or_else(|| invalid("id_token has no key id"))?;
         let mut set = self.key_set(false).await?;
         if set.find(&kid).is_none() {
             // Google rotates keys: an unknown key id may be newer than our cached set.
             set = self.key_set(true).await?;
         }
-        let jwk = set
-            .find(&kid)
-            .ok_or_else(|| invalid("id_token signed by an unknown key"))?;
+        let jwk = set.find(&kid).ok_or_else(|| invalid("id_token signed by an unknown key"))?;
         let key = DecodingKey::from_jwk(jwk).map_err(|_| invalid("unusable signing key"))?;
 
         let mut validation = Validation::new(Algorithm::RS256);
@@ -196,22 +161,15 @@ impl GoogleOAuthClient {
         }
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         let claims = jsonwebtoken::decode::<IdTokenClaims>(token, &key, &validation)
-            .map_err(|e| {
-                GoogleOAuthError::InvalidIdentity(format!("id_token rejected: {:?}", e.kind()))
-            })?
+            .map_err(|e| GoogleOAuthError::InvalidIdentity(format!("id_token rejected: {:?}", e.kind())))?
             .claims;
         Ok(GoogleAccount {
             subject: claims.sub,
-            email: claims
-                .email
-                .filter(|_| claims.email_verified.unwrap_or(false)),
+            email: claims.email.filter(|_| claims.email_verified.unwrap_or(false)),
         })
     }
 
-    async fn userinfo(
-        &self,
-        access_token: &AccessToken,
-    ) -> Result<GoogleAccount, GoogleOAuthError> {
+    async fn userinfo(&self, access_token: &AccessToken) -> Result<GoogleAccount, GoogleOAuthError> {
         let response = self
             .http
             .get(self.config.userinfo_url.clone())
@@ -221,21 +179,11 @@ impl GoogleOAuthClient {
             .map_err(|e| GoogleOAuthError::Unavailable(Box::new(e)))?;
         let status = response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-            return Err(GoogleOAuthError::InvalidIdentity(format!(
-                "userinfo answered {status}"
-            )));
+            return Err(GoogleOAuthError::InvalidIdentity(format!("userinfo answered {status}")));
         }
-        let response = response
-            .error_for_status()
-            .map_err(|e| GoogleOAuthError::Unavailable(Box::new(e)))?;
-        let info: UserInfo = response
-            .json()
-            .await
-            .map_err(|e| GoogleOAuthError::Unavailable(Box::new(e)))?;
-        Ok(GoogleAccount {
-            subject: info.sub,
-            email: info.email.filter(|_| info.email_verified.unwrap_or(false)),
-        })
+        let response = response.error_for_status().map_err(|e| GoogleOAuthError::Unavailable(Box::new(e)))?;
+        let info: UserInfo = response.json().await.map_err(|e| GoogleOAuthError::Unavailable(Box::new(e)))?;
+        Ok(GoogleAccount { subject: info.sub, email: info.email.filter(|_| info.email_verified.unwrap_or(false)) })
     }
 }
 
@@ -260,33 +208,24 @@ fn token_error<E: std::error::Error + Send + Sync + 'static>(
         RequestTokenError::ServerResponse(response) => match response.error() {
             BasicErrorResponseType::InvalidGrant => GoogleOAuthError::InvalidGrant,
             BasicErrorResponseType::Extension(code)
-                if code == "temporarily_unavailable"
-                    || code == "server_error"
-                    || code == "internal_failure" =>
+                if code == "temporarily_unavailable" || code == "server_error" || code == "internal_failure" =>
             {
                 GoogleOAuthError::Unavailable(format!("google answered {code}").into())
             }
-            other => GoogleOAuthError::Rejected {
-                code: other.to_string(),
-            },
+            other => GoogleOAuthError::Rejected { code: other.to_string() },
         },
         RequestTokenError::Request(e) => GoogleOAuthError::Unavailable(Box::new(e)),
         // The body of an unparseable response is dropped here on purpose: it may hold tokens.
-        RequestTokenError::Parse(e, _body) => GoogleOAuthError::Unavailable(
-            format!("unparseable token response at {}", e.path()).into(),
-        ),
+        RequestTokenError::Parse(e, _body) => {
+            GoogleOAuthError::Unavailable(format!("unparseable token response at {}", e.path()).into())
+        }
         RequestTokenError::Other(why) => GoogleOAuthError::Unavailable(why.into()),
     }
 }
 
 #[async_trait]
 impl GoogleOAuth for GoogleOAuthClient {
-    fn authorization_url(
-        &self,
-        state: &str,
-        pkce_challenge: PkceCodeChallenge,
-        login_hint: Option<&str>,
-    ) -> Url {
+    fn authorization_url(&self, state: &str, pkce_challenge: PkceCodeChallenge, login_hint: Option<&str>) -> Url {
         let state = state.to_owned();
         let client = self.client(None);
         let mut request = client
@@ -340,10 +279,7 @@ impl GoogleOAuth for GoogleOAuthClient {
         let response = self
             .http
             .post(self.config.revoke_url.clone())
-            .form(&[
-                ("token", refresh_token.secret().as_str()),
-                ("token_type_hint", "refresh_token"),
-            ])
+            .form(&[("token", refresh_token.secret().as_str()), ("token_type_hint", "refresh_token")])
             .send()
             .await
             .map_err(|e| GoogleOAuthError::Unavailable(Box::new(e)))?;
@@ -352,19 +288,13 @@ impl GoogleOAuth for GoogleOAuthClient {
             return Ok(());
         }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(GoogleOAuthError::Unavailable(
-                format!("revocation answered {status}").into(),
-            ));
+            return Err(GoogleOAuthError::Unavailable(format!("revocation answered {status}").into()));
         }
         #[derive(Deserialize)]
         struct ErrorBody {
             error: String,
         }
-        let code = response
-            .json::<ErrorBody>()
-            .await
-            .map(|b| b.error)
-            .unwrap_or_else(|_| status.to_string());
+        let code = response.json::<ErrorBody>().await.map(|b| b.error).unwrap_or_else(|_| status.to_string());
         match code.as_str() {
             // Already revoked or expired: the grant is dead, which is what was asked.
             "invalid_token" | "invalid_grant" => Err(GoogleOAuthError::InvalidGrant),

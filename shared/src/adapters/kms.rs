@@ -31,18 +31,13 @@ pub struct KmsKeyProvider {
 
 impl KmsKeyProvider {
     pub fn new(client: aws_sdk_kms::Client, key_id: impl Into<String>) -> Self {
-        Self {
-            client,
-            key_id: key_id.into(),
-        }
+        Self { client, key_id: key_id.into() }
     }
 }
 
 impl std::fmt::Debug for KmsKeyProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KmsKeyProvider")
-            .field("key_id", &self.key_id)
-            .finish_non_exhaustive()
+        f.debug_struct("KmsKeyProvider").field("key_id", &self.key_id).finish_non_exhaustive()
     }
 }
 
@@ -60,9 +55,7 @@ pub async fn create_key_for_tests(client: &aws_sdk_kms::Client) -> String {
         .send()
         .await
         .unwrap_or_else(|err| panic!("KMS CreateKey failed: {}", DisplayErrorContext(&err)));
-    let metadata = output
-        .key_metadata
-        .expect("CreateKey returns the key's metadata");
+    let metadata = output.key_metadata.expect("CreateKey returns the key's metadata");
     metadata.arn.unwrap_or(metadata.key_id)
 }
 
@@ -79,14 +72,11 @@ impl KeyProvider for KmsKeyProvider {
             .send()
             .await
             .map_err(|err| sdk_unavailable("GenerateDataKey", err))?;
-        let plaintext = output
-            .plaintext
-            .take()
-            .ok_or_else(|| malformed_response("GenerateDataKey returned no Plaintext"))?;
+        let plaintext =
+            output.plaintext.take().ok_or_else(|| malformed_response("GenerateDataKey returned no Plaintext"))?;
         // A wrong-sized key from GenerateDataKey is a service fault, not a bad blob.
-        let plaintext = into_data_key(plaintext).ok_or_else(|| {
-            malformed_response("GenerateDataKey returned a plaintext that is not 32 bytes")
-        })?;
+        let plaintext = into_data_key(plaintext)
+            .ok_or_else(|| malformed_response("GenerateDataKey returned a plaintext that is not 32 bytes"))?;
         let encrypted = output
             .ciphertext_blob
             .take()
@@ -94,11 +84,7 @@ impl KeyProvider for KmsKeyProvider {
             .into_inner();
         // KMS answers with the key's ARN even when we named it by alias: store what unwraps it.
         let key_id = output.key_id.take().unwrap_or_else(|| self.key_id.clone());
-        Ok(DataKey {
-            plaintext,
-            encrypted,
-            key_id,
-        })
+        Ok(DataKey { plaintext, encrypted, key_id })
     }
 
     #[tracing::instrument(skip_all, fields(key_id = %key_id))]
@@ -124,10 +110,7 @@ impl KeyProvider for KmsKeyProvider {
             }
             Err(err) => return Err(sdk_unavailable("Decrypt", err)),
         };
-        let plaintext = output
-            .plaintext
-            .take()
-            .ok_or_else(|| malformed_response("Decrypt returned no Plaintext"))?;
+        let plaintext = output.plaintext.take().ok_or_else(|| malformed_response("Decrypt returned no Plaintext"))?;
         // Something KMS decrypts under our key and context, yet is not one of our 32-byte data
         // keys, was never produced by `generate_data_key`: refuse it like any foreign blob.
         into_data_key(plaintext).ok_or(KeyError::Rejected)
@@ -135,17 +118,13 @@ impl KeyProvider for KmsKeyProvider {
 }
 
 fn kms_context(context: &EncryptionContext) -> HashMap<String, String> {
-    context
-        .pairs()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+    context.pairs().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
 }
 
 /// Moves a plaintext data key out of the SDK's blob into a secret box, wiping the blob's bytes.
 fn into_data_key(plaintext: Blob) -> Option<SecretBox<[u8; 32]>> {
     let mut bytes = plaintext.into_inner();
-    let key = (bytes.len() == 32)
-        .then(|| SecretBox::init_with_mut(|key: &mut [u8; 32]| key.copy_from_slice(&bytes)));
+    let key = (bytes.len() == 32).then(|| SecretBox::init_with_mut(|key: &mut [u8; 32]| key.copy_from_slice(&bytes)));
     bytes.zeroize();
     key
 }

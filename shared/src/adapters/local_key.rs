@@ -30,10 +30,7 @@ impl LocalKeyProvider {
     pub fn new(master_key: [u8; 32]) -> Self {
         let fingerprint = Sha256::digest(master_key);
         let key_id = format!("local:{}", hex(&fingerprint[..8]));
-        Self {
-            cipher: Aes256Gcm::new(&master_key.into()),
-            key_id,
-        }
+        Self { cipher: Aes256Gcm::new(&master_key.into()), key_id }
     }
 
     /// Reads `<dir>/master.key` (base64), creating it with a fresh random key if absent.
@@ -42,14 +39,9 @@ impl LocalKeyProvider {
         let engine = base64::engine::general_purpose::STANDARD;
         match std::fs::read_to_string(&path) {
             Ok(text) => {
-                let bytes = engine
-                    .decode(text.trim())
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                let bytes = engine.decode(text.trim()).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
                 let key: [u8; 32] = bytes.try_into().map_err(|_| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("{} must hold 32 bytes", path.display()),
-                    )
+                    io::Error::new(io::ErrorKind::InvalidData, format!("{} must hold 32 bytes", path.display()))
                 })?;
                 Ok(Self::new(key))
             }
@@ -76,23 +68,13 @@ impl KeyProvider for LocalKeyProvider {
         let aad = context.aad();
         let wrapped = self
             .cipher
-            .encrypt(
-                Nonce::from_slice(&nonce),
-                Payload {
-                    msg: &data_key,
-                    aad: &aad,
-                },
-            )
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &data_key, aad: &aad })
             .map_err(|_| KeyError::Rejected)?;
         let mut encrypted = Vec::with_capacity(WRAP_FORMAT.len() + 12 + wrapped.len());
         encrypted.extend_from_slice(WRAP_FORMAT);
         encrypted.extend_from_slice(&nonce);
         encrypted.extend_from_slice(&wrapped);
-        Ok(DataKey {
-            plaintext: SecretBox::new(Box::new(data_key)),
-            encrypted,
-            key_id: self.key_id.clone(),
-        })
+        Ok(DataKey { plaintext: SecretBox::new(Box::new(data_key)), encrypted, key_id: self.key_id.clone() })
     }
 
     async fn decrypt_data_key(
@@ -104,9 +86,7 @@ impl KeyProvider for LocalKeyProvider {
         if key_id != self.key_id {
             return Err(KeyError::Rejected);
         }
-        let rest = encrypted
-            .strip_prefix(WRAP_FORMAT)
-            .ok_or(KeyError::Rejected)?;
+        let rest = encrypted.strip_prefix(WRAP_FORMAT).ok_or(KeyError::Rejected)?;
         if rest.len() < 12 {
             return Err(KeyError::Rejected);
         }
@@ -114,13 +94,7 @@ impl KeyProvider for LocalKeyProvider {
         let aad = context.aad();
         let plaintext = self
             .cipher
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: wrapped,
-                    aad: &aad,
-                },
-            )
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: wrapped, aad: &aad })
             .map_err(|_| KeyError::Rejected)?;
         let key: [u8; 32] = plaintext.try_into().map_err(|_| KeyError::Rejected)?;
         Ok(SecretBox::new(Box::new(key)))
@@ -154,45 +128,23 @@ mod tests {
     use secrecy::ExposeSecret;
 
     fn context(user: &str, purpose: SealPurpose) -> EncryptionContext {
-        let key =
-            ConnectionKey::google(TenantId::parse("t1").unwrap(), UserId::parse(user).unwrap());
+        let key = ConnectionKey::google(TenantId::parse("t1").unwrap(), UserId::parse(user).unwrap());
         EncryptionContext::new(&key, purpose)
     }
 
     #[tokio::test]
     async fn unwraps_only_under_the_same_context_and_master_key() {
         let keys = LocalKeyProvider::new([1u8; 32]);
-        let dk = keys
-            .generate_data_key(&context("u1", SealPurpose::Tokens))
-            .await
-            .unwrap();
-        let back = keys
-            .decrypt_data_key(
-                &dk.encrypted,
-                &dk.key_id,
-                &context("u1", SealPurpose::Tokens),
-            )
-            .await
-            .unwrap();
+        let dk = keys.generate_data_key(&context("u1", SealPurpose::Tokens)).await.unwrap();
+        let back = keys.decrypt_data_key(&dk.encrypted, &dk.key_id, &context("u1", SealPurpose::Tokens)).await.unwrap();
         assert_eq!(back.expose_secret(), dk.plaintext.expose_secret());
-        for other in [
-            context("u2", SealPurpose::Tokens),
-            context("u1", SealPurpose::OAuthState),
-        ] {
-            assert!(matches!(
-                keys.decrypt_data_key(&dk.encrypted, &dk.key_id, &other)
-                    .await,
-                Err(KeyError::Rejected)
-            ));
+        for other in [context("u2", SealPurpose::Tokens), context("u1", SealPurpose::OAuthState)] {
+            assert!(matches!(keys.decrypt_data_key(&dk.encrypted, &dk.key_id, &other).await, Err(KeyError::Rejected)));
         }
         let other_master = LocalKeyProvider::new([2u8; 32]);
         assert!(
             other_master
-                .decrypt_data_key(
-                    &dk.encrypted,
-                    other_master.key_id(),
-                    &context("u1", SealPurpose::Tokens)
-                )
+                .decrypt_data_key(&dk.encrypted, other_master.key_id(), &context("u1", SealPurpose::Tokens))
                 .await
                 .is_err()
         );
@@ -207,10 +159,7 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.join(MASTER_KEY_FILE))
-                .unwrap()
-                .permissions()
-                .mode();
+            let mode = std::fs::metadata(dir.join(MASTER_KEY_FILE)).unwrap().permissions().mode();
             assert_eq!(mode & 0o077, 0, "master key must be owner-only");
         }
         std::fs::remove_dir_all(dir).unwrap();

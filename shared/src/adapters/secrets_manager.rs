@@ -31,18 +31,13 @@ pub struct SecretsManagerSource {
 
 impl SecretsManagerSource {
     pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
-        Self {
-            client,
-            secret_id: secret_id.into(),
-        }
+        Self { client, secret_id: secret_id.into() }
     }
 }
 
 impl std::fmt::Debug for SecretsManagerSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretsManagerSource")
-            .field("secret_id", &self.secret_id)
-            .finish_non_exhaustive()
+        f.debug_struct("SecretsManagerSource").field("secret_id", &self.secret_id).finish_non_exhaustive()
     }
 }
 
@@ -50,16 +45,10 @@ impl std::fmt::Debug for SecretsManagerSource {
 impl SecretSource for SecretsManagerSource {
     #[tracing::instrument(skip_all, fields(secret_id = %self.secret_id))]
     async fn load(&self) -> Result<AppSecrets, SecretsError> {
-        let output = self
-            .client
-            .get_secret_value()
-            .secret_id(&self.secret_id)
-            .send()
-            .await
-            .map_err(|err| {
-                tracing::warn!(code = err.code(), error = %DisplayErrorContext(&err), "GetSecretValue failed");
-                SecretsError::Unavailable(Box::new(err))
-            })?;
+        let output = self.client.get_secret_value().secret_id(&self.secret_id).send().await.map_err(|err| {
+            tracing::warn!(code = err.code(), error = %DisplayErrorContext(&err), "GetSecretValue failed");
+            SecretsError::Unavailable(Box::new(err))
+        })?;
         let Some(mut raw) = output.secret_string else {
             return Err(SecretsError::Malformed(
                 "SecretString is absent (a binary secret is not supported)".to_owned(),
@@ -75,9 +64,7 @@ impl SecretSource for SecretsManagerSource {
 /// quote the offending value.
 fn parse_app_secrets(raw: &str) -> Result<AppSecrets, SecretsError> {
     let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(raw) else {
-        return Err(SecretsError::Malformed(
-            "SecretString is not a JSON object".to_owned(),
-        ));
+        return Err(SecretsError::Malformed("SecretString is not a JSON object".to_owned()));
     };
     let google_client_secret = match fields.remove("google_client_secret") {
         Some(Value::String(secret)) if !secret.is_empty() => SecretString::from(secret),
@@ -105,8 +92,5 @@ fn parse_app_secrets(raw: &str) -> Result<AppSecrets, SecretsError> {
         }
         Err(_) => return Err(signing_key_problem()),
     };
-    Ok(AppSecrets {
-        google_client_secret,
-        state_signing_key,
-    })
+    Ok(AppSecrets { google_client_secret, state_signing_key })
 }

@@ -26,10 +26,7 @@ fn parse_id(kind: &'static str, raw: &str) -> Result<String, IdError> {
     if raw.len() > MAX_ID_LEN {
         return Err(IdError::TooLong { kind });
     }
-    if raw
-        .chars()
-        .any(|c| c == '#' || c.is_whitespace() || c.is_control())
-    {
+    if raw.chars().any(|c| c == '#' || c.is_whitespace() || c.is_control()) {
         return Err(IdError::ForbiddenCharacter { kind });
     }
     Ok(raw.to_owned())
@@ -96,11 +93,7 @@ pub struct ConnectionKey {
 
 impl ConnectionKey {
     pub fn google(tenant: TenantId, user: UserId) -> Self {
-        Self {
-            tenant,
-            user,
-            provider: Provider::Google,
-        }
+        Self { tenant, user, provider: Provider::Google }
     }
 }
 
@@ -110,12 +103,7 @@ mod tests {
 
     #[test]
     fn accepts_common_subject_formats() {
-        for raw in [
-            "auth0|5f1c",
-            "0f8fad5b-d9cb-469f-a165-70867728950e",
-            "user@example.com",
-            "t1",
-        ] {
+        for raw in ["auth0|5f1c", "0f8fad5b-d9cb-469f-a165-70867728950e", "user@example.com", "t1"] {
             assert_eq!(UserId::parse(raw).unwrap().as_str(), raw);
         }
     }
@@ -123,16 +111,9 @@ mod tests {
     #[test]
     fn rejects_key_syntax_whitespace_and_control_characters() {
         for raw in ["a#b", "a b", "a\nb", "a\u{7}b", "\t"] {
-            assert_eq!(
-                TenantId::parse(raw),
-                Err(IdError::ForbiddenCharacter { kind: "tenant id" }),
-                "{raw:?}"
-            );
+            assert_eq!(TenantId::parse(raw), Err(IdError::ForbiddenCharacter { kind: "tenant id" }), "{raw:?}");
         }
         assert_eq!(UserId::parse(""), Err(IdError::Empty { kind: "user id" }));
-        assert_eq!(
-            UserId::parse(&"x".repeat(257)),
-            Err(IdError::TooLong { kind: "user id" })
-        );
+        assert_eq!(UserId::parse(&"x".repeat(257)), Err(IdError::TooLong { kind: "user id" }));
     }
 }

@@ -52,11 +52,7 @@ impl TryFrom<RawInterval> for Interval {
 
 impl Interval {
     pub fn new(start: Timestamp, end: Timestamp) -> Result<Interval, IntervalError> {
-        if start < end {
-            Ok(Interval { start, end })
-        } else {
-            Err(IntervalError::EndNotAfterStart { start, end })
-        }
+        if start < end { Ok(Interval { start, end }) } else { Err(IntervalError::EndNotAfterStart { start, end }) }
     }
 
     /// True when the two intervals share at least one instant. Touching intervals
@@ -81,10 +77,7 @@ impl Interval {
 ///
 /// Intervals with `end <= start` are dropped: as half-open sets they contain no instant.
 pub fn merge(intervals: impl IntoIterator<Item = Interval>) -> Vec<Interval> {
-    let mut sorted: Vec<Interval> = intervals
-        .into_iter()
-        .filter(|interval| interval.start < interval.end)
-        .collect();
+    let mut sorted: Vec<Interval> = intervals.into_iter().filter(|interval| interval.start < interval.end).collect();
     sorted.sort_unstable();
 
     let mut merged: Vec<Interval> = Vec::with_capacity(sorted.len());
@@ -112,10 +105,7 @@ mod tests {
     #[test]
     fn new_rejects_empty_and_inverted() {
         let t = ts("2026-11-01T14:00:00Z");
-        assert_eq!(
-            Interval::new(t, t),
-            Err(IntervalError::EndNotAfterStart { start: t, end: t })
-        );
+        assert_eq!(Interval::new(t, t), Err(IntervalError::EndNotAfterStart { start: t, end: t }));
         assert!(Interval::new(ts("2026-11-01T15:00:00Z"), t).is_err());
         assert!(Interval::new(t, ts("2026-11-01T14:00:00.000000001Z")).is_ok());
     }
@@ -181,31 +171,21 @@ mod tests {
         let later = ts("2026-11-01T10:00:00Z");
         let merged = merge([
             Interval { start: t, end: t },
-            Interval {
-                start: later,
-                end: t,
-            },
+            Interval { start: later, end: t },
             iv("2026-11-01T11:00:00Z", "2026-11-01T12:00:00Z"),
         ]);
-        assert_eq!(
-            merged,
-            vec![iv("2026-11-01T11:00:00Z", "2026-11-01T12:00:00Z")]
-        );
+        assert_eq!(merged, vec![iv("2026-11-01T11:00:00Z", "2026-11-01T12:00:00Z")]);
     }
 
     #[test]
     fn serde_round_trips_as_rfc3339_and_rejects_inverted() {
         let a = iv("2026-11-01T09:00:00-05:00", "2026-11-01T09:30:00-05:00");
         let json = serde_json::to_value(a).unwrap();
-        assert_eq!(
-            json,
-            serde_json::json!({"start": "2026-11-01T14:00:00Z", "end": "2026-11-01T14:30:00Z"})
-        );
+        assert_eq!(json, serde_json::json!({"start": "2026-11-01T14:00:00Z", "end": "2026-11-01T14:30:00Z"}));
         let back: Interval = serde_json::from_value(json).unwrap();
         assert_eq!(back, a);
 
-        let inverted =
-            serde_json::json!({"start": "2026-11-01T15:00:00Z", "end": "2026-11-01T14:00:00Z"});
+        let inverted = serde_json::json!({"start": "2026-11-01T15:00:00Z", "end": "2026-11-01T14:00:00Z"});
         let err = serde_json::from_value::<Interval>(inverted).unwrap_err();
         assert!(err.to_string().contains("must be after its start"), "{err}");
 

@@ -57,9 +57,7 @@ impl AllowedReturnTo {
     pub fn parse(raw: &str) -> Result<Self, ReturnToError> {
         let mut entries = Vec::new();
         for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let url = Url::parse(entry).map_err(|_| ReturnToError::NotAbsolute {
-                entry: entry.to_owned(),
-            })?;
+            let url = Url::parse(entry).map_err(|_| ReturnToError::NotAbsolute { entry: entry.to_owned() })?;
             if FORBIDDEN_SCHEMES.contains(&url.scheme()) {
                 return Err(ReturnToError::ForbiddenScheme {
                     entry: entry.to_owned(),
@@ -67,9 +65,7 @@ impl AllowedReturnTo {
                 });
             }
             if url.cannot_be_a_base() && !url.scheme().contains('.') && url.path().is_empty() {
-                return Err(ReturnToError::NotAbsolute {
-                    entry: entry.to_owned(),
-                });
+                return Err(ReturnToError::NotAbsolute { entry: entry.to_owned() });
             }
             entries.push((entry.to_owned(), ReturnTo(url)));
         }
@@ -104,17 +100,8 @@ mod tests {
     #[test]
     fn default_is_first_entry_and_exact_matches_resolve() {
         let allowed = allowed();
-        assert_eq!(
-            allowed.resolve(None).unwrap().as_str(),
-            "https://app.example/integrations"
-        );
-        assert_eq!(
-            allowed
-                .resolve(Some("myapp://integrations"))
-                .unwrap()
-                .as_str(),
-            "myapp://integrations"
-        );
+        assert_eq!(allowed.resolve(None).unwrap().as_str(), "https://app.example/integrations");
+        assert_eq!(allowed.resolve(Some("myapp://integrations")).unwrap().as_str(), "myapp://integrations");
     }
 
     #[test]
@@ -135,49 +122,24 @@ mod tests {
             "myapp://integrations.evil",
             "",
         ] {
-            assert_eq!(
-                allowed.resolve(Some(trick)),
-                Err(ReturnToError::NotAllowed),
-                "{trick:?}"
-            );
+            assert_eq!(allowed.resolve(Some(trick)), Err(ReturnToError::NotAllowed), "{trick:?}");
         }
     }
 
     #[test]
     fn configuration_refuses_script_schemes_and_relative_urls() {
-        assert!(matches!(
-            AllowedReturnTo::parse("javascript:alert(1)"),
-            Err(ReturnToError::ForbiddenScheme { .. })
-        ));
-        assert!(matches!(
-            AllowedReturnTo::parse("/relative"),
-            Err(ReturnToError::NotAbsolute { .. })
-        ));
-        assert!(matches!(
-            AllowedReturnTo::parse(" , "),
-            Err(ReturnToError::Empty)
-        ));
+        assert!(matches!(AllowedReturnTo::parse("javascript:alert(1)"), Err(ReturnToError::ForbiddenScheme { .. })));
+        assert!(matches!(AllowedReturnTo::parse("/relative"), Err(ReturnToError::NotAbsolute { .. })));
+        assert!(matches!(AllowedReturnTo::parse(" , "), Err(ReturnToError::Empty)));
     }
 
     #[test]
     fn outcome_is_appended_to_existing_query() {
         let allowed = AllowedReturnTo::parse("https://app.example/cb?src=cal").unwrap();
-        let url = allowed
-            .resolve(None)
-            .unwrap()
-            .with_outcome(&[("status", "connected")]);
-        assert_eq!(
-            url.as_str(),
-            "https://app.example/cb?src=cal&status=connected"
-        );
+        let url = allowed.resolve(None).unwrap().with_outcome(&[("status", "connected")]);
+        assert_eq!(url.as_str(), "https://app.example/cb?src=cal&status=connected");
         let custom = AllowedReturnTo::parse("myapp://integrations").unwrap();
-        let url = custom
-            .resolve(None)
-            .unwrap()
-            .with_outcome(&[("status", "error"), ("reason", "access_denied")]);
-        assert_eq!(
-            url.as_str(),
-            "myapp://integrations?status=error&reason=access_denied"
-        );
+        let url = custom.resolve(None).unwrap().with_outcome(&[("status", "error"), ("reason", "access_denied")]);
+        assert_eq!(url.as_str(), "myapp://integrations?status=error&reason=access_denied");
     }
 }

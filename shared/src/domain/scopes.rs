@@ -24,12 +24,7 @@ pub struct ScopeSet(BTreeSet<String>);
 impl ScopeSet {
     /// Parses a space- (or comma-) separated scope string, as in OAuth responses and config.
     pub fn parse(raw: &str) -> Self {
-        Self(
-            raw.split([' ', ','])
-                .filter(|s| !s.is_empty())
-                .map(normalise)
-                .collect(),
-        )
+        Self(raw.split([' ', ',']).filter(|s| !s.is_empty()).map(normalise).collect())
     }
 
     pub fn from_iter<I: IntoIterator<Item = S>, S: AsRef<str>>(scopes: I) -> Self {
@@ -64,8 +59,7 @@ mod tests {
 
     #[test]
     fn short_sign_in_scopes_match_googles_long_form() {
-        let required =
-            ScopeSet::parse("openid email https://www.googleapis.com/auth/calendar.events");
+        let required = ScopeSet::parse("openid email https://www.googleapis.com/auth/calendar.events");
         let granted = ScopeSet::parse(
             "https://www.googleapis.com/auth/calendar.events openid https://www.googleapis.com/auth/userinfo.email",
         );
@@ -76,9 +70,6 @@ mod tests {
     fn an_unticked_scope_is_reported_missing() {
         let required = ScopeSet::parse("openid https://www.googleapis.com/auth/calendar.events");
         let granted = ScopeSet::parse("openid");
-        assert_eq!(
-            required.missing_from(&granted),
-            vec!["https://www.googleapis.com/auth/calendar.events".to_owned()]
-        );
+        assert_eq!(required.missing_from(&granted), vec!["https://www.googleapis.com/auth/calendar.events".to_owned()]);
     }
 }

@@ -28,9 +28,6 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         CallbackOutcome::Rejected(error) => edge::browser_error(&request, ApiError::from(error)),
     };
     let clear = format!("{BINDING_COOKIE}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Lax");
-    response.headers_mut().append(
-        SET_COOKIE,
-        clear.parse().expect("static cookie text is a valid header"),
-    );
+    response.headers_mut().append(SET_COOKIE, clear.parse().expect("static cookie text is a valid header"));
     response
 }

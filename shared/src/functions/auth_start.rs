@@ -23,9 +23,7 @@ struct AuthorizeBody {
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
     match (request.method(), edge::path(&request)) {
-        (&Method::POST, AUTHORIZE_PATH) => authorize(app, &request)
-            .await
-            .unwrap_or_else(ApiError::into_response),
+        (&Method::POST, AUTHORIZE_PATH) => authorize(app, &request).await.unwrap_or_else(ApiError::into_response),
         (&Method::GET, LAUNCH_PATH) => match launch(app, &request).await {
             Ok(response) => response,
             Err(error) => edge::browser_error(&request, error),
@@ -37,25 +35,14 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 async fn authorize(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let owner = edge::caller(request, &app.settings.tenant_claim)?;
     let body: AuthorizeBody = edge::json_body(request)?;
-    let ticket = connect::authorize(
-        app,
-        &owner,
-        body.return_to.as_deref(),
-        body.login_hint.as_deref(),
-    )
-    .await?;
+    let ticket = connect::authorize(app, &owner, body.return_to.as_deref(), body.login_hint.as_deref()).await?;
     Ok(edge::json(http::StatusCode::OK, &ticket))
 }
 
 async fn launch(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
-    let ticket = edge::query_param(request, "ticket")
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_ticket",
-                "the connect link is incomplete; start again from the app",
-            )
-        })?;
+    let ticket = edge::query_param(request, "ticket").filter(|t| !t.is_empty()).ok_or_else(|| {
+        ApiError::bad_request("invalid_ticket", "the connect link is incomplete; start again from the app")
+    })?;
     let launch = connect::launch(app, &ticket).await?;
     let mut response = edge::redirect(launch.location.as_str());
     let cookie = format!(
@@ -63,11 +50,6 @@ async fn launch(app: &App, request: &Request) -> Result<Response<Body>, ApiError
         launch.binding_cookie,
         launch.cookie_max_age.as_secs()
     );
-    response.headers_mut().append(
-        SET_COOKIE,
-        cookie
-            .parse()
-            .expect("base64url cookie values are valid header text"),
-    );
+    response.headers_mut().append(SET_COOKIE, cookie.parse().expect("base64url cookie values are valid header text"));
     Ok(response)
 }

@@ -11,9 +11,7 @@ use crate::http::{self as edge, ApiError};
 pub const CONNECTION_PATH: &str = "/connections/google";
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
-    respond(app, &request)
-        .await
-        .unwrap_or_else(ApiError::into_response)
+    respond(app, &request).await.unwrap_or_else(ApiError::into_response)
 }
 
 async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -23,10 +21,7 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     match *request.method() {
         Method::GET => {
             let owner = edge::caller(request, &app.settings.tenant_claim)?;
-            Ok(edge::json(
-                StatusCode::OK,
-                &connect::status(app, &owner).await?,
-            ))
+            Ok(edge::json(StatusCode::OK, &connect::status(app, &owner).await?))
         }
         Method::DELETE => {
             let owner = edge::caller(request, &app.settings.tenant_claim)?;

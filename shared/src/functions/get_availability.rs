@@ -20,7 +20,9 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     }
     let caller = edge::caller(request, &app.settings.tenant_claim)?;
     let body: Option<AvailabilityRequest> = edge::json_body(request)?;
-    let body = body.ok_or_else(|| ApiError::bad_request("invalid_request", "a JSON body with time_min and time_max is required"))?;
+    let body = body.ok_or_else(|| {
+        ApiError::bad_request("invalid_request", "a JSON body with time_min and time_max is required")
+    })?;
     let view = availability::availability(app, &caller, body).await?;
     Ok(edge::json(StatusCode::OK, &view))
 }

@@ -31,9 +31,8 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
         (&Method::PUT, SELECTED_PATH) => {
             let owner = edge::caller(request, &app.settings.tenant_claim)?;
             let body: SelectBody = edge::json_body(request)?;
-            let calendar_id = body
-                .calendar_id
-                .ok_or_else(|| ApiError::bad_request("invalid_request", "calendar_id is required"))?;
+            let calendar_id =
+                body.calendar_id.ok_or_else(|| ApiError::bad_request("invalid_request", "calendar_id is required"))?;
             let selected = calendars::select(app, &owner, &calendar_id).await?;
             Ok(edge::json(StatusCode::OK, &serde_json::json!({ "selected": selected })))
         }

@@ -15,8 +15,8 @@ use http::StatusCode;
 
 use crate::access_tokens::AccessError;
 use crate::connect::ConnectError;
-use crate::ports::{GoogleApiError, GoogleOAuthError, StoreError};
 use crate::http::ApiError;
+use crate::ports::{GoogleApiError, GoogleOAuthError, StoreError};
 
 impl From<ConnectError> for ApiError {
     fn from(error: ConnectError) -> Self {
@@ -25,21 +25,14 @@ impl From<ConnectError> for ApiError {
                 "invalid_return_to",
                 "return_to must exactly match one of the allowed return URLs",
             ),
-            ConnectError::InvalidRequest(message) => {
-                ApiError::bad_request("invalid_request", *message)
-            }
-            ConnectError::InvalidTicket => {
-                ApiError::bad_request("invalid_ticket", error.to_string())
-            }
+            ConnectError::InvalidRequest(message) => ApiError::bad_request("invalid_request", *message),
+            ConnectError::InvalidTicket => ApiError::bad_request("invalid_ticket", error.to_string()),
             ConnectError::InvalidState => ApiError::bad_request("invalid_state", error.to_string()),
-            ConnectError::BrowserMismatch => {
-                ApiError::bad_request("browser_mismatch", error.to_string())
+            ConnectError::BrowserMismatch => ApiError::bad_request("browser_mismatch", error.to_string()),
+            ConnectError::Store(crate::ports::StoreError::Unavailable(_)) | ConnectError::Secrets(_) => {
+                ApiError::unavailable("dependency unavailable", &error)
             }
-            ConnectError::Store(crate::ports::StoreError::Unavailable(_))
-            | ConnectError::Secrets(_) => ApiError::unavailable("dependency unavailable", &error),
-            ConnectError::Store(_) | ConnectError::Tokens(_) => {
-                ApiError::internal("request failed", &error)
-            }
+            ConnectError::Store(_) | ConnectError::Tokens(_) => ApiError::internal("request failed", &error),
         }
     }
 }
@@ -47,11 +40,9 @@ impl From<ConnectError> for ApiError {
 impl From<AccessError> for ApiError {
     fn from(error: AccessError) -> Self {
         match &error {
-            AccessError::NotConnected => ApiError::new(
-                StatusCode::CONFLICT,
-                "not_connected",
-                "the user has not connected a Google account",
-            ),
+            AccessError::NotConnected => {
+                ApiError::new(StatusCode::CONFLICT, "not_connected", "the user has not connected a Google account")
+            }
             AccessError::NeedsReconnect => ApiError::new(
                 StatusCode::CONFLICT,
                 "needs_reconnect",
@@ -79,11 +70,7 @@ impl From<AccessError> for ApiError {
 /// The answer for a method or path this function does not serve.
 pub(crate) fn unrouted(method: &http::Method) -> ApiError {
     if *method == http::Method::OPTIONS || *method == http::Method::HEAD {
-        return ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "method not allowed",
-        );
+        return ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed");
     }
     ApiError::not_found()
 }
@@ -98,10 +85,8 @@ where
     Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
 {
     crate::telemetry::init();
-    let config = crate::config::Config::from_env()
-        .inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
-    let app: &'static crate::app::App =
-        Box::leak(Box::new(crate::app::App::from_config(config).await?));
+    let config = crate::config::Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let app: &'static crate::app::App = Box::leak(Box::new(crate::app::App::from_config(config).await?));
     lambda_http::run(lambda_http::service_fn(move |request| {
         let response = handle(app, request);
         async move { Ok::<_, std::convert::Infallible>(response.await) }

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use calbridge::domain::{ConnectionKey, TenantId, UserId};
 use calbridge::ports::{
-    ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord,
-    FlowStore, KeyError, KeyProvider, SealPurpose, SealedSecret, StoreError, WriteCondition,
+    ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError,
+    KeyProvider, SealPurpose, SealedSecret, StoreError, WriteCondition,
 };
 use calbridge::vault::{Vault, VaultError};
 use jiff::Timestamp;
@@ -78,10 +78,7 @@ pub(crate) use store_contract_tests;
 // Fixtures
 
 pub fn key(tenant: &str, user: &str) -> ConnectionKey {
-    ConnectionKey::google(
-        TenantId::parse(tenant).unwrap(),
-        UserId::parse(user).unwrap(),
-    )
+    ConnectionKey::google(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap())
 }
 
 fn at(rfc3339: &str) -> Timestamp {
@@ -140,16 +137,8 @@ fn sparse_record(key: ConnectionKey) -> ConnectionRecord {
     }
 }
 
-fn with_version(
-    record: &ConnectionRecord,
-    version: u64,
-    google_account_id: &str,
-) -> ConnectionRecord {
-    ConnectionRecord {
-        version,
-        google_account_id: google_account_id.to_owned(),
-        ..record.clone()
-    }
+fn with_version(record: &ConnectionRecord, version: u64, google_account_id: &str) -> ConnectionRecord {
+    ConnectionRecord { version, google_account_id: google_account_id.to_owned(), ..record.clone() }
 }
 
 fn id_hash(seed: &str) -> String {
@@ -192,215 +181,98 @@ fn is_condition_failed(result: Result<(), StoreError>) -> bool {
 // Connections
 
 pub async fn get_of_a_missing_connection_is_none(s: StoreUnderTest) {
-    assert_eq!(
-        s.connections
-            .get_connection(&key("t1", "u1"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(s.connections.get_connection(&key("t1", "u1")).await.unwrap(), None);
 }
 
 pub async fn connection_round_trips_every_field(s: StoreUnderTest) {
     for record in [full_record(key("t1", "u1")), sparse_record(key("t1", "u2"))] {
-        s.connections
-            .put_connection(&record, WriteCondition::Absent)
-            .await
-            .unwrap();
+        s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
         let stored = s.connections.get_connection(&record.key).await.unwrap();
-        assert_eq!(
-            stored.as_ref(),
-            Some(&record),
-            "record did not round-trip exactly"
-        );
+        assert_eq!(stored.as_ref(), Some(&record), "record did not round-trip exactly");
     }
 }
 
 pub async fn create_fails_when_a_connection_exists(s: StoreUnderTest) {
     let first = sparse_record(key("t1", "u1"));
-    s.connections
-        .put_connection(&first, WriteCondition::Absent)
-        .await
-        .unwrap();
+    s.connections.put_connection(&first, WriteCondition::Absent).await.unwrap();
     let second = full_record(key("t1", "u1"));
-    assert!(is_condition_failed(
-        s.connections
-            .put_connection(&second, WriteCondition::Absent)
-            .await
-    ));
-    assert_eq!(
-        s.connections.get_connection(&first.key).await.unwrap(),
-        Some(first)
-    );
+    assert!(is_condition_failed(s.connections.put_connection(&second, WriteCondition::Absent).await));
+    assert_eq!(s.connections.get_connection(&first.key).await.unwrap(), Some(first));
 }
 
 pub async fn replace_succeeds_only_with_the_version_read(s: StoreUnderTest) {
     let v1 = sparse_record(key("t1", "u1"));
-    s.connections
-        .put_connection(&v1, WriteCondition::Absent)
-        .await
-        .unwrap();
+    s.connections.put_connection(&v1, WriteCondition::Absent).await.unwrap();
 
     let v2 = with_version(&v1, 2, "writer-a");
-    s.connections
-        .put_connection(&v2, WriteCondition::Version(1))
-        .await
-        .unwrap();
-    assert_eq!(
-        s.connections.get_connection(&v1.key).await.unwrap(),
-        Some(v2.clone())
-    );
+    s.connections.put_connection(&v2, WriteCondition::Version(1)).await.unwrap();
+    assert_eq!(s.connections.get_connection(&v1.key).await.unwrap(), Some(v2.clone()));
 
     // Another writer that also read version 1 loses, and leaves no trace.
     let stale = with_version(&v1, 2, "writer-b");
-    assert!(is_condition_failed(
-        s.connections
-            .put_connection(&stale, WriteCondition::Version(1))
-            .await
-    ));
+    assert!(is_condition_failed(s.connections.put_connection(&stale, WriteCondition::Version(1)).await));
     // A version that was never written does not match either.
     let ahead = with_version(&v1, 4, "writer-c");
-    assert!(is_condition_failed(
-        s.connections
-            .put_connection(&ahead, WriteCondition::Version(3))
-            .await
-    ));
-    assert_eq!(
-        s.connections.get_connection(&v1.key).await.unwrap(),
-        Some(v2.clone())
-    );
+    assert!(is_condition_failed(s.connections.put_connection(&ahead, WriteCondition::Version(3)).await));
+    assert_eq!(s.connections.get_connection(&v1.key).await.unwrap(), Some(v2.clone()));
 
     let v3 = with_version(&v1, 3, "writer-a-again");
-    s.connections
-        .put_connection(&v3, WriteCondition::Version(2))
-        .await
-        .unwrap();
-    assert_eq!(
-        s.connections.get_connection(&v1.key).await.unwrap(),
-        Some(v3)
-    );
+    s.connections.put_connection(&v3, WriteCondition::Version(2)).await.unwrap();
+    assert_eq!(s.connections.get_connection(&v1.key).await.unwrap(), Some(v3));
 }
 
 pub async fn late_writer_cannot_resurrect_a_deleted_connection(s: StoreUnderTest) {
     let v1 = sparse_record(key("t1", "u1"));
-    s.connections
-        .put_connection(&v1, WriteCondition::Absent)
-        .await
-        .unwrap();
+    s.connections.put_connection(&v1, WriteCondition::Absent).await.unwrap();
     // A refresh read version 1, then the user disconnected, then the refresh tries to save.
     assert!(s.connections.delete_connection(&v1.key).await.unwrap());
     let late = with_version(&v1, 2, "refreshed");
-    assert!(is_condition_failed(
-        s.connections
-            .put_connection(&late, WriteCondition::Version(1))
-            .await
-    ));
+    assert!(is_condition_failed(s.connections.put_connection(&late, WriteCondition::Version(1)).await));
     assert_eq!(s.connections.get_connection(&v1.key).await.unwrap(), None);
 }
 
 pub async fn delete_reports_whether_a_connection_existed(s: StoreUnderTest) {
     let record = full_record(key("t1", "u1"));
     assert!(!s.connections.delete_connection(&record.key).await.unwrap());
-    s.connections
-        .put_connection(&record, WriteCondition::Absent)
-        .await
-        .unwrap();
+    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
     assert!(s.connections.delete_connection(&record.key).await.unwrap());
     assert!(!s.connections.delete_connection(&record.key).await.unwrap());
-    assert_eq!(
-        s.connections.get_connection(&record.key).await.unwrap(),
-        None
-    );
+    assert_eq!(s.connections.get_connection(&record.key).await.unwrap(), None);
     // Deleted means gone: the key can be connected again from scratch.
-    s.connections
-        .put_connection(&record, WriteCondition::Absent)
-        .await
-        .unwrap();
+    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
 }
 
 pub async fn connections_of_different_users_and_tenants_are_independent(s: StoreUnderTest) {
-    let records: Vec<ConnectionRecord> = [
-        ("t1", "u1", "acct-11"),
-        ("t1", "u2", "acct-12"),
-        ("t2", "u1", "acct-21"),
-    ]
-    .into_iter()
-    .map(|(t, u, account)| with_version(&sparse_record(key(t, u)), 1, account))
-    .collect();
+    let records: Vec<ConnectionRecord> = [("t1", "u1", "acct-11"), ("t1", "u2", "acct-12"), ("t2", "u1", "acct-21")]
+        .into_iter()
+        .map(|(t, u, account)| with_version(&sparse_record(key(t, u)), 1, account))
+        .collect();
     for record in &records {
         // Each create succeeds: no other key's record counts as "present".
-        s.connections
-            .put_connection(record, WriteCondition::Absent)
-            .await
-            .unwrap();
+        s.connections.put_connection(record, WriteCondition::Absent).await.unwrap();
     }
     for record in &records {
-        assert_eq!(
-            s.connections
-                .get_connection(&record.key)
-                .await
-                .unwrap()
-                .as_ref(),
-            Some(record)
-        );
+        assert_eq!(s.connections.get_connection(&record.key).await.unwrap().as_ref(), Some(record));
     }
 
     // Replacing and deleting one leaves the others untouched.
     let replaced = with_version(&records[0], 2, "acct-11-b");
-    s.connections
-        .put_connection(&replaced, WriteCondition::Version(1))
-        .await
-        .unwrap();
-    assert!(
-        s.connections
-            .delete_connection(&records[1].key)
-            .await
-            .unwrap()
-    );
-    assert_eq!(
-        s.connections.get_connection(&records[0].key).await.unwrap(),
-        Some(replaced)
-    );
-    assert_eq!(
-        s.connections.get_connection(&records[1].key).await.unwrap(),
-        None
-    );
-    assert_eq!(
-        s.connections
-            .get_connection(&records[2].key)
-            .await
-            .unwrap()
-            .as_ref(),
-        Some(&records[2])
-    );
+    s.connections.put_connection(&replaced, WriteCondition::Version(1)).await.unwrap();
+    assert!(s.connections.delete_connection(&records[1].key).await.unwrap());
+    assert_eq!(s.connections.get_connection(&records[0].key).await.unwrap(), Some(replaced));
+    assert_eq!(s.connections.get_connection(&records[1].key).await.unwrap(), None);
+    assert_eq!(s.connections.get_connection(&records[2].key).await.unwrap().as_ref(), Some(&records[2]));
 }
 
 // ---------------------------------------------------------------------------------------------
 // Flows
 
 pub async fn flow_is_taken_exactly_once(s: StoreUnderTest) {
-    for record in [
-        state_flow("once-state", at("2099-01-01T00:00:00Z")),
-        ticket_flow("once-ticket"),
-    ] {
+    for record in [state_flow("once-state", at("2099-01-01T00:00:00Z")), ticket_flow("once-ticket")] {
         s.flows.put_flow(&record).await.unwrap();
-        let taken = s
-            .flows
-            .take_flow(record.kind, &record.id_hash)
-            .await
-            .unwrap();
-        assert_eq!(
-            taken.as_ref(),
-            Some(&record),
-            "flow did not round-trip exactly"
-        );
-        assert_eq!(
-            s.flows
-                .take_flow(record.kind, &record.id_hash)
-                .await
-                .unwrap(),
-            None
-        );
+        let taken = s.flows.take_flow(record.kind, &record.id_hash).await.unwrap();
+        assert_eq!(taken.as_ref(), Some(&record), "flow did not round-trip exactly");
+        assert_eq!(s.flows.take_flow(record.kind, &record.id_hash).await.unwrap(), None);
     }
 }
 
@@ -421,69 +293,31 @@ pub async fn concurrent_takes_yield_exactly_one_flow(s: StoreUnderTest) {
                 winners.push(taken);
             }
         }
-        assert_eq!(
-            winners.len(),
-            1,
-            "round {round}: {} takers got the flow",
-            winners.len()
-        );
+        assert_eq!(winners.len(), 1, "round {round}: {} takers got the flow", winners.len());
         assert_eq!(winners[0], record);
     }
 }
 
 pub async fn take_of_an_unknown_flow_is_none(s: StoreUnderTest) {
-    assert_eq!(
-        s.flows
-            .take_flow(FlowKind::OAuthState, &id_hash("never-stored"))
-            .await
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        s.flows
-            .take_flow(FlowKind::LaunchTicket, &id_hash("never-stored"))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(s.flows.take_flow(FlowKind::OAuthState, &id_hash("never-stored")).await.unwrap(), None);
+    assert_eq!(s.flows.take_flow(FlowKind::LaunchTicket, &id_hash("never-stored")).await.unwrap(), None);
 }
 
 pub async fn expired_flow_is_still_returned(s: StoreUnderTest) {
     // Expiry is the caller's check: TTL deletion is lazy, so the store must not pretend otherwise.
     let record = state_flow("expired", at("2020-01-01T00:00:00Z"));
     s.flows.put_flow(&record).await.unwrap();
-    assert_eq!(
-        s.flows
-            .take_flow(record.kind, &record.id_hash)
-            .await
-            .unwrap(),
-        Some(record)
-    );
+    assert_eq!(s.flows.take_flow(record.kind, &record.id_hash).await.unwrap(), Some(record));
 }
 
 pub async fn flow_kinds_do_not_collide(s: StoreUnderTest) {
     // The same id hash as a ticket and as a state are two records.
     let state = state_flow("shared-id", at("2099-01-01T00:00:00Z"));
-    let ticket = FlowRecord {
-        id_hash: state.id_hash.clone(),
-        ..ticket_flow("unused")
-    };
+    let ticket = FlowRecord { id_hash: state.id_hash.clone(), ..ticket_flow("unused") };
     s.flows.put_flow(&state).await.unwrap();
     s.flows.put_flow(&ticket).await.unwrap();
-    assert_eq!(
-        s.flows
-            .take_flow(FlowKind::LaunchTicket, &state.id_hash)
-            .await
-            .unwrap(),
-        Some(ticket)
-    );
-    assert_eq!(
-        s.flows
-            .take_flow(FlowKind::OAuthState, &state.id_hash)
-            .await
-            .unwrap(),
-        Some(state)
-    );
+    assert_eq!(s.flows.take_flow(FlowKind::LaunchTicket, &state.id_hash).await.unwrap(), Some(ticket));
+    assert_eq!(s.flows.take_flow(FlowKind::OAuthState, &state.id_hash).await.unwrap(), Some(state));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -501,23 +335,10 @@ fn tokens_context(key: &ConnectionKey) -> EncryptionContext {
 }
 
 /// Seals the token JSON for `key` with `vault` and stores it as `key`'s connection.
-async fn store_sealed_tokens(
-    s: &StoreUnderTest,
-    vault: &Vault,
-    key: &ConnectionKey,
-) -> ConnectionRecord {
-    let sealed = vault
-        .seal(&tokens_context(key), &token_json())
-        .await
-        .unwrap();
-    let record = ConnectionRecord {
-        sealed_tokens: sealed,
-        ..full_record(key.clone())
-    };
-    s.connections
-        .put_connection(&record, WriteCondition::Absent)
-        .await
-        .unwrap();
+async fn store_sealed_tokens(s: &StoreUnderTest, vault: &Vault, key: &ConnectionKey) -> ConnectionRecord {
+    let sealed = vault.seal(&tokens_context(key), &token_json()).await.unwrap();
+    let record = ConnectionRecord { sealed_tokens: sealed, ..full_record(key.clone()) };
+    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
     record
 }
 
@@ -531,10 +352,7 @@ pub async fn sealed_tokens_round_trip_through_the_store(s: StoreUnderTest) {
     // The writing container (data key cached) and a cold one (key service unwraps) both open it.
     let cold = Vault::new(s.keys.clone());
     for vault in [&writer, &cold] {
-        let opened = vault
-            .open(&tokens_context(&owner), &stored.sealed_tokens)
-            .await
-            .unwrap();
+        let opened = vault.open(&tokens_context(&owner), &stored.sealed_tokens).await.unwrap();
         assert_eq!(opened.expose_secret().as_slice(), token_json().as_slice());
     }
 }
@@ -546,30 +364,13 @@ pub async fn sealed_tokens_moved_to_another_row_do_not_open(s: StoreUnderTest) {
 
     // An attacker with write access to the table copies u1's blob into u2's row.
     let victim = key("t1", "u2");
-    let moved = ConnectionRecord {
-        sealed_tokens: original.sealed_tokens.clone(),
-        ..full_record(victim.clone())
-    };
-    s.connections
-        .put_connection(&moved, WriteCondition::Absent)
-        .await
-        .unwrap();
-    let stolen = s
-        .connections
-        .get_connection(&victim)
-        .await
-        .unwrap()
-        .unwrap()
-        .sealed_tokens;
+    let moved = ConnectionRecord { sealed_tokens: original.sealed_tokens.clone(), ..full_record(victim.clone()) };
+    s.connections.put_connection(&moved, WriteCondition::Absent).await.unwrap();
+    let stolen = s.connections.get_connection(&victim).await.unwrap().unwrap().sealed_tokens;
     assert_eq!(stolen, original.sealed_tokens);
 
     // Neither the warm vault nor a fresh one opens it as u2's.
-    assert!(
-        writer
-            .open(&tokens_context(&victim), &stolen)
-            .await
-            .is_err()
-    );
+    assert!(writer.open(&tokens_context(&victim), &stolen).await.is_err());
     let cold = Vault::new(s.keys.clone());
     match cold.open(&tokens_context(&victim), &stolen).await {
         Err(VaultError::Key(KeyError::Rejected)) => {}
@@ -584,47 +385,23 @@ pub async fn sealed_tokens_moved_to_another_row_do_not_open(s: StoreUnderTest) {
         tokens_context(&key("t2", "u1")),
         EncryptionContext::new(&owner, SealPurpose::OAuthState),
     ] {
-        let refused = s
-            .keys
-            .decrypt_data_key(&stolen.encrypted_data_key, &stolen.key_id, &context)
-            .await;
-        assert!(
-            matches!(refused, Err(KeyError::Rejected)),
-            "{context:?}: {refused:?}"
-        );
+        let refused = s.keys.decrypt_data_key(&stolen.encrypted_data_key, &stolen.key_id, &context).await;
+        assert!(matches!(refused, Err(KeyError::Rejected)), "{context:?}: {refused:?}");
     }
     // ...while the owner's own context still works, so the refusals above are about the context.
-    s.keys
-        .decrypt_data_key(
-            &stolen.encrypted_data_key,
-            &stolen.key_id,
-            &tokens_context(&owner),
-        )
-        .await
-        .unwrap();
+    s.keys.decrypt_data_key(&stolen.encrypted_data_key, &stolen.key_id, &tokens_context(&owner)).await.unwrap();
 }
 
 pub async fn stored_item_holds_no_plaintext_token(s: StoreUnderTest) {
     let owner = key("t1", "u1");
     let vault = Vault::new(s.keys.clone());
     let record = store_sealed_tokens(&s, &vault, &owner).await;
-    let raw = s
-        .raw
-        .raw_connection(&owner)
-        .await
-        .expect("the backend holds the connection");
+    let raw = s.raw.raw_connection(&owner).await.expect("the backend holds the connection");
 
     // The dump is really the record: its non-secret fields are there in clear.
-    assert!(
-        contains(&raw, record.google_account_id.as_bytes()),
-        "raw dump does not show the record"
-    );
+    assert!(contains(&raw, record.google_account_id.as_bytes()), "raw dump does not show the record");
 
-    for secret in [
-        token_json().as_slice(),
-        ACCESS_TOKEN.as_bytes(),
-        REFRESH_TOKEN.as_bytes(),
-    ] {
+    for secret in [token_json().as_slice(), ACCESS_TOKEN.as_bytes(), REFRESH_TOKEN.as_bytes()] {
         for needle in encodings(secret) {
             assert!(
                 !contains(&raw, &needle),
@@ -639,10 +416,8 @@ pub async fn stored_item_holds_no_plaintext_token(s: StoreUnderTest) {
 /// inside a larger encoded buffer, minus the edge characters that depend on neighbouring bytes.
 fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
     let mut needles = vec![secret.to_vec()];
-    for engine in [
-        &base64::engine::general_purpose::STANDARD_NO_PAD,
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-    ] {
+    for engine in [&base64::engine::general_purpose::STANDARD_NO_PAD, &base64::engine::general_purpose::URL_SAFE_NO_PAD]
+    {
         for skip in 0..3 {
             let encoded = engine.encode(&secret[skip..]);
             let stable = &encoded[..encoded.len() - 4];
@@ -653,9 +428,7 @@ fn encodings(secret: &[u8]) -> Vec<Vec<u8>> {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
+    haystack.windows(needle.len()).any(|window| window == needle)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -664,21 +437,13 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 pub async fn refresh_lease_goes_to_exactly_one_caller(s: StoreUnderTest) {
     let owner = key("t1", "u1");
     let record = sparse_record(owner.clone());
-    s.connections
-        .put_connection(&record, WriteCondition::Absent)
-        .await
-        .unwrap();
+    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
     let now = at("2026-01-01T00:00:00Z");
     let until = at("2026-01-01T00:00:10Z");
     let attempts = (0..8).map(|_| {
         let connections = s.connections.clone();
         let owner = owner.clone();
-        tokio::spawn(async move {
-            connections
-                .acquire_refresh_lease(&owner, 1, now, until)
-                .await
-                .unwrap()
-        })
+        tokio::spawn(async move { connections.acquire_refresh_lease(&owner, 1, now, until).await.unwrap() })
     });
     let mut winners = 0;
     for attempt in attempts {
@@ -687,10 +452,7 @@ pub async fn refresh_lease_goes_to_exactly_one_caller(s: StoreUnderTest) {
     assert_eq!(winners, 1, "exactly one concurrent caller gets the lease");
     let stored = s.connections.get_connection(&owner).await.unwrap().unwrap();
     assert_eq!(stored.refresh_lease_until, Some(until));
-    assert_eq!(
-        stored.version, 1,
-        "taking the lease does not bump the version"
-    );
+    assert_eq!(stored.version, 1, "taking the lease does not bump the version");
 }
 
 pub async fn refresh_lease_requires_the_current_version_and_expires(s: StoreUnderTest) {
@@ -698,58 +460,23 @@ pub async fn refresh_lease_requires_the_current_version_and_expires(s: StoreUnde
     let now = at("2026-01-01T00:00:00Z");
     let later = at("2026-01-01T00:00:10Z");
     // No record: no lease (a disconnected user is never refreshed).
-    assert!(
-        !s.connections
-            .acquire_refresh_lease(&owner, 1, now, later)
-            .await
-            .unwrap()
-    );
+    assert!(!s.connections.acquire_refresh_lease(&owner, 1, now, later).await.unwrap());
     let record = sparse_record(owner.clone());
-    s.connections
-        .put_connection(&record, WriteCondition::Absent)
-        .await
-        .unwrap();
+    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
     // A stale version loses.
-    assert!(
-        !s.connections
-            .acquire_refresh_lease(&owner, 0, now, later)
-            .await
-            .unwrap()
-    );
-    assert!(
-        s.connections
-            .acquire_refresh_lease(&owner, 1, now, later)
-            .await
-            .unwrap()
-    );
+    assert!(!s.connections.acquire_refresh_lease(&owner, 0, now, later).await.unwrap());
+    assert!(s.connections.acquire_refresh_lease(&owner, 1, now, later).await.unwrap());
     // Held until it expires, then available again.
     assert!(
         !s.connections
-            .acquire_refresh_lease(
-                &owner,
-                1,
-                at("2026-01-01T00:00:09.999Z"),
-                at("2026-01-01T00:00:20Z")
-            )
+            .acquire_refresh_lease(&owner, 1, at("2026-01-01T00:00:09.999Z"), at("2026-01-01T00:00:20Z"))
             .await
             .unwrap()
     );
-    assert!(
-        s.connections
-            .acquire_refresh_lease(&owner, 1, later, at("2026-01-01T00:00:20Z"))
-            .await
-            .unwrap()
-    );
+    assert!(s.connections.acquire_refresh_lease(&owner, 1, later, at("2026-01-01T00:00:20Z")).await.unwrap());
     // The holder's write at the leased version publishes the token and clears the lease.
-    let refreshed = ConnectionRecord {
-        version: 2,
-        refresh_lease_until: None,
-        ..record.clone()
-    };
-    s.connections
-        .put_connection(&refreshed, WriteCondition::Version(1))
-        .await
-        .unwrap();
+    let refreshed = ConnectionRecord { version: 2, refresh_lease_until: None, ..record.clone() };
+    s.connections.put_connection(&refreshed, WriteCondition::Version(1)).await.unwrap();
     let stored = s.connections.get_connection(&owner).await.unwrap().unwrap();
     assert_eq!((stored.version, stored.refresh_lease_until), (2, None));
 }

@@ -56,9 +56,7 @@ pub fn with_query(mut event: Value, query: &str) -> Value {
 
 pub fn with_cookie(mut event: Value, cookie: Option<&str>) -> Value {
     match cookie {
-        Some(value) => {
-            event["cookies"] = serde_json::json!([format!("__Host-calbridge-oauth={value}")])
-        }
+        Some(value) => event["cookies"] = serde_json::json!([format!("__Host-calbridge-oauth={value}")]),
         None => {
             event.as_object_mut().unwrap().remove("cookies");
         }
@@ -75,25 +73,16 @@ pub fn header<'a>(response: &'a Response<Body>, name: &str) -> Option<&'a str> {
 }
 
 pub fn error_code(response: &Response<Body>) -> String {
-    body_json(response)["error"]["code"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
+    body_json(response)["error"]["code"].as_str().unwrap_or_default().to_owned()
 }
 
 pub fn owner(tenant: &str, user: &str) -> ConnectionKey {
-    ConnectionKey::google(
-        TenantId::parse(tenant).unwrap(),
-        UserId::parse(user).unwrap(),
-    )
+    ConnectionKey::google(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap())
 }
 
 pub fn consent(scopes: &str, refresh: bool) -> FakeConsent {
     FakeConsent {
-        account: GoogleAccount {
-            subject: "1180000001".into(),
-            email: Some("dr.lee@example.com".into()),
-        },
+        account: GoogleAccount { subject: "1180000001".into(), email: Some("dr.lee@example.com".into()) },
         granted_scopes: ScopeSet::parse(scopes),
         issue_refresh_token: refresh,
     }
@@ -113,20 +102,12 @@ pub struct Started {
 
 impl Harness {
     pub async fn authorize_as(&self, tenant: &str, user: &str) -> String {
-        let response = auth_start::handle(
-            &self.app,
-            request(&as_user(event("auth-start/authorize.json"), tenant, user)),
-        )
-        .await;
+        let response =
+            auth_start::handle(&self.app, request(&as_user(event("auth-start/authorize.json"), tenant, user))).await;
         assert_eq!(response.status(), 200, "{:?}", body_json(&response));
         let body = body_json(&response);
         let launch = Url::parse(body["launch_url"].as_str().unwrap()).unwrap();
-        launch
-            .query_pairs()
-            .find(|(k, _)| k == "ticket")
-            .unwrap()
-            .1
-            .into_owned()
+        launch.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned()
     }
 
     pub async fn launch(&self, ticket: &str) -> Response<Body> {
@@ -139,32 +120,14 @@ impl Harness {
         let response = self.launch(&ticket).await;
         assert_eq!(response.status(), 302);
         let google_url = Url::parse(header(&response, "location").unwrap()).unwrap();
-        let state = google_url
-            .query_pairs()
-            .find(|(k, _)| k == "state")
-            .unwrap()
-            .1
-            .into_owned();
+        let state = google_url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
         let set_cookie = header(&response, "set-cookie").unwrap();
-        let cookie = set_cookie
-            .strip_prefix("__Host-calbridge-oauth=")
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_owned();
-        Started {
-            google_url,
-            state,
-            cookie,
-        }
+        let cookie = set_cookie.strip_prefix("__Host-calbridge-oauth=").unwrap().split(';').next().unwrap().to_owned();
+        Started { google_url, state, cookie }
     }
 
     pub async fn callback(&self, query: &str, cookie: Option<&str>) -> Response<Body> {
-        let callback = with_cookie(
-            with_query(event("auth-callback/callback.json"), query),
-            cookie,
-        );
+        let callback = with_cookie(with_query(event("auth-callback/callback.json"), query), cookie);
         auth_callback::handle(&self.app, request(&callback)).await
     }
 
@@ -184,21 +147,14 @@ impl Harness {
     }
 
     pub async fn status_as(&self, tenant: &str, user: &str) -> Value {
-        let response = disconnect::handle(
-            &self.app,
-            request(&as_user(event("disconnect/status.json"), tenant, user)),
-        )
-        .await;
+        let response =
+            disconnect::handle(&self.app, request(&as_user(event("disconnect/status.json"), tenant, user))).await;
         assert_eq!(response.status(), 200);
         body_json(&response)
     }
 
     pub async fn stored(&self, tenant: &str, user: &str) -> bool {
-        self.store
-            .get_connection(&owner(tenant, user))
-            .await
-            .unwrap()
-            .is_some()
+        self.store.get_connection(&owner(tenant, user)).await.unwrap().is_some()
     }
 }
 
@@ -207,22 +163,11 @@ pub fn urlencode(value: &str) -> String {
 }
 
 pub fn redirect_outcome(response: &Response<Body>) -> (String, HashMap<String, String>) {
-    assert_eq!(
-        response.status(),
-        302,
-        "expected a redirect, got {:?}",
-        response.body()
-    );
+    assert_eq!(response.status(), 302, "expected a redirect, got {:?}", response.body());
     let location = Url::parse(header(response, "location").unwrap()).unwrap();
-    let base = format!(
-        "{}://{}{}",
-        location.scheme(),
-        location.host_str().unwrap_or(""),
-        location.path()
-    );
+    let base = format!("{}://{}{}", location.scheme(), location.host_str().unwrap_or(""), location.path());
     (base, location.query_pairs().into_owned().collect())
 }
-
 
 impl Harness {
     /// Moves the manual clock to `to` (RFC 3339).

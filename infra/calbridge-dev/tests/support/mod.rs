@@ -19,25 +19,21 @@ pub struct Stack {
 
 /// Starts the stack (embedded store, emulator) on free ports with a fresh data directory.
 pub async fn start() -> Stack {
-    let data_dir =
-        std::env::temp_dir().join(format!("calbridge-e2e-{}", calbridge::random::token()));
-    let vars: HashMap<&str, String> = HashMap::from([
+    start_with(&[]).await
+}
+
+/// [`start`] with extra configuration variables.
+pub async fn start_with(extra: &[(&str, &str)]) -> Stack {
+    let data_dir = std::env::temp_dir().join(format!("calbridge-e2e-{}", calbridge::random::token()));
+    let mut vars: HashMap<&str, String> = HashMap::from([
         ("LISTEN_ADDR", "127.0.0.1:0".to_owned()),
         ("EMULATOR_LISTEN_ADDR", "127.0.0.1:0".to_owned()),
         ("LOCAL_DATA_DIR", data_dir.display().to_string()),
     ]);
-    let stack = calbridge_dev::start(|name| vars.get(name).cloned())
-        .await
-        .expect("the local stack starts");
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Stack {
-        stack,
-        http,
-        data_dir,
-    }
+    vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let stack = calbridge_dev::start(|name| vars.get(name).cloned()).await.expect("the local stack starts");
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    Stack { stack, http, data_dir }
 }
 
 /// A flow that reached the emulator's consent page.
@@ -48,12 +44,7 @@ pub struct Consent {
 
 impl Consent {
     pub fn state(&self) -> String {
-        self.url
-            .query_pairs()
-            .find(|(k, _)| k == "state")
-            .unwrap()
-            .1
-            .into_owned()
+        self.url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned()
     }
 }
 
@@ -84,69 +75,29 @@ impl Stack {
     pub async fn begin(&self, token: &str) -> Consent {
         let response = self.authorize(token, serde_json::json!({})).await;
         assert_eq!(response.status(), StatusCode::OK);
-        let launch_url = response.json::<Value>().await.unwrap()["launch_url"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let launch_url = response.json::<Value>().await.unwrap()["launch_url"].as_str().unwrap().to_owned();
         let launch = self.http.get(&launch_url).send().await.unwrap();
         assert_eq!(launch.status(), StatusCode::FOUND);
         let cookie = launch.headers()["set-cookie"].to_str().unwrap();
-        let cookie = cookie
-            .split(';')
-            .next()
-            .unwrap()
-            .split_once('=')
-            .unwrap()
-            .1
-            .to_owned();
+        let cookie = cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
         let url = Url::parse(launch.headers()["location"].to_str().unwrap()).unwrap();
-        assert!(
-            url.as_str().starts_with(self.emulator()),
-            "launch must go to the configured Google"
-        );
+        assert!(url.as_str().starts_with(self.emulator()), "launch must go to the configured Google");
         let page = self.http.get(url.clone()).send().await.unwrap();
-        assert_eq!(
-            page.status(),
-            StatusCode::OK,
-            "the emulator shows its consent page"
-        );
+        assert_eq!(page.status(), StatusCode::OK, "the emulator shows its consent page");
         Consent { url, cookie }
     }
 
     /// Posts the emulator's consent form; `scopes` = the ticked scopes (None: all).
-    pub async fn decide(
-        &self,
-        consent: &Consent,
-        account: &str,
-        approve: bool,
-        scopes: Option<&[&str]>,
-    ) -> Url {
+    pub async fn decide(&self, consent: &Consent, account: &str, approve: bool, scopes: Option<&[&str]>) -> Url {
         let mut form: Vec<(String, String)> = consent.url.query_pairs().into_owned().collect();
         form.push(("account".into(), account.into()));
-        form.push((
-            "decision".into(),
-            if approve { "approve" } else { "deny" }.into(),
-        ));
+        form.push(("decision".into(), if approve { "approve" } else { "deny" }.into()));
         if let Some(scopes) = scopes {
-            form.extend(
-                scopes
-                    .iter()
-                    .map(|s| ("scope_granted".to_owned(), (*s).to_owned())),
-            );
+            form.extend(scopes.iter().map(|s| ("scope_granted".to_owned(), (*s).to_owned())));
         }
-        let response = self
-            .http
-            .post(format!("{}/o/oauth2/v2/auth/decision", self.emulator()))
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::FOUND,
-            "{:?}",
-            response.text().await
-        );
+        let response =
+            self.http.post(format!("{}/o/oauth2/v2/auth/decision", self.emulator())).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FOUND, "{:?}", response.text().await);
         Url::parse(response.headers()["location"].to_str().unwrap()).unwrap()
     }
 
@@ -168,13 +119,8 @@ impl Stack {
     }
 
     pub async fn status(&self, token: &str) -> Value {
-        let response = self
-            .http
-            .get(format!("{}/connections/google", self.base()))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
+        let response =
+            self.http.get(format!("{}/connections/google", self.base())).bearer_auth(token).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
     }
@@ -191,25 +137,14 @@ impl Stack {
 
     /// Everything the emulator issued: codes, access and refresh tokens, revocations.
     pub async fn emulator_tokens(&self) -> Value {
-        self.http
-            .get(format!("{}/_emulator/tokens", self.emulator()))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.http.get(format!("{}/_emulator/tokens", self.emulator())).send().await.unwrap().json().await.unwrap()
     }
 
     /// Every secret value the emulator handed out (codes and tokens).
     pub async fn issued_secrets(&self) -> Vec<String> {
         let tokens = self.emulator_tokens().await;
         let mut secrets = Vec::new();
-        for (list, field) in [
-            ("codes", "code"),
-            ("access_tokens", "token"),
-            ("refresh_tokens", "token"),
-        ] {
+        for (list, field) in [("codes", "code"), ("access_tokens", "token"), ("refresh_tokens", "token")] {
             for item in tokens[list].as_array().unwrap() {
                 secrets.push(item[field].as_str().unwrap().to_owned());
             }
@@ -237,10 +172,40 @@ impl Stack {
             .iter()
             .filter_map(|code| code["code_verifier"].as_str().map(str::to_owned))
             .collect();
-        assert!(
-            !verifiers.is_empty(),
-            "the emulator reports no PKCE verifier: {tokens}"
-        );
+        assert!(!verifiers.is_empty(), "the emulator reports no PKCE verifier: {tokens}");
         verifiers
+    }
+}
+
+impl Stack {
+    /// POSTs JSON to an emulator control endpoint, asserting success.
+    pub async fn control(&self, path: &str, body: Value) {
+        let response =
+            self.http.post(format!("{}/_emulator/{path}", self.emulator())).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.text().await.unwrap());
+    }
+
+    /// Calls counted at the emulator, by endpoint name.
+    pub async fn calls(&self) -> Value {
+        self.http.get(format!("{}/_emulator/calls", self.emulator())).send().await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn call_count(&self, endpoint: &str) -> u64 {
+        self.calls().await[endpoint].as_u64().unwrap_or(0)
+    }
+
+    /// An app API call with a bearer token.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self.http.request(method, format!("{}{path}", self.base())).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.unwrap()
     }
 }

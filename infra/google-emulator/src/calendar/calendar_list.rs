@@ -39,24 +39,17 @@ pub(super) async fn list(
     after.deliver(&connection, response).await
 }
 
-fn build_page(
-    emulator: &SharedEmulator,
-    headers: &HeaderMap,
-    query: &FormPairs,
-) -> Result<Value, ApiError> {
+fn build_page(emulator: &SharedEmulator, headers: &HeaderMap, query: &FormPairs) -> Result<Value, ApiError> {
     let store = emulator.store();
     let caller = authorize(&store, headers, CALENDAR_LIST_SCOPES)?;
-    let single = |name: &str| {
-        query
-            .single(name)
-            .map_err(|repeated| ApiError::invalid(repeated.to_string()))
-    };
+    let single = |name: &str| query.single(name).map_err(|repeated| ApiError::invalid(repeated.to_string()));
     let page_size = max_results(single("maxResults")?, 100, 250)?;
     let offset = page_offset(PAGE_KIND, single("pageToken")?)?;
     let min_role = match single("minAccessRole")? {
         None => AccessRole::FreeBusyReader,
-        Some(raw) => AccessRole::parse(raw)
-            .ok_or_else(|| ApiError::invalid(format!("Invalid minAccessRole value: {raw}")))?,
+        Some(raw) => {
+            AccessRole::parse(raw).ok_or_else(|| ApiError::invalid(format!("Invalid minAccessRole value: {raw}")))?
+        }
     };
 
     let account = &store.accounts[&caller.account];
@@ -66,11 +59,7 @@ fn build_page(
         .filter(|entry| entry.access_role >= min_role)
         .filter_map(|entry| Some((entry, store.calendars.get(&entry.calendar_id)?)))
         .collect();
-    entries.sort_by(|(a, _), (b, _)| {
-        b.primary
-            .cmp(&a.primary)
-            .then_with(|| a.calendar_id.cmp(&b.calendar_id))
-    });
+    entries.sort_by(|(a, _), (b, _)| b.primary.cmp(&a.primary).then_with(|| a.calendar_id.cmp(&b.calendar_id)));
     if offset > entries.len() {
         return Err(ApiError::invalid("Invalid page token value."));
     }

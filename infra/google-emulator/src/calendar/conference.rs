@@ -15,7 +15,8 @@ use crate::google_errors::ApiError;
 use crate::random;
 use crate::state::{Calendar, Conference};
 
-const MEET_ICON: &str = "https://fonts.gstatic.com/s/i/productlogos/meet_2020q4/v6/web-512dp/logo_meet_2020q4_color_2x_web_512dp.png";
+const MEET_ICON: &str =
+    "https://fonts.gstatic.com/s/i/productlogos/meet_2020q4/v6/web-512dp/logo_meet_2020q4_color_2x_web_512dp.png";
 
 /// Applies a client's `conferenceData` to `resource`. `null` removes the
 /// conference; data without a create request is stored as given (copying an
@@ -44,12 +45,8 @@ pub(super) fn apply_conference_data(
         .get("requestId")
         .and_then(Value::as_str)
         .filter(|id| !id.is_empty())
-        .ok_or_else(|| {
-            ApiError::invalid("Invalid conference create request: missing requestId.")
-        })?;
-    let solution = create
-        .pointer("/conferenceSolutionKey/type")
-        .and_then(Value::as_str);
+        .ok_or_else(|| ApiError::invalid("Invalid conference create request: missing requestId."))?;
+    let solution = create.pointer("/conferenceSolutionKey/type").and_then(Value::as_str);
     if solution != Some("hangoutsMeet") {
         return Err(ApiError::invalid("Invalid conference type value."));
     }
@@ -79,16 +76,10 @@ pub(super) fn apply_conference_data(
 /// event changed.
 pub(super) fn poll(calendar: &mut Calendar, index: usize) -> bool {
     let resource = &calendar.events[index].resource;
-    let pending = field_at(
-        resource,
-        &["conferenceData", "createRequest", "status", "statusCode"],
-    )
-    .and_then(Value::as_str)
+    let pending = field_at(resource, &["conferenceData", "createRequest", "status", "statusCode"])
+        .and_then(Value::as_str)
         == Some("pending");
-    let Some(request_id) = current_request_id(resource)
-        .filter(|_| pending)
-        .map(str::to_owned)
-    else {
+    let Some(request_id) = current_request_id(resource).filter(|_| pending).map(str::to_owned) else {
         return false;
     };
     let Some(conference) = calendar.conferences.get_mut(&request_id) else {
@@ -99,11 +90,7 @@ pub(super) fn poll(calendar: &mut Calendar, index: usize) -> bool {
         return false;
     }
     let conference = conference.clone();
-    render_resolved(
-        &mut calendar.events[index].resource,
-        &request_id,
-        &conference,
-    );
+    render_resolved(&mut calendar.events[index].resource, &request_id, &conference);
     true
 }
 
@@ -114,8 +101,7 @@ fn current_request_id(resource: &Map<String, Value>) -> Option<&str> {
 /// The value at `path` below a resource's top-level fields.
 fn field_at<'a>(resource: &'a Map<String, Value>, path: &[&str]) -> Option<&'a Value> {
     let (first, rest) = path.split_first()?;
-    rest.iter()
-        .try_fold(resource.get(*first)?, |value, name| value.get(*name))
+    rest.iter().try_fold(resource.get(*first)?, |value, name| value.get(*name))
 }
 
 fn create_request(request_id: &str, status: &str) -> Value {
@@ -127,19 +113,13 @@ fn create_request(request_id: &str, status: &str) -> Value {
 }
 
 fn render_pending(resource: &mut Map<String, Value>, request_id: &str) {
-    resource.insert(
-        "conferenceData".into(),
-        json!({"createRequest": create_request(request_id, "pending")}),
-    );
+    resource.insert("conferenceData".into(), json!({"createRequest": create_request(request_id, "pending")}));
     resource.remove("hangoutLink");
 }
 
 fn render_resolved(resource: &mut Map<String, Value>, request_id: &str, conference: &Conference) {
     if conference.fails {
-        resource.insert(
-            "conferenceData".into(),
-            json!({"createRequest": create_request(request_id, "failure")}),
-        );
+        resource.insert("conferenceData".into(), json!({"createRequest": create_request(request_id, "failure")}));
         resource.remove("hangoutLink");
         return;
     }

@@ -38,10 +38,7 @@ pub(super) const SERVER_MANAGED: &[&str] = &[
 /// A client-chosen event id: 5 to 1024 characters of lowercase base32hex
 /// (`[a-v0-9]`), as Google requires.
 pub(super) fn is_valid_client_id(id: &str) -> bool {
-    (5..=1024).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b))
+    (5..=1024).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'v').contains(&b))
 }
 
 /// The body's fields a client may set.
@@ -59,17 +56,14 @@ pub(super) fn validate_and_complete(resource: &mut Map<String, Value>) -> Result
         None | Some(Value::Null) => {
             resource.insert("status".into(), json!("confirmed"));
         }
-        Some(Value::String(status))
-            if matches!(status.as_str(), "confirmed" | "tentative" | "cancelled") => {}
+        Some(Value::String(status)) if matches!(status.as_str(), "confirmed" | "tentative" | "cancelled") => {}
         Some(other) => return Err(ApiError::invalid(format!("Invalid status value: {other}"))),
     }
     match resource.get("transparency") {
         None | Some(Value::Null) => {}
         Some(Value::String(value)) if matches!(value.as_str(), "opaque" | "transparent") => {}
         Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "Invalid transparency value: {other}"
-            )));
+            return Err(ApiError::invalid(format!("Invalid transparency value: {other}")));
         }
     }
     if let Some(attendees) = resource.get_mut("attendees") {
@@ -83,18 +77,14 @@ pub(super) fn validate_and_complete(resource: &mut Map<String, Value>) -> Result
             if !attendee.get("email").is_some_and(Value::is_string) {
                 return Err(ApiError::required("Missing attendee email."));
             }
-            attendee
-                .entry("responseStatus")
-                .or_insert_with(|| json!("needsAction"));
+            attendee.entry("responseStatus").or_insert_with(|| json!("needsAction"));
         }
     }
     if let Some(properties) = resource.get("extendedProperties") {
         let well_formed = properties.as_object().is_some_and(|properties| {
             properties.iter().all(|(visibility, values)| {
                 matches!(visibility.as_str(), "private" | "shared")
-                    && values
-                        .as_object()
-                        .is_some_and(|values| values.values().all(Value::is_string))
+                    && values.as_object().is_some_and(|values| values.values().all(Value::is_string))
             })
         });
         if !well_formed {
@@ -103,12 +93,8 @@ pub(super) fn validate_and_complete(resource: &mut Map<String, Value>) -> Result
             ));
         }
     }
-    resource
-        .entry("reminders")
-        .or_insert_with(|| json!({"useDefault": true}));
-    resource
-        .entry("eventType")
-        .or_insert_with(|| json!("default"));
+    resource.entry("reminders").or_insert_with(|| json!({"useDefault": true}));
+    resource.entry("eventType").or_insert_with(|| json!("default"));
     Ok(())
 }
 
@@ -120,32 +106,21 @@ pub(crate) fn interval(
     let start = instant(resource.get("start"), "start", calendar_time_zone)?;
     let end = instant(resource.get("end"), "end", calendar_time_zone)?;
     if end < start {
-        return Err(ApiError::bad_request(
-            "timeRangeEmpty",
-            "The specified time range is empty.",
-        ));
+        return Err(ApiError::bad_request("timeRangeEmpty", "The specified time range is empty."));
     }
     Ok((start, end))
 }
 
-fn instant(
-    value: Option<&Value>,
-    which: &str,
-    calendar_time_zone: &str,
-) -> Result<Timestamp, ApiError> {
+fn instant(value: Option<&Value>, which: &str, calendar_time_zone: &str) -> Result<Timestamp, ApiError> {
     let Some(value) = value.filter(|value| !value.is_null()) else {
         return Err(ApiError::required(format!("Missing {which} time.")));
     };
     let invalid = || ApiError::invalid(format!("Invalid {which} time."));
     let object = value.as_object().ok_or_else(invalid)?;
-    let zone_name = object
-        .get("timeZone")
-        .and_then(Value::as_str)
-        .unwrap_or(calendar_time_zone);
+    let zone_name = object.get("timeZone").and_then(Value::as_str).unwrap_or(calendar_time_zone);
     let zone = || {
-        TimeZone::get(zone_name).map_err(|_| {
-            ApiError::invalid(format!("Invalid time zone definition for {which} time."))
-        })
+        TimeZone::get(zone_name)
+            .map_err(|_| ApiError::invalid(format!("Invalid time zone definition for {which} time.")))
     };
     match (object.get("dateTime"), object.get("date")) {
         (Some(Value::String(date_time)), None) => {
@@ -153,16 +128,11 @@ fn instant(
                 return Ok(timestamp);
             }
             let civil: DateTime = date_time.parse().map_err(|_| invalid())?;
-            civil
-                .to_zoned(zone()?)
-                .map(|zoned| zoned.timestamp())
-                .map_err(|_| invalid())
+            civil.to_zoned(zone()?).map(|zoned| zoned.timestamp()).map_err(|_| invalid())
         }
         (None, Some(Value::String(date))) => {
             let date: Date = date.parse().map_err(|_| invalid())?;
-            date.to_zoned(zone()?)
-                .map(|zoned| zoned.timestamp())
-                .map_err(|_| invalid())
+            date.to_zoned(zone()?).map(|zoned| zoned.timestamp()).map_err(|_| invalid())
         }
         (None, None) => Err(ApiError::required(format!("Missing {which} time."))),
         _ => Err(invalid()),
@@ -185,10 +155,7 @@ mod tests {
     use super::*;
 
     fn event(start: Value, end: Value) -> Map<String, Value> {
-        json!({"start": start, "end": end})
-            .as_object()
-            .unwrap()
-            .clone()
+        json!({"start": start, "end": end}).as_object().unwrap().clone()
     }
 
     #[test]
@@ -215,29 +182,19 @@ mod tests {
         assert_eq!(start.to_string(), "2030-01-01T09:00:00Z");
         assert_eq!(end.to_string(), "2030-01-01T10:30:00Z");
 
-        let (start, end) = interval(
-            &event(json!({"date": "2030-01-01"}), json!({"date": "2030-01-02"})),
-            "UTC",
-        )
-        .unwrap();
+        let (start, end) =
+            interval(&event(json!({"date": "2030-01-01"}), json!({"date": "2030-01-02"})), "UTC").unwrap();
         assert_eq!(end.duration_since(start).as_hours(), 24);
     }
 
     #[test]
     fn bad_times_are_refused_with_googles_reasons() {
-        let reason =
-            |start: Value, end: Value| interval(&event(start, end), "UTC").unwrap_err().reason;
+        let reason = |start: Value, end: Value| interval(&event(start, end), "UTC").unwrap_err().reason;
         assert_eq!(
-            reason(
-                json!({"dateTime": "2030-01-01T10:00:00Z"}),
-                json!({"dateTime": "2030-01-01T09:00:00Z"})
-            ),
+            reason(json!({"dateTime": "2030-01-01T10:00:00Z"}), json!({"dateTime": "2030-01-01T09:00:00Z"})),
             "timeRangeEmpty"
         );
-        assert_eq!(
-            reason(json!({"dateTime": "2030-01-01T10:00:00Z"}), Value::Null),
-            "required"
-        );
+        assert_eq!(reason(json!({"dateTime": "2030-01-01T10:00:00Z"}), Value::Null), "required");
         assert_eq!(
             reason(
                 json!({"dateTime": "2030-01-01T10:00:00Z", "date": "2030-01-01"}),
@@ -245,12 +202,6 @@ mod tests {
             ),
             "invalid"
         );
-        assert_eq!(
-            reason(
-                json!({"dateTime": "tomorrow"}),
-                json!({"dateTime": "2030-01-01T11:00:00Z"})
-            ),
-            "invalid"
-        );
+        assert_eq!(reason(json!({"dateTime": "tomorrow"}), json!({"dateTime": "2030-01-01T11:00:00Z"})), "invalid");
     }
 }

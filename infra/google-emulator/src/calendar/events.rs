@@ -23,8 +23,8 @@ use super::event_resource::{
     client_fields, google_time, html_link, interval, is_valid_client_id, validate_and_complete,
 };
 use super::{
-    EVENTS_READ_SCOPES, EVENTS_WRITE_SCOPES, authorize, calendar_with_access, fault_calendar_names,
-    max_results, page_offset, page_token,
+    EVENTS_READ_SCOPES, EVENTS_WRITE_SCOPES, authorize, calendar_with_access, fault_calendar_names, max_results,
+    page_offset, page_token,
 };
 use crate::config::{AccessRole, EmulatorConfig};
 use crate::control::ControlError;
@@ -55,8 +55,7 @@ async fn handle(
     };
     let result = {
         let mut store = emulator.store();
-        authorize(&store, &headers, scopes)
-            .and_then(|caller| work(&mut store, &emulator.config, caller))
+        authorize(&store, &headers, scopes).and_then(|caller| work(&mut store, &emulator.config, caller))
     };
     let response = result.unwrap_or_else(IntoResponse::into_response);
     after.deliver(&connection, response).await
@@ -70,11 +69,7 @@ struct WriteOptions {
 }
 
 fn write_options(query: &FormPairs) -> Result<WriteOptions, ApiError> {
-    let single = |name: &str| {
-        query
-            .single(name)
-            .map_err(|repeated| ApiError::invalid(repeated.to_string()))
-    };
+    let single = |name: &str| query.single(name).map_err(|repeated| ApiError::invalid(repeated.to_string()));
     let conference_data_version = match single("conferenceDataVersion")? {
         None | Some("0") => 0,
         Some("1") => 1,
@@ -88,25 +83,17 @@ fn write_options(query: &FormPairs) -> Result<WriteOptions, ApiError> {
         None => None,
         Some(value @ ("all" | "externalOnly" | "none")) => Some(value.to_owned()),
         Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "Invalid sendUpdates value: {other}"
-            )));
+            return Err(ApiError::invalid(format!("Invalid sendUpdates value: {other}")));
         }
     };
     let send_notifications = match single("sendNotifications")? {
         None => None,
         Some(value @ ("true" | "false")) => Some(value.to_owned()),
         Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "Invalid sendNotifications value: {other}"
-            )));
+            return Err(ApiError::invalid(format!("Invalid sendNotifications value: {other}")));
         }
     };
-    Ok(WriteOptions {
-        conference_data_version,
-        send_updates,
-        send_notifications,
-    })
+    Ok(WriteOptions { conference_data_version, send_updates, send_notifications })
 }
 
 fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
@@ -119,13 +106,7 @@ fn parse_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
-fn record_write(
-    store: &mut Store,
-    endpoint: Endpoint,
-    calendar_id: &str,
-    event_id: &str,
-    options: &WriteOptions,
-) {
+fn record_write(store: &mut Store, endpoint: Endpoint, calendar_id: &str, event_id: &str, options: &WriteOptions) {
     store.writes.push(WriteRecord {
         endpoint,
         calendar_id: calendar_id.to_owned(),
@@ -138,11 +119,7 @@ fn record_write(
 }
 
 fn event_index(store: &Store, calendar_id: &str, event_id: &str) -> Result<usize, ApiError> {
-    store.calendars[calendar_id]
-        .events
-        .iter()
-        .position(|event| event.id == event_id)
-        .ok_or_else(ApiError::not_found)
+    store.calendars[calendar_id].events.iter().position(|event| event.id == event_id).ok_or_else(ApiError::not_found)
 }
 
 fn ok_json(resource: &Map<String, Value>) -> Response {
@@ -152,10 +129,7 @@ fn ok_json(resource: &Map<String, Value>) -> Response {
 /// How an event enters the store.
 enum Creation<'a> {
     /// Through `events.insert`, by `creator`.
-    Api {
-        creator: &'a str,
-        conference_data_version: u8,
-    },
+    Api { creator: &'a str, conference_data_version: u8 },
     /// Through `POST /_emulator/calendars/{id}/events`: any non-empty id, and
     /// `conferenceData` stored as given.
     Seed,
@@ -176,24 +150,15 @@ fn create_event(
                 break candidate;
             }
         },
-        Some(Value::String(id))
-            if is_valid_client_id(id) || (matches!(creation, Creation::Seed) && !id.is_empty()) =>
-        {
+        Some(Value::String(id)) if is_valid_client_id(id) || (matches!(creation, Creation::Seed) && !id.is_empty()) => {
             id.clone()
         }
         Some(_) => {
-            return Err(ApiError::bad_request(
-                "invalidResourceId",
-                "Invalid resource id value.",
-            ));
+            return Err(ApiError::bad_request("invalidResourceId", "Invalid resource id value."));
         }
     };
     if calendar.event(&id).is_some() {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "duplicate",
-            "The requested identifier already exists.",
-        ));
+        return Err(ApiError::new(StatusCode::CONFLICT, "duplicate", "The requested identifier already exists."));
     }
     let mut resource = client_fields(body);
     validate_and_complete(&mut resource)?;
@@ -209,10 +174,7 @@ fn create_event(
         Creation::Api { creator, .. } => creator.to_owned(),
         Creation::Seed => calendar.id.clone(),
     };
-    let sequence = body
-        .get("sequence")
-        .and_then(Value::as_u64)
-        .unwrap_or_default();
+    let sequence = body.get("sequence").and_then(Value::as_u64).unwrap_or_default();
     resource.insert("kind".into(), json!("calendar#event"));
     resource.insert("etag".into(), json!(store.next_etag()));
     resource.insert("id".into(), json!(id));
@@ -225,19 +187,12 @@ fn create_event(
     resource.insert("organizer".into(), organizer);
 
     match creation {
-        Creation::Api {
-            conference_data_version: 1,
-            ..
-        } => {
+        Creation::Api { conference_data_version: 1, .. } => {
             if let Some(requested) = body.get("conferenceData") {
-                let Store {
-                    calendars, faults, ..
-                } = store;
+                let Store { calendars, faults, .. } = store;
                 let names = [calendar_id.to_owned()];
                 apply_conference_data(
-                    calendars
-                        .get_mut(calendar_id)
-                        .expect("checked by the caller"),
+                    calendars.get_mut(calendar_id).expect("checked by the caller"),
                     &mut resource,
                     requested,
                     || faults.take_conference_failure(Endpoint::EventsInsert, &names),
@@ -261,10 +216,7 @@ fn create_event(
         .get_mut(calendar_id)
         .expect("checked by the caller")
         .events
-        .push(StoredEvent {
-            id,
-            resource: resource.clone(),
-        });
+        .push(StoredEvent { id, resource: resource.clone() });
     Ok(resource)
 }
 
@@ -287,27 +239,17 @@ pub(super) async fn insert(
         EVENTS_WRITE_SCOPES,
         move |store, config, caller| {
             let options = write_options(&query)?;
-            let calendar_id =
-                calendar_with_access(store, &caller, &raw_calendar_id, AccessRole::Writer)?;
+            let calendar_id = calendar_with_access(store, &caller, &raw_calendar_id, AccessRole::Writer)?;
             let body = parse_object(&body)?;
             let resource = create_event(
                 store,
                 config.conference_pending_polls,
                 &calendar_id,
                 &body,
-                Creation::Api {
-                    creator: &caller.account,
-                    conference_data_version: options.conference_data_version,
-                },
+                Creation::Api { creator: &caller.account, conference_data_version: options.conference_data_version },
             )?;
             let event_id = resource["id"].as_str().unwrap_or_default().to_owned();
-            record_write(
-                store,
-                Endpoint::EventsInsert,
-                &calendar_id,
-                &event_id,
-                &options,
-            );
+            record_write(store, Endpoint::EventsInsert, &calendar_id, &event_id, &options);
             Ok(ok_json(&resource))
         },
     )
@@ -329,26 +271,15 @@ pub(super) async fn get(
         &raw_calendar_id.clone(),
         EVENTS_READ_SCOPES,
         move |store, _config, caller| {
-            let calendar_id =
-                calendar_with_access(store, &caller, &raw_calendar_id, AccessRole::Reader)?;
+            let calendar_id = calendar_with_access(store, &caller, &raw_calendar_id, AccessRole::Reader)?;
             let index = event_index(store, &calendar_id, &event_id)?;
-            let calendar = store
-                .calendars
-                .get_mut(&calendar_id)
-                .expect("resolved above");
+            let calendar = store.calendars.get_mut(&calendar_id).expect("resolved above");
             if poll(calendar, index) {
                 let etag = store.next_etag();
-                let calendar = store
-                    .calendars
-                    .get_mut(&calendar_id)
-                    .expect("resolved above");
-                calendar.events[index]
-                    .resource
-                    .insert("etag".into(), json!(etag));
+                let calendar = store.calendars.get_mut(&calendar_id).expect("resolved above");
+                calendar.events[index].resource.insert("etag".into(), json!(etag));
             }
-            Ok(ok_json(
-                &store.calendars[&calendar_id].events[index].resource,
-            ))
+            Ok(ok_json(&store.calendars[&calendar_id].events[index].resource))
         },
     )
     .await
@@ -370,13 +301,7 @@ fn rewrite_event(
     caller: &Caller,
     rewrite: &Rewrite,
 ) -> Result<Response, ApiError> {
-    let Rewrite {
-        endpoint,
-        raw_calendar_id,
-        event_id,
-        query,
-        body,
-    } = rewrite;
+    let Rewrite { endpoint, raw_calendar_id, event_id, query, body } = rewrite;
     let endpoint = *endpoint;
     let options = write_options(query)?;
     let calendar_id = calendar_with_access(store, caller, raw_calendar_id, AccessRole::Writer)?;
@@ -399,15 +324,7 @@ fn rewrite_event(
         }
         _ => {
             let mut replaced = client_fields(&body);
-            for kept in [
-                "kind",
-                "id",
-                "htmlLink",
-                "created",
-                "iCalUID",
-                "creator",
-                "organizer",
-            ] {
+            for kept in ["kind", "id", "htmlLink", "created", "iCalUID", "creator", "organizer"] {
                 if let Some(value) = old.get(kept) {
                     replaced.insert(kept.into(), value.clone());
                 }
@@ -425,16 +342,10 @@ fn rewrite_event(
     };
     validate_and_complete(&mut resource)?;
     interval(&resource, &calendar.time_zone)?;
-    let sequence = old
-        .get("sequence")
-        .and_then(Value::as_u64)
-        .unwrap_or_default()
-        + 1;
+    let sequence = old.get("sequence").and_then(Value::as_u64).unwrap_or_default() + 1;
 
     if let (1, Some(requested)) = (options.conference_data_version, body.get("conferenceData")) {
-        let Store {
-            calendars, faults, ..
-        } = &mut *store;
+        let Store { calendars, faults, .. } = &mut *store;
         let names = [calendar_id.clone()];
         apply_conference_data(
             calendars.get_mut(&calendar_id).expect("resolved above"),
@@ -447,12 +358,7 @@ fn rewrite_event(
     resource.insert("sequence".into(), json!(sequence));
     resource.insert("updated".into(), json!(google_time(Timestamp::now())));
     resource.insert("etag".into(), json!(store.next_etag()));
-    store
-        .calendars
-        .get_mut(&calendar_id)
-        .expect("resolved above")
-        .events[index]
-        .resource = resource.clone();
+    store.calendars.get_mut(&calendar_id).expect("resolved above").events[index].resource = resource.clone();
     record_write(store, endpoint, &calendar_id, event_id, &options);
     Ok(ok_json(&resource))
 }
@@ -532,33 +438,17 @@ pub(super) async fn delete(
         EVENTS_WRITE_SCOPES,
         move |store, _config, caller| {
             let options = write_options(&query)?;
-            let calendar_id =
-                calendar_with_access(store, &caller, &raw_calendar_id, AccessRole::Writer)?;
+            let calendar_id = calendar_with_access(store, &caller, &raw_calendar_id, AccessRole::Writer)?;
             let index = event_index(store, &calendar_id, &event_id)?;
             if store.calendars[&calendar_id].events[index].is_cancelled() {
-                return Err(ApiError::new(
-                    StatusCode::GONE,
-                    "deleted",
-                    "Resource has been deleted",
-                ));
+                return Err(ApiError::new(StatusCode::GONE, "deleted", "Resource has been deleted"));
             }
             let etag = store.next_etag();
-            let resource = &mut store
-                .calendars
-                .get_mut(&calendar_id)
-                .expect("resolved above")
-                .events[index]
-                .resource;
+            let resource = &mut store.calendars.get_mut(&calendar_id).expect("resolved above").events[index].resource;
             resource.insert("status".into(), json!("cancelled"));
             resource.insert("updated".into(), json!(google_time(Timestamp::now())));
             resource.insert("etag".into(), json!(etag));
-            record_write(
-                store,
-                Endpoint::EventsDelete,
-                &calendar_id,
-                &event_id,
-                &options,
-            );
+            record_write(store, Endpoint::EventsDelete, &calendar_id, &event_id, &options);
             Ok(StatusCode::NO_CONTENT.into_response())
         },
     )
@@ -584,35 +474,19 @@ pub(super) async fn list(
         &raw_calendar_id.clone(),
         EVENTS_READ_SCOPES,
         move |store, _config, caller| {
-            let calendar_id =
-                calendar_with_access(store, &caller, &raw_calendar_id, AccessRole::Reader)?;
-            let role = store
-                .access_role(&caller.account, &calendar_id)
-                .unwrap_or(AccessRole::Reader);
-            list_page(store, &calendar_id, role, &query)
-                .map(|page| axum::Json(page).into_response())
+            let calendar_id = calendar_with_access(store, &caller, &raw_calendar_id, AccessRole::Reader)?;
+            let role = store.access_role(&caller.account, &calendar_id).unwrap_or(AccessRole::Reader);
+            list_page(store, &calendar_id, role, &query).map(|page| axum::Json(page).into_response())
         },
     )
     .await
 }
 
-fn list_page(
-    store: &Store,
-    calendar_id: &str,
-    role: AccessRole,
-    query: &FormPairs,
-) -> Result<Value, ApiError> {
-    let single = |name: &str| {
-        query
-            .single(name)
-            .map_err(|repeated| ApiError::invalid(repeated.to_string()))
-    };
+fn list_page(store: &Store, calendar_id: &str, role: AccessRole, query: &FormPairs) -> Result<Value, ApiError> {
+    let single = |name: &str| query.single(name).map_err(|repeated| ApiError::invalid(repeated.to_string()));
     let bound = |name: &str| -> Result<Option<Timestamp>, ApiError> {
         single(name)?
-            .map(|raw| {
-                raw.parse::<Timestamp>()
-                    .map_err(|_| ApiError::invalid(format!("Invalid {name} value: {raw}")))
-            })
+            .map(|raw| raw.parse::<Timestamp>().map_err(|_| ApiError::invalid(format!("Invalid {name} value: {raw}"))))
             .transpose()
     };
     let time_min = bound("timeMin")?;
@@ -625,9 +499,7 @@ fn list_page(
         None | Some("updated") => false,
         Some("startTime") if single("singleEvents")? == Some("true") => true,
         Some("startTime") => {
-            return Err(ApiError::invalid(
-                "The requested ordering is not available for the particular query.",
-            ));
+            return Err(ApiError::invalid("The requested ordering is not available for the particular query."));
         }
         Some(other) => return Err(ApiError::invalid(format!("Invalid orderBy value: {other}"))),
     };
@@ -649,11 +521,7 @@ fn list_page(
         .events
         .iter()
         .filter(|event| show_deleted || !event.is_cancelled())
-        .filter(|event| {
-            ical_uid.is_none_or(|uid| {
-                event.resource.get("iCalUID").and_then(Value::as_str) == Some(uid)
-            })
-        })
+        .filter(|event| ical_uid.is_none_or(|uid| event.resource.get("iCalUID").and_then(Value::as_str) == Some(uid)))
         .filter(|event| {
             filters.iter().all(|(visibility, key, value)| {
                 event
@@ -678,12 +546,8 @@ fn list_page(
     if offset > matching.len() {
         return Err(ApiError::invalid("Invalid page token value."));
     }
-    let items: Vec<Value> = matching
-        .iter()
-        .skip(offset)
-        .take(page_size)
-        .map(|(_, event)| Value::Object(event.resource.clone()))
-        .collect();
+    let items: Vec<Value> =
+        matching.iter().skip(offset).take(page_size).map(|(_, event)| Value::Object(event.resource.clone())).collect();
     let next = offset + items.len();
     let mut page = json!({
         "kind": "calendar#events",
@@ -702,20 +566,14 @@ fn list_page(
 }
 
 /// Stores seed events on `calendar_id`, bypassing OAuth.
-pub(super) fn seed(
-    store: &mut Store,
-    calendar_id: &str,
-    events: Vec<Value>,
-) -> Result<Vec<Value>, ControlError> {
+pub(super) fn seed(store: &mut Store, calendar_id: &str, events: Vec<Value>) -> Result<Vec<Value>, ControlError> {
     if !store.calendars.contains_key(calendar_id) {
         return Err(ControlError::UnknownCalendar(calendar_id.to_owned()));
     }
     let mut stored = Vec::with_capacity(events.len());
     for event in events {
         let Value::Object(body) = event else {
-            return Err(ControlError::Event(
-                "each event must be a JSON object".into(),
-            ));
+            return Err(ControlError::Event("each event must be a JSON object".into()));
         };
         let resource = create_event(store, 0, calendar_id, &body, Creation::Seed)
             .map_err(|error| ControlError::Event(error.message))?;

@@ -66,13 +66,7 @@ pub(super) async fn query(
             Ok(request) => request
                 .items
                 .iter()
-                .flat_map(|item| {
-                    if item.id == "primary" {
-                        resolved_primary.clone()
-                    } else {
-                        vec![item.id.clone()]
-                    }
-                })
+                .flat_map(|item| if item.id == "primary" { resolved_primary.clone() } else { vec![item.id.clone()] })
                 .collect(),
             Err(_) => Vec::new(),
         }
@@ -95,8 +89,7 @@ pub(super) async fn query(
 
 fn parse_bound(raw: Option<&str>, name: &str) -> Result<Timestamp, ApiError> {
     let raw = raw.ok_or_else(|| ApiError::required(format!("Missing {name} parameter.")))?;
-    raw.parse::<Timestamp>()
-        .map_err(|_| ApiError::invalid(format!("Invalid {name} value: {raw}")))
+    raw.parse::<Timestamp>().map_err(|_| ApiError::invalid(format!("Invalid {name} value: {raw}")))
 }
 
 fn answer(
@@ -117,27 +110,21 @@ fn answer(
         ));
     }
     if time_max <= time_min {
-        return Err(ApiError::bad_request(
-            "timeRangeEmpty",
-            "The specified time range is empty.",
-        ));
+        return Err(ApiError::bad_request("timeRangeEmpty", "The specified time range is empty."));
     }
     let longest = SignedDuration::try_from(max_range).unwrap_or(SignedDuration::MAX);
     if time_max.duration_since(time_min) > longest {
         return Err(ApiError::bad_request(
             "timeRangeTooLong",
-            format!(
-                "The requested time range is too long: at most {} days are allowed.",
-                max_range.as_secs() / 86_400
-            ),
+            format!("The requested time range is too long: at most {} days are allowed.", max_range.as_secs() / 86_400),
         ));
     }
 
     let mut calendars = BTreeMap::new();
     for item in &request.items {
         let resolved = store.resolve_calendar_id(&caller.account, &item.id);
-        let visible = store.access_role(&caller.account, &resolved).is_some()
-            && store.calendars.contains_key(&resolved);
+        let visible =
+            store.access_role(&caller.account, &resolved).is_some() && store.calendars.contains_key(&resolved);
         let names = [item.id.clone(), resolved.clone()];
         let entry = if !visible {
             json!({"busy": [], "errors": [{"domain": "global", "reason": "notFound"}]})
@@ -161,20 +148,13 @@ fn answer(
 }
 
 /// Busy time on one calendar within `[from, to)`: clipped, sorted, merged.
-fn busy_intervals(
-    store: &Store,
-    calendar_id: &str,
-    from: Timestamp,
-    to: Timestamp,
-) -> Vec<(Timestamp, Timestamp)> {
+fn busy_intervals(store: &Store, calendar_id: &str, from: Timestamp, to: Timestamp) -> Vec<(Timestamp, Timestamp)> {
     let calendar = &store.calendars[calendar_id];
     let mut intervals: Vec<(Timestamp, Timestamp)> = calendar
         .events
         .iter()
         .filter(|event| !event.is_cancelled())
-        .filter(|event| {
-            event.resource.get("transparency").and_then(Value::as_str) != Some("transparent")
-        })
+        .filter(|event| event.resource.get("transparency").and_then(Value::as_str) != Some("transparent"))
         .filter_map(|event| interval(&event.resource, &calendar.time_zone).ok())
         .filter(|(start, end)| *start < to && *end > from)
         .map(|(start, end)| (start.max(from), end.min(to)))

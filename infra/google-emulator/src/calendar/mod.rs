@@ -30,52 +30,27 @@ use crate::state::{Caller, SharedEmulator, Store};
 
 pub(crate) fn routes() -> Router<SharedEmulator> {
     Router::new()
-        .route(
-            "/calendar/v3/users/me/calendarList",
-            get(calendar_list::list),
-        )
+        .route("/calendar/v3/users/me/calendarList", get(calendar_list::list))
         .route("/calendar/v3/freeBusy", post(freebusy::query))
-        .route(
-            "/calendar/v3/calendars/{calendar_id}/events",
-            get(events::list).post(events::insert),
-        )
+        .route("/calendar/v3/calendars/{calendar_id}/events", get(events::list).post(events::insert))
         .route(
             "/calendar/v3/calendars/{calendar_id}/events/{event_id}",
-            get(events::get)
-                .patch(events::patch)
-                .put(events::update)
-                .delete(events::delete),
+            get(events::get).patch(events::patch).put(events::update).delete(events::delete),
         )
 }
 
 /// Scopes (below `https://www.googleapis.com/auth/`) any one of which opens an endpoint.
-pub(super) const CALENDAR_LIST_SCOPES: &[&str] = &[
-    "calendar.calendarlist.readonly",
-    "calendar.calendarlist",
-    "calendar.readonly",
-    "calendar",
-];
-pub(super) const FREEBUSY_SCOPES: &[&str] = &[
-    "calendar.events.freebusy",
-    "calendar.freebusy",
-    "calendar.readonly",
-    "calendar",
-];
+pub(super) const CALENDAR_LIST_SCOPES: &[&str] =
+    &["calendar.calendarlist.readonly", "calendar.calendarlist", "calendar.readonly", "calendar"];
+pub(super) const FREEBUSY_SCOPES: &[&str] =
+    &["calendar.events.freebusy", "calendar.freebusy", "calendar.readonly", "calendar"];
 pub(super) const EVENTS_WRITE_SCOPES: &[&str] = &["calendar.events", "calendar"];
 /// Google also lets read-only scopes read events.
-pub(super) const EVENTS_READ_SCOPES: &[&str] = &[
-    "calendar.events",
-    "calendar",
-    "calendar.events.readonly",
-    "calendar.readonly",
-];
+pub(super) const EVENTS_READ_SCOPES: &[&str] =
+    &["calendar.events", "calendar", "calendar.events.readonly", "calendar.readonly"];
 
 /// The caller behind the request's Bearer token, with one of `accepted` granted.
-pub(super) fn authorize(
-    store: &Store,
-    headers: &HeaderMap,
-    accepted: &[&str],
-) -> Result<Caller, ApiError> {
+pub(super) fn authorize(store: &Store, headers: &HeaderMap, accepted: &[&str]) -> Result<Caller, ApiError> {
     let caller = bearer_token(headers)
         .and_then(|token| store.authenticate(token, Timestamp::now()))
         .ok_or_else(ApiError::invalid_credentials)?;
@@ -111,11 +86,7 @@ pub(super) fn calendar_with_access(
         .filter(|_| store.calendars.contains_key(&calendar_id))
         .ok_or_else(ApiError::not_found)?;
     if role < needed {
-        let wanted = if needed >= AccessRole::Writer {
-            "writer"
-        } else {
-            "reader"
-        };
+        let wanted = if needed >= AccessRole::Writer { "writer" } else { "reader" };
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "requiredAccessLevel",
@@ -138,19 +109,13 @@ pub(super) fn page_offset(kind: &str, token: Option<&str>) -> Result<usize, ApiE
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| {
-            text.strip_prefix(kind)
-                .and_then(|rest| rest.strip_prefix(':'))
-                .and_then(|offset| offset.parse().ok())
+            text.strip_prefix(kind).and_then(|rest| rest.strip_prefix(':')).and_then(|offset| offset.parse().ok())
         })
         .ok_or_else(|| ApiError::invalid("Invalid page token value."))
 }
 
 /// `maxResults`: a positive integer, capped at `cap` as Google caps it.
-pub(super) fn max_results(
-    raw: Option<&str>,
-    default: usize,
-    cap: usize,
-) -> Result<usize, ApiError> {
+pub(super) fn max_results(raw: Option<&str>, default: usize, cap: usize) -> Result<usize, ApiError> {
     match raw {
         None => Ok(default),
         Some(raw) => match raw.parse::<usize>() {

@@ -110,11 +110,9 @@ pub(super) async fn show_consent_page(
                 let ttl = emulator.config.authorization_code_ttl;
                 found(&approve_silently(&mut store, &request, issuer, ttl))
             }
-            Ok(request) => Html(consent_page::render(&ConsentPage {
-                request: &request,
-                store: &store,
-            }))
-            .into_response(),
+            Ok(request) => {
+                Html(consent_page::render(&ConsentPage { request: &request, store: &store })).into_response()
+            }
         }
     };
     after.deliver(&connection, response).await
@@ -131,13 +129,8 @@ pub(super) async fn decide(
         Err(response) => return response,
     };
     let form = FormPairs::parse(&body);
-    let parameters = FormPairs(
-        form.0
-            .iter()
-            .filter(|(name, _)| !DECISION_FIELDS.contains(&name.as_str()))
-            .cloned()
-            .collect(),
-    );
+    let parameters =
+        FormPairs(form.0.iter().filter(|(name, _)| !DECISION_FIELDS.contains(&name.as_str())).cloned().collect());
     let response = {
         let mut store = emulator.store();
         let issuer = &emulator.config.issuer;
@@ -155,47 +148,26 @@ pub(super) async fn decide(
     after.deliver(&connection, response).await
 }
 
-fn validate(
-    store: &Store,
-    parameters: FormPairs,
-    issuer: &str,
-) -> Result<AuthorizationRequest, Refusal> {
+fn validate(store: &Store, parameters: FormPairs, issuer: &str) -> Result<AuthorizationRequest, Refusal> {
     let page = |title: &str, detail: String| {
-        Refusal::Page(ErrorPage {
-            status: StatusCode::BAD_REQUEST,
-            title: title.to_owned(),
-            detail,
-        })
+        Refusal::Page(ErrorPage { status: StatusCode::BAD_REQUEST, title: title.to_owned(), detail })
     };
-    let single = |name: &str| {
-        parameters
-            .single(name)
-            .map(|value| value.map(str::to_owned))
-    };
+    let single = |name: &str| parameters.single(name).map(|value| value.map(str::to_owned));
 
     let client_id = match single("client_id") {
         Err(repeated) => return Err(page("invalid_request", repeated.to_string())),
         Ok(None) => {
-            return Err(page(
-                "invalid_request",
-                "Missing required parameter: client_id".into(),
-            ));
+            return Err(page("invalid_request", "Missing required parameter: client_id".into()));
         }
         Ok(Some(client_id)) => client_id,
     };
     let Some(client) = store.clients.get(&client_id) else {
-        return Err(page(
-            "invalid_client",
-            format!("The OAuth client was not found. (client_id={client_id})"),
-        ));
+        return Err(page("invalid_client", format!("The OAuth client was not found. (client_id={client_id})")));
     };
     let redirect_uri = match single("redirect_uri") {
         Err(repeated) => return Err(page("invalid_request", repeated.to_string())),
         Ok(None) => {
-            return Err(page(
-                "invalid_request",
-                "Missing required parameter: redirect_uri".into(),
-            ));
+            return Err(page("invalid_request", "Missing required parameter: redirect_uri".into()));
         }
         Ok(Some(uri)) => uri,
     };
@@ -229,10 +201,7 @@ fn validate(
 
     match get("response_type") {
         None => {
-            return Err(redirect_error(
-                "invalid_request",
-                "Required parameter is missing: response_type".into(),
-            ));
+            return Err(redirect_error("invalid_request", "Required parameter is missing: response_type".into()));
         }
         Some("code") => {}
         Some(other) => {
@@ -244,18 +213,12 @@ fn validate(
     }
     let scopes = match get("scope") {
         None => {
-            return Err(redirect_error(
-                "invalid_request",
-                "Missing required parameter: scope".into(),
-            ));
+            return Err(redirect_error("invalid_request", "Missing required parameter: scope".into()));
         }
         Some(raw) => match scopes::parse_requested(raw) {
             Ok(scopes) if !scopes.is_empty() => scopes,
             Ok(_) => {
-                return Err(redirect_error(
-                    "invalid_request",
-                    "Missing required parameter: scope".into(),
-                ));
+                return Err(redirect_error("invalid_request", "Missing required parameter: scope".into()));
             }
             Err(invalid) => return Err(redirect_error("invalid_scope", invalid.to_string())),
         },
@@ -264,40 +227,21 @@ fn validate(
         None | Some("online") => false,
         Some("offline") => true,
         Some(other) => {
-            return Err(redirect_error(
-                "invalid_request",
-                format!("Invalid access_type: {other}"),
-            ));
+            return Err(redirect_error("invalid_request", format!("Invalid access_type: {other}")));
         }
     };
-    let prompts: Vec<String> = get("prompt")
-        .unwrap_or_default()
-        .split_ascii_whitespace()
-        .map(str::to_owned)
-        .collect();
-    if let Some(unknown) = prompts
-        .iter()
-        .find(|p| !matches!(p.as_str(), "none" | "consent" | "select_account"))
-    {
-        return Err(redirect_error(
-            "invalid_request",
-            format!("Invalid prompt: {unknown}"),
-        ));
+    let prompts: Vec<String> = get("prompt").unwrap_or_default().split_ascii_whitespace().map(str::to_owned).collect();
+    if let Some(unknown) = prompts.iter().find(|p| !matches!(p.as_str(), "none" | "consent" | "select_account")) {
+        return Err(redirect_error("invalid_request", format!("Invalid prompt: {unknown}")));
     }
     if prompts.len() > 1 && prompts.iter().any(|p| p == "none") {
-        return Err(redirect_error(
-            "invalid_request",
-            "prompt=none must not be combined with other values".into(),
-        ));
+        return Err(redirect_error("invalid_request", "prompt=none must not be combined with other values".into()));
     }
     let include_granted_scopes = match get("include_granted_scopes") {
         None | Some("false") => false,
         Some("true") => true,
         Some(other) => {
-            return Err(redirect_error(
-                "invalid_request",
-                format!("Invalid include_granted_scopes: {other}"),
-            ));
+            return Err(redirect_error("invalid_request", format!("Invalid include_granted_scopes: {other}")));
         }
     };
     let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
@@ -311,15 +255,11 @@ fn validate(
         (Some(_), None) | (Some(_), Some("plain")) => {
             return Err(redirect_error(
                 "invalid_request",
-                "Only code_challenge_method=S256 is accepted (the method defaults to plain)."
-                    .into(),
+                "Only code_challenge_method=S256 is accepted (the method defaults to plain).".into(),
             ));
         }
         (Some(_), Some(method)) if method != "S256" => {
-            return Err(redirect_error(
-                "invalid_request",
-                format!("Invalid code_challenge_method: {method}"),
-            ));
+            return Err(redirect_error("invalid_request", format!("Invalid code_challenge_method: {method}")));
         }
         (Some(challenge), Some(_)) => {
             if !is_pkce_value(challenge) {
@@ -349,10 +289,7 @@ fn validate(
 
 /// RFC 7636 §4.1 / §4.2: 43 to 128 characters of `[A-Za-z0-9-._~]`.
 pub(super) fn is_pkce_value(value: &str) -> bool {
-    (43..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+    (43..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
 }
 
 fn apply_decision(
@@ -363,32 +300,19 @@ fn apply_decision(
     code_ttl: std::time::Duration,
 ) -> Result<String, Refusal> {
     let page = |detail: String| {
-        Refusal::Page(ErrorPage {
-            status: StatusCode::BAD_REQUEST,
-            title: "invalid_request".to_owned(),
-            detail,
-        })
+        Refusal::Page(ErrorPage { status: StatusCode::BAD_REQUEST, title: "invalid_request".to_owned(), detail })
     };
-    let decision = form
-        .single("decision")
-        .map_err(|repeated| page(repeated.to_string()))?;
+    let decision = form.single("decision").map_err(|repeated| page(repeated.to_string()))?;
     match decision {
         Some("deny") => {
             return Ok(redirect_with(
                 &request.redirect_uri,
-                &[
-                    ("error", Some("access_denied")),
-                    ("state", request.state.as_deref()),
-                    ("iss", Some(issuer)),
-                ],
+                &[("error", Some("access_denied")), ("state", request.state.as_deref()), ("iss", Some(issuer))],
             ));
         }
         Some("approve") => {}
         other => {
-            return Err(page(format!(
-                "decision must be approve or deny, got {:?}",
-                other.unwrap_or("")
-            )));
+            return Err(page(format!("decision must be approve or deny, got {:?}", other.unwrap_or(""))));
         }
     }
     let account = match form.single("account") {
@@ -398,39 +322,28 @@ fn apply_decision(
         Err(repeated) => return Err(page(repeated.to_string())),
     };
 
-    let granted: BTreeSet<String> =
-        if !form.contains("scope_granted") && !form.contains("granular_consent") {
-            request.scopes.iter().cloned().collect()
-        } else {
-            let mut granted: BTreeSet<String> = request
-                .scopes
-                .iter()
-                .filter(|scope| scopes::is_sign_in(scope))
-                .cloned()
-                .collect();
-            for ticked in form.all("scope_granted") {
-                let ticked = scopes::normalise(ticked);
-                if !request.scopes.contains(&ticked) {
-                    return Err(page(format!("scope_granted={ticked} was not requested")));
-                }
-                granted.insert(ticked);
+    let granted: BTreeSet<String> = if !form.contains("scope_granted") && !form.contains("granular_consent") {
+        request.scopes.iter().cloned().collect()
+    } else {
+        let mut granted: BTreeSet<String> =
+            request.scopes.iter().filter(|scope| scopes::is_sign_in(scope)).cloned().collect();
+        for ticked in form.all("scope_granted") {
+            let ticked = scopes::normalise(ticked);
+            if !request.scopes.contains(&ticked) {
+                return Err(page(format!("scope_granted={ticked} was not requested")));
             }
-            granted
-        };
+            granted.insert(ticked);
+        }
+        granted
+    };
     if granted.is_empty() {
         // Nothing left to grant is, to the client, the same as a refusal.
         return Ok(redirect_with(
             &request.redirect_uri,
-            &[
-                ("error", Some("access_denied")),
-                ("state", request.state.as_deref()),
-                ("iss", Some(issuer)),
-            ],
+            &[("error", Some("access_denied")), ("state", request.state.as_deref()), ("iss", Some(issuer))],
         ));
     }
-    Ok(issue_code(
-        store, request, &account, granted, "consent", issuer, code_ttl,
-    ))
+    Ok(issue_code(store, request, &account, granted, "consent", issuer, code_ttl))
 }
 
 /// `prompt=none`: no page, so only an existing, sufficient grant can answer.
@@ -443,29 +356,17 @@ fn approve_silently(
     let error = |error: &str| {
         redirect_with(
             &request.redirect_uri,
-            &[
-                ("error", Some(error)),
-                ("state", request.state.as_deref()),
-                ("iss", Some(issuer)),
-            ],
+            &[("error", Some(error)), ("state", request.state.as_deref()), ("iss", Some(issuer))],
         )
     };
-    let Some(account) = request
-        .login_hint
-        .as_deref()
-        .filter(|hint| store.accounts.contains_key(*hint))
-        .map(str::to_owned)
+    let Some(account) =
+        request.login_hint.as_deref().filter(|hint| store.accounts.contains_key(*hint)).map(str::to_owned)
     else {
         return error("login_required");
     };
     let covered = store
         .active_grant(&account, &request.client_id)
-        .is_some_and(|grant| {
-            request
-                .scopes
-                .iter()
-                .all(|scope| store.grants[grant].scopes.contains(scope))
-        });
+        .is_some_and(|grant| request.scopes.iter().all(|scope| store.grants[grant].scopes.contains(scope)));
     if !covered {
         return error("consent_required");
     }
@@ -499,15 +400,11 @@ fn issue_code(
             store.grants.len() - 1
         }
     };
-    let scopes = if request.include_granted_scopes {
-        store.grants[grant].scopes.clone()
-    } else {
-        granted
-    };
+    let scopes = if request.include_granted_scopes { store.grants[grant].scopes.clone() } else { granted };
     // Google's rule: offline access yields a refresh token on first consent, and
     // afterwards only when the client forces the consent screen again.
-    let issue_refresh_token = request.offline
-        && (request.prompts.iter().any(|p| p == "consent") || earlier_grant.is_none());
+    let issue_refresh_token =
+        request.offline && (request.prompts.iter().any(|p| p == "consent") || earlier_grant.is_none());
     let code = random::authorization_code();
     let expires_at = Timestamp::now()
         .checked_add(jiff::SignedDuration::try_from(code_ttl).unwrap_or_default())
@@ -580,10 +477,7 @@ mod tests {
 
     #[test]
     fn redirect_parameters_are_appended_and_encoded() {
-        let location = redirect_with(
-            "http://127.0.0.1:1/cb?x=1",
-            &[("code", Some("4/0A b")), ("state", None)],
-        );
+        let location = redirect_with("http://127.0.0.1:1/cb?x=1", &[("code", Some("4/0A b")), ("state", None)]);
         assert_eq!(location, "http://127.0.0.1:1/cb?x=1&code=4%2F0A+b");
     }
 }

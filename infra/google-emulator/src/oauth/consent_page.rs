@@ -51,17 +51,10 @@ pub(super) fn render(page: &ConsentPage<'_>) -> String {
          <style>body{font-family:sans-serif;max-width:40em;margin:2em auto}fieldset{margin:1em 0}</style>\n\
          </head><body>\n<h1>Google emulator: choose an account</h1>\n",
     );
-    html.push_str(&format!(
-        "<p>to continue to <strong>{}</strong></p>\n",
-        escape(&request.client_id)
-    ));
+    html.push_str(&format!("<p>to continue to <strong>{}</strong></p>\n", escape(&request.client_id)));
     html.push_str("<form method=\"post\" action=\"/o/oauth2/v2/auth/decision\">\n");
     for (name, value) in &request.parameters.0 {
-        html.push_str(&format!(
-            "<input type=\"hidden\" name=\"{}\" value=\"{}\">\n",
-            escape(name),
-            escape(value)
-        ));
+        html.push_str(&format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">\n", escape(name), escape(value)));
     }
     html.push_str("<input type=\"hidden\" name=\"granular_consent\" value=\"1\">\n");
 
@@ -72,11 +65,7 @@ pub(super) fn render(page: &ConsentPage<'_>) -> String {
         .filter(|hint| page.store.accounts.contains_key(*hint))
         .or_else(|| page.store.accounts.keys().next().map(String::as_str));
     for account in page.store.accounts.values() {
-        let checked = if Some(account.email.as_str()) == preselected {
-            " checked"
-        } else {
-            ""
-        };
+        let checked = if Some(account.email.as_str()) == preselected { " checked" } else { "" };
         html.push_str(&format!(
             "<label><input type=\"radio\" name=\"account\" value=\"{email}\"{checked}> {name} &lt;{email}&gt;</label><br>\n",
             email = escape(&account.email),

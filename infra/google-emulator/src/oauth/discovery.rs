@@ -15,10 +15,7 @@ use crate::signing;
 use crate::state::SharedEmulator;
 
 /// `GET /oauth2/v3/certs`.
-pub(super) async fn jwks(
-    State(emulator): State<SharedEmulator>,
-    connection: ConnectionControl,
-) -> Response {
+pub(super) async fn jwks(State(emulator): State<SharedEmulator>, connection: ConnectionControl) -> Response {
     let after = match intercept(&emulator, &connection, &[Endpoint::Jwks], &[]).await {
         Ok(after) => after,
         Err(response) => return response,
@@ -43,10 +40,7 @@ pub(super) async fn openid_configuration(
         Err(response) => return response,
     };
     let base = emulator.config.public_base_url.clone().unwrap_or_else(|| {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|value| value.to_str().ok())
-            .unwrap_or("127.0.0.1");
+        let host = headers.get(header::HOST).and_then(|value| value.to_str().ok()).unwrap_or("127.0.0.1");
         format!("http://{host}")
     });
     let document = json!({
@@ -66,7 +60,5 @@ pub(super) async fn openid_configuration(
         "code_challenge_methods_supported": ["S256"],
         "grant_types_supported": ["authorization_code", "refresh_token"],
     });
-    after
-        .deliver(&connection, axum::Json(document).into_response())
-        .await
+    after.deliver(&connection, axum::Json(document).into_response()).await
 }

@@ -31,19 +31,10 @@ pub(crate) fn routes() -> Router<SharedEmulator> {
         .route("/oauth2/v4/token", post(token::token))
         .route("/revoke", post(revoke::revoke))
         .route("/o/oauth2/revoke", post(revoke::revoke))
-        .route(
-            "/v1/userinfo",
-            get(userinfo::userinfo).post(userinfo::userinfo),
-        )
-        .route(
-            "/oauth2/v3/userinfo",
-            get(userinfo::userinfo).post(userinfo::userinfo),
-        )
+        .route("/v1/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
+        .route("/oauth2/v3/userinfo", get(userinfo::userinfo).post(userinfo::userinfo))
         .route("/oauth2/v3/certs", get(discovery::jwks))
-        .route(
-            "/.well-known/openid-configuration",
-            get(discovery::openid_configuration),
-        )
+        .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
 }
 
 /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive).

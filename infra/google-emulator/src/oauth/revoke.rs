@@ -34,17 +34,12 @@ pub(super) async fn revoke(
     let from_query = FormPairs::parse(query.unwrap_or_default().as_bytes());
     let token = match (from_body.single("token"), from_query.single("token")) {
         (Ok(Some(token)), _) | (Ok(None), Ok(Some(token))) => Ok(token.to_owned()),
-        (Err(repeated), _) | (_, Err(repeated)) => {
-            Err(OAuthError::invalid_request(repeated.to_string()))
-        }
-        (Ok(None), Ok(None)) => Err(OAuthError::invalid_request(
-            "Missing required parameter: token",
-        )),
+        (Err(repeated), _) | (_, Err(repeated)) => Err(OAuthError::invalid_request(repeated.to_string())),
+        (Ok(None), Ok(None)) => Err(OAuthError::invalid_request("Missing required parameter: token")),
     };
     let result = token.and_then(|token| {
         let mut store = emulator.store();
-        revoke_grant_of(&mut store, &token)
-            .ok_or_else(|| OAuthError::invalid_token("Token expired or revoked"))
+        revoke_grant_of(&mut store, &token).ok_or_else(|| OAuthError::invalid_token("Token expired or revoked"))
     });
     let response = match result {
         Ok(()) => {
@@ -61,39 +56,16 @@ pub(super) async fn revoke(
 fn revoke_grant_of(store: &mut Store, token: &str) -> Option<()> {
     let now = Timestamp::now();
     let (kind, grant, account, client_id): (&'static str, GrantId, String, String) =
-        if let Some(refresh) = store
-            .refresh_tokens
-            .iter()
-            .find(|t| t.token == token && !t.revoked)
-        {
-            (
-                "refresh_token",
-                refresh.grant,
-                refresh.account.clone(),
-                refresh.client_id.clone(),
-            )
+        if let Some(refresh) = store.refresh_tokens.iter().find(|t| t.token == token && !t.revoked) {
+            ("refresh_token", refresh.grant, refresh.account.clone(), refresh.client_id.clone())
         } else {
-            let access = store
-                .access_tokens
-                .iter()
-                .find(|t| t.token == token && !t.revoked && now < t.expires_at)?;
-            (
-                "access_token",
-                access.grant,
-                access.account.clone(),
-                access.client_id.clone(),
-            )
+            let access = store.access_tokens.iter().find(|t| t.token == token && !t.revoked && now < t.expires_at)?;
+            ("access_token", access.grant, access.account.clone(), access.client_id.clone())
         };
     if store.grants[grant].revoked {
         return None;
     }
     store.revoke_grant(grant);
-    store.revocations.push(Revocation {
-        token_kind: kind,
-        token: token.to_owned(),
-        account,
-        client_id,
-        at: now,
-    });
+    store.revocations.push(Revocation { token_kind: kind, token: token.to_owned(), account, client_id, at: now });
     Some(())
 }

@@ -53,31 +53,20 @@ fn is_well_formed(normalised: &str) -> bool {
     if normalised == OPENID {
         return true;
     }
-    normalised
-        .strip_prefix(GOOGLE_SCOPE_PREFIX)
-        .is_some_and(|name| {
-            !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
-        })
+    normalised.strip_prefix(GOOGLE_SCOPE_PREFIX).is_some_and(|name| {
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b))
+    })
 }
 
 /// A scope list as Google reports it.
 pub(crate) fn join(scopes: &BTreeSet<String>) -> String {
-    scopes
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(" ")
+    scopes.iter().map(String::as_str).collect::<Vec<_>>().join(" ")
 }
 
 /// Whether `granted` holds at least one of `accepted` (short names below
 /// [`GOOGLE_SCOPE_PREFIX`], e.g. `calendar.readonly`).
 pub(crate) fn grants_any(granted: &BTreeSet<String>, accepted: &[&str]) -> bool {
-    accepted
-        .iter()
-        .any(|short| granted.contains(&format!("{GOOGLE_SCOPE_PREFIX}{short}")))
+    accepted.iter().any(|short| granted.contains(&format!("{GOOGLE_SCOPE_PREFIX}{short}")))
 }
 
 #[cfg(test)]
@@ -86,18 +75,8 @@ mod tests {
 
     #[test]
     fn short_sign_in_scopes_are_reported_as_urls() {
-        let scopes =
-            parse_requested("openid email profile https://www.googleapis.com/auth/calendar email")
-                .unwrap();
-        assert_eq!(
-            scopes,
-            vec![
-                OPENID,
-                USERINFO_EMAIL,
-                USERINFO_PROFILE,
-                "https://www.googleapis.com/auth/calendar"
-            ]
-        );
+        let scopes = parse_requested("openid email profile https://www.googleapis.com/auth/calendar email").unwrap();
+        assert_eq!(scopes, vec![OPENID, USERINFO_EMAIL, USERINFO_PROFILE, "https://www.googleapis.com/auth/calendar"]);
     }
 
     #[test]
@@ -109,8 +88,7 @@ mod tests {
 
     #[test]
     fn scope_checks_use_full_urls() {
-        let granted: BTreeSet<String> =
-            ["https://www.googleapis.com/auth/calendar.readonly".to_owned()].into();
+        let granted: BTreeSet<String> = ["https://www.googleapis.com/auth/calendar.readonly".to_owned()].into();
         assert!(grants_any(&granted, &["calendar", "calendar.readonly"]));
         assert!(!grants_any(&granted, &["calendar.events"]));
     }

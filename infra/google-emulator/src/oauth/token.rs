@@ -56,14 +56,9 @@ pub(super) async fn token(
     body: Bytes,
 ) -> Response {
     let parameters = parse_body(&headers, &body);
-    let is_refresh = parameters
-        .as_ref()
-        .is_ok_and(|p| p.single("grant_type").ok().flatten() == Some("refresh_token"));
-    let endpoints: &[Endpoint] = if is_refresh {
-        &[Endpoint::Token, Endpoint::TokenRefresh]
-    } else {
-        &[Endpoint::Token]
-    };
+    let is_refresh = parameters.as_ref().is_ok_and(|p| p.single("grant_type").ok().flatten() == Some("refresh_token"));
+    let endpoints: &[Endpoint] =
+        if is_refresh { &[Endpoint::Token, Endpoint::TokenRefresh] } else { &[Endpoint::Token] };
     let after = match intercept(&emulator, &connection, endpoints, &[]).await {
         Ok(after) => after,
         Err(response) => return response,
@@ -75,27 +70,12 @@ pub(super) async fn token(
             return Err(OAuthError::invalid_request(repeated.to_string()).into());
         }
         match parameters.single("grant_type").ok().flatten() {
-            None => {
-                Err(OAuthError::invalid_request("Missing required parameter: grant_type").into())
+            None => Err(OAuthError::invalid_request("Missing required parameter: grant_type").into()),
+            Some("authorization_code") => {
+                exchange_code(&mut store, &emulator.config, &client_id, &parameters, endpoints)
             }
-            Some("authorization_code") => exchange_code(
-                &mut store,
-                &emulator.config,
-                &client_id,
-                &parameters,
-                endpoints,
-            ),
-            Some("refresh_token") => refresh(
-                &mut store,
-                &emulator.config,
-                &client_id,
-                &parameters,
-                endpoints,
-            ),
-            Some(other) => Err(OAuthError::unsupported_grant_type(format!(
-                "Invalid grant_type: {other}"
-            ))
-            .into()),
+            Some("refresh_token") => refresh(&mut store, &emulator.config, &client_id, &parameters, endpoints),
+            Some(other) => Err(OAuthError::unsupported_grant_type(format!("Invalid grant_type: {other}")).into()),
         }
     });
     let response = match result {
@@ -118,10 +98,7 @@ struct TokenRefusal {
 
 impl From<OAuthError> for TokenRefusal {
     fn from(error: OAuthError) -> Self {
-        TokenRefusal {
-            error,
-            basic_attempted: false,
-        }
+        TokenRefusal { error, basic_attempted: false }
     }
 }
 
@@ -130,10 +107,7 @@ impl IntoResponse for TokenRefusal {
         let challenge = self.basic_attempted && self.error.status == StatusCode::UNAUTHORIZED;
         let mut response = self.error.into_response();
         if challenge {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"oauth2\""),
-            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"oauth2\""));
         }
         response
     }
@@ -142,15 +116,12 @@ impl IntoResponse for TokenRefusal {
 /// The body as name/value pairs: form-encoded as RFC 6749 says, or a flat JSON
 /// object, which Google's token endpoint also accepts.
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<FormPairs, TokenRefusal> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("");
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()).unwrap_or("");
     if !content_type.starts_with("application/json") {
         return Ok(FormPairs::parse(body));
     }
-    let object: Map<String, Value> = serde_json::from_slice(body)
-        .map_err(|_| OAuthError::invalid_request("Invalid JSON payload received."))?;
+    let object: Map<String, Value> =
+        serde_json::from_slice(body).map_err(|_| OAuthError::invalid_request("Invalid JSON payload received."))?;
     let pairs = object
         .into_iter()
         .map(|(name, value)| match value {
@@ -162,11 +133,7 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<FormPairs, TokenRefusa
 }
 
 /// The authenticated client's id.
-fn authenticate_client(
-    store: &Store,
-    headers: &HeaderMap,
-    parameters: &FormPairs,
-) -> Result<String, TokenRefusal> {
+fn authenticate_client(store: &Store, headers: &HeaderMap, parameters: &FormPairs) -> Result<String, TokenRefusal> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
@@ -174,13 +141,9 @@ fn authenticate_client(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
         .map(|(_, encoded)| encoded.trim().to_owned());
     let basic_attempted = basic.is_some();
-    let refuse = |error: OAuthError| TokenRefusal {
-        error,
-        basic_attempted,
-    };
-    let body_id = parameters
-        .single("client_id")
-        .map_err(|repeated| refuse(OAuthError::invalid_request(repeated.to_string())))?;
+    let refuse = |error: OAuthError| TokenRefusal { error, basic_attempted };
+    let body_id =
+        parameters.single("client_id").map_err(|repeated| refuse(OAuthError::invalid_request(repeated.to_string())))?;
     let body_secret = parameters
         .single("client_secret")
         .map_err(|repeated| refuse(OAuthError::invalid_request(repeated.to_string())))?;
@@ -193,9 +156,7 @@ fn authenticate_client(
                 )));
             }
             let (id, secret) = decode_basic(&encoded).ok_or_else(|| {
-                refuse(OAuthError::invalid_client(
-                    "The Authorization header is not valid Basic client credentials.",
-                ))
+                refuse(OAuthError::invalid_client("The Authorization header is not valid Basic client credentials."))
             })?;
             if body_id.is_some_and(|body_id| body_id != id) {
                 return Err(refuse(OAuthError::invalid_client(
@@ -207,24 +168,16 @@ fn authenticate_client(
         None => match body_id {
             Some(id) => (id.to_owned(), body_secret.map(str::to_owned)),
             None => {
-                return Err(refuse(OAuthError::invalid_client(
-                    "Could not determine client ID from request.",
-                )));
+                return Err(refuse(OAuthError::invalid_client("Could not determine client ID from request.")));
             }
         },
     };
     let Some(client) = store.clients.get(&client_id) else {
-        return Err(refuse(OAuthError::invalid_client(
-            "The OAuth client was not found.",
-        )));
+        return Err(refuse(OAuthError::invalid_client("The OAuth client was not found.")));
     };
     match secret {
-        None => Err(refuse(OAuthError::invalid_client(
-            "client_secret is missing.",
-        ))),
-        Some(secret) if secret != client.client_secret => {
-            Err(refuse(OAuthError::invalid_client("Unauthorized")))
-        }
+        None => Err(refuse(OAuthError::invalid_client("client_secret is missing."))),
+        Some(secret) if secret != client.client_secret => Err(refuse(OAuthError::invalid_client("Unauthorized"))),
         Some(_) => Ok(client_id),
     }
 }
@@ -244,10 +197,9 @@ fn exchange_code(
     endpoints: &[Endpoint],
 ) -> Result<Map<String, Value>, TokenRefusal> {
     let get = |name: &str| parameters.single(name).ok().flatten();
-    let code = get("code")
-        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: code"))?;
-    let redirect_uri = get("redirect_uri")
-        .ok_or_else(|| OAuthError::invalid_request("Missing required parameter: redirect_uri"))?;
+    let code = get("code").ok_or_else(|| OAuthError::invalid_request("Missing required parameter: code"))?;
+    let redirect_uri =
+        get("redirect_uri").ok_or_else(|| OAuthError::invalid_request("Missing required parameter: redirect_uri"))?;
     let now = Timestamp::now();
 
     let index = store
@@ -257,38 +209,28 @@ fn exchange_code(
         .ok_or_else(|| OAuthError::invalid_grant("Malformed auth code."))?;
     let issued = &store.codes[index];
     if issued.client_id != client_id {
-        return Err(
-            OAuthError::invalid_grant("The auth code was issued to another client.").into(),
-        );
+        return Err(OAuthError::invalid_grant("The auth code was issued to another client.").into());
     }
     if issued.used {
         // RFC 6749 §4.1.2: a replay suggests the code leaked, so what it minted dies.
-        let minted = [
-            issued.issued_access_token.clone(),
-            issued.issued_refresh_token.clone(),
-        ];
+        let minted = [issued.issued_access_token.clone(), issued.issued_refresh_token.clone()];
         for token in minted.into_iter().flatten() {
             revoke_token(store, &token);
         }
-        return Err(
-            OAuthError::invalid_grant("Bad Request: the auth code was already used.").into(),
-        );
+        return Err(OAuthError::invalid_grant("Bad Request: the auth code was already used.").into());
     }
     if now >= issued.expires_at {
         return Err(OAuthError::invalid_grant("The auth code has expired.").into());
     }
     if issued.redirect_uri != redirect_uri {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the one of the authorization request.",
-        )
-        .into());
+        return Err(
+            OAuthError::invalid_grant("redirect_uri does not match the one of the authorization request.").into()
+        );
     }
     match (&issued.code_challenge, get("code_verifier")) {
         (None, None) => {}
         (None, Some(_)) => {
-            return Err(
-                OAuthError::invalid_grant("code_verifier or verifier is not needed.").into(),
-            );
+            return Err(OAuthError::invalid_grant("code_verifier or verifier is not needed.").into());
         }
         (Some(_), None) => return Err(OAuthError::invalid_grant("Missing code verifier.").into()),
         (Some(challenge), Some(verifier)) => {
@@ -326,15 +268,7 @@ fn exchange_code(
     token_response(
         store,
         config,
-        TokenResponse {
-            account: &account,
-            client_id,
-            scopes: &scopes,
-            access_token,
-            refresh_token,
-            nonce,
-            now,
-        },
+        TokenResponse { account: &account, client_id, scopes: &scopes, access_token, refresh_token, nonce, now },
     )
 }
 
@@ -365,10 +299,7 @@ fn refresh(
     let mut scopes = token.scopes.clone();
     // RFC 6749 §6: a refresh may narrow, never widen, the scopes.
     if let Some(requested) = parameters.single("scope").ok().flatten() {
-        let narrowed: BTreeSet<String> = requested
-            .split_ascii_whitespace()
-            .map(scopes::normalise)
-            .collect();
+        let narrowed: BTreeSet<String> = requested.split_ascii_whitespace().map(scopes::normalise).collect();
         if narrowed.is_empty() || !narrowed.is_subset(&scopes) {
             return Err(OAuthError {
                 status: StatusCode::BAD_REQUEST,
@@ -382,12 +313,11 @@ fn refresh(
 
     let now = Timestamp::now();
     let access_token = issue_access_token(store, config, grant, &account, client_id, &scopes, now);
-    let rotated = (config.rotate_refresh_tokens && !store.faults.take_no_refresh_token(endpoints))
-        .then(|| {
-            store.refresh_tokens[index].revoked = true;
-            let kept_scopes = store.refresh_tokens[index].scopes.clone();
-            issue_refresh_token(store, grant, &account, client_id, &kept_scopes)
-        });
+    let rotated = (config.rotate_refresh_tokens && !store.faults.take_no_refresh_token(endpoints)).then(|| {
+        store.refresh_tokens[index].revoked = true;
+        let kept_scopes = store.refresh_tokens[index].scopes.clone();
+        issue_refresh_token(store, grant, &account, client_id, &kept_scopes)
+    });
     token_response(
         store,
         config,
@@ -472,10 +402,7 @@ fn token_response(
 ) -> Result<Map<String, Value>, TokenRefusal> {
     let mut body = Map::new();
     body.insert("access_token".into(), json!(issued.access_token));
-    body.insert(
-        "expires_in".into(),
-        json!(config.access_token_ttl.as_secs()),
-    );
+    body.insert("expires_in".into(), json!(config.access_token_ttl.as_secs()));
     body.insert("scope".into(), json!(scopes::join(issued.scopes)));
     body.insert("token_type".into(), json!("Bearer"));
     if let Some(refresh_token) = &issued.refresh_token {
@@ -518,10 +445,7 @@ mod tests {
     #[test]
     fn basic_credentials_are_form_decoded_after_base64() {
         let encoded = STANDARD.encode("my%3Aclient:s%2Bcret+x");
-        assert_eq!(
-            decode_basic(&encoded),
-            Some(("my:client".to_owned(), "s+cret x".to_owned()))
-        );
+        assert_eq!(decode_basic(&encoded), Some(("my:client".to_owned(), "s+cret x".to_owned())));
         assert_eq!(decode_basic("not base64!"), None);
         assert_eq!(decode_basic(&STANDARD.encode("no-colon")), None);
     }

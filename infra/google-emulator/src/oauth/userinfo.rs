@@ -29,8 +29,7 @@ pub(super) async fn userinfo(
     };
     let response = {
         let store = emulator.store();
-        let caller =
-            bearer_token(&headers).and_then(|token| store.authenticate(token, Timestamp::now()));
+        let caller = bearer_token(&headers).and_then(|token| store.authenticate(token, Timestamp::now()));
         match caller {
             None => challenge(
                 StatusCode::UNAUTHORIZED,
@@ -66,9 +65,6 @@ pub(super) async fn userinfo(
 
 fn challenge(status: StatusCode, www_authenticate: &'static str, body: Value) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(www_authenticate),
-    );
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(www_authenticate));
     response
 }

@@ -41,11 +41,7 @@ pub async fn start_with(config: EmulatorConfig) -> Harness {
         .timeout(std::time::Duration::from_secs(10))
         .build()
         .unwrap();
-    Harness {
-        emulator,
-        base,
-        http,
-    }
+    Harness { emulator, base, http }
 }
 
 /// A PKCE verifier and its S256 challenge.
@@ -58,10 +54,7 @@ impl Pkce {
     pub fn new(seed: &str) -> Self {
         let verifier = format!("{seed:-<64}").replace(|c: char| !c.is_ascii_alphanumeric(), "-");
         let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-        Pkce {
-            verifier,
-            challenge,
-        }
+        Pkce { verifier, challenge }
     }
 }
 
@@ -121,24 +114,12 @@ impl AuthRequest {
 
 /// Query parameters of a redirect's `Location`.
 pub fn location_params(response: &reqwest::Response) -> Vec<(String, String)> {
-    let location = response
-        .headers()
-        .get("location")
-        .expect("a redirect")
-        .to_str()
-        .unwrap();
-    url::Url::parse(location)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect()
+    let location = response.headers().get("location").expect("a redirect").to_str().unwrap();
+    url::Url::parse(location).unwrap().query_pairs().into_owned().collect()
 }
 
 pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.as_str())
+    params.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str())
 }
 
 impl Harness {
@@ -147,31 +128,19 @@ impl Harness {
     }
 
     pub async fn authorize(&self, params: &[(String, String)]) -> reqwest::Response {
-        self.http
-            .get(self.url("/o/oauth2/v2/auth"))
-            .query(params)
-            .send()
-            .await
-            .unwrap()
+        self.http.get(self.url("/o/oauth2/v2/auth")).query(params).send().await.unwrap()
     }
 
     /// Posts the consent form: the request's parameters plus `extra`.
     pub async fn decide(&self, request: &AuthRequest, extra: &[(&str, &str)]) -> reqwest::Response {
         let mut form = request.params();
         form.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        self.http
-            .post(self.url("/o/oauth2/v2/auth/decision"))
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(self.url("/o/oauth2/v2/auth/decision")).form(&form).send().await.unwrap()
     }
 
     /// Approves `request` as `account`, granting every requested scope; returns the code.
     pub async fn approve(&self, request: &AuthRequest, account: &str) -> String {
-        let response = self
-            .decide(request, &[("account", account), ("decision", "approve")])
-            .await;
+        let response = self.decide(request, &[("account", account), ("decision", "approve")]).await;
         assert_eq!(response.status(), 302, "{}", response.text().await.unwrap());
         let params = location_params(&response);
         assert_eq!(param(&params, "state"), Some(request.state.as_str()));
@@ -179,12 +148,7 @@ impl Harness {
     }
 
     pub async fn token(&self, form: &[(&str, &str)]) -> reqwest::Response {
-        self.http
-            .post(self.url("/token"))
-            .form(form)
-            .send()
-            .await
-            .unwrap()
+        self.http.post(self.url("/token")).form(form).send().await.unwrap()
     }
 
     /// A refresh_token grant with body client authentication.
@@ -217,46 +181,24 @@ impl Harness {
     pub async fn tokens_for(&self, account: &str, scope: &str) -> Value {
         let request = AuthRequest::new(scope);
         let code = self.approve(&request, account).await;
-        let response = self
-            .exchange(&code, Some(&request.pkce.as_ref().unwrap().verifier))
-            .await;
+        let response = self.exchange(&code, Some(&request.pkce.as_ref().unwrap().verifier)).await;
         assert_eq!(response.status(), 200);
         response.json().await.unwrap()
     }
 
     /// An access token for `account` with `scope` granted.
     pub async fn access_token(&self, account: &str, scope: &str) -> String {
-        self.tokens_for(account, scope).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        self.tokens_for(account, scope).await["access_token"].as_str().unwrap().to_owned()
     }
 
     pub async fn control(&self, path: &str, body: Value) -> Value {
-        let response = self
-            .http
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
+        let response = self.http.post(self.url(path)).json(&body).send().await.unwrap();
+        assert!(response.status().is_success(), "{path}: {}", response.status());
         response.json().await.unwrap()
     }
 
     pub async fn control_get(&self, path: &str) -> Value {
-        self.http
-            .get(self.url(path))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.http.get(self.url(path)).send().await.unwrap().json().await.unwrap()
     }
 
     pub async fn fault(&self, spec: Value) {
@@ -268,28 +210,11 @@ impl Harness {
     }
 
     pub async fn api_get(&self, token: &str, path: &str) -> reqwest::Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
+        self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap()
     }
 
-    pub async fn api_send(
-        &self,
-        method: reqwest::Method,
-        token: &str,
-        path: &str,
-        body: Value,
-    ) -> reqwest::Response {
-        self.http
-            .request(method, self.url(path))
-            .bearer_auth(token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
+    pub async fn api_send(&self, method: reqwest::Method, token: &str, path: &str, body: Value) -> reqwest::Response {
+        self.http.request(method, self.url(path)).bearer_auth(token).json(&body).send().await.unwrap()
     }
 }
 
