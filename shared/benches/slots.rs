@@ -100,5 +100,18 @@ fn bench_slots(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench_slots);
+fn bench_tmp(c: &mut Criterion) {
+    let window = window();
+    let now = ts("2026-10-28T12:00:00Z");
+    let rules = rules(Mode::All);
+    let one = vec![UserAvailability { user_id: "x".into(), busy: vec![], readable: true }];
+    c.bench_function("tmp_one_free_user", |b| b.iter(|| compute_slots(black_box(&rules), black_box(window), black_box(now), black_box(&one))));
+    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
+    let dt = jiff::civil::date(2026, 11, 3).at(9, 0, 0, 0);
+    c.bench_function("tmp_to_ambiguous", |b| b.iter(|| black_box(&tz).to_ambiguous_timestamp(black_box(dt)).compatible()));
+    let t = window.start;
+    c.bench_function("tmp_to_datetime", |b| b.iter(|| black_box(&tz).to_datetime(black_box(t))));
+}
+
+criterion_group!(benches, bench_slots, bench_tmp);
 criterion_main!(benches);

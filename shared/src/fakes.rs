@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use crate::domain::{Interval, ScopeSet};
 use crate::ports::{
-    CalendarBusy, CalendarEntry, Clock, GoogleAccount, GoogleApiError, GoogleCalendar, GoogleOAuth, GoogleOAuthError,
-    TokenGrant,
+    CalendarBusy, CalendarEntry, Clock, ConferenceState, EventWrite, GoogleAccount, GoogleApiError, GoogleCalendar,
+    GoogleEvent, GoogleOAuth, GoogleOAuthError, SendUpdates, TokenGrant,
 };
 
 /// A clock that only moves when told to.
@@ -255,6 +255,11 @@ struct CalendarState {
     busy: HashMap<(String, String), Vec<Interval>>,
     unreadable: Vec<String>,
     failures: VecDeque<GoogleApiError>,
+    /// (calendar id as requested, event id) -> event
+    events: BTreeMap<(String, String), GoogleEvent>,
+    /// When set, the next insert is applied and then answered with this error.
+    lose_next_insert_response: bool,
+    conference_counter: u32,
 }
 
 impl FakeCalendar {
@@ -281,6 +286,17 @@ impl FakeCalendar {
         self.state.lock().unwrap().unreadable.push(calendar_id.to_owned());
     }
 
+    /// Every event stored for a calendar, including cancelled ones.
+    pub fn events(&self, calendar_id: &str) -> Vec<GoogleEvent> {
+        let state = self.state.lock().unwrap();
+        state.events.iter().filter(|((c, _), _)| c == calendar_id).map(|(_, e)| e.clone()).collect()
+    }
+
+    /// The next insert is applied but its response is lost (the caller sees a transport error).
+    pub fn lose_next_insert_response(&self) {
+        self.state.lock().unwrap().lose_next_insert_response = true;
+    }
+
     /// The next calls fail with these errors, in order.
     pub fn fail_next(&self, errors: impl IntoIterator<Item = GoogleApiError>) {
         self.state.lock().unwrap().failures.extend(errors);
@@ -296,6 +312,91 @@ impl FakeCalendar {
 
 #[async_trait]
 impl GoogleCalendar for FakeCalendar {
+    async fn insert_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event: &EventWrite,
+        _send_updates: SendUpdates,
+    ) -> Result<GoogleEvent, GoogleApiError> {
+        self.authorize(access_token)?;
+        let mut state = self.state.lock().unwrap();
+        let id = event.id.clone().unwrap_or_else(|| format!("fakeevent{}", state.events.len()));
+        let key = (calendar_id.to_owned(), id.clone());
+        if state.events.contains_key(&key) {
+            return Err(GoogleApiError::Conflict { reason: "duplicate".into() });
+        }
+        let conference = event.conference_request_id.as_ref().map(|_| {
+            state.conference_counter += 1;
+            let conference_id = format!("fak-meet-{:03}", state.conference_counter);
+            ConferenceState::Ready { uri: format!("https://meet.google.com/{conference_id}"), conference_id }
+        });
+        let stored = GoogleEvent {
+            id,
+            status: event.status.clone().unwrap_or_else(|| "confirmed".into()),
+            start: Some(event.start),
+            end: Some(event.end),
+            summary: Some(event.summary.clone()),
+            private_properties: event.private_properties.clone(),
+            conference,
+        };
+        state.events.insert(key, stored.clone());
+        if std::mem::take(&mut state.lose_next_insert_response) {
+            return Err(GoogleApiError::Unavailable("connection closed before the response".into()));
+        }
+        Ok(stored)
+    }
+
+    async fn get_event(&self, access_token: &AccessToken, calendar_id: &str, event_id: &str) -> Result<GoogleEvent, GoogleApiError> {
+        self.authorize(access_token)?;
+        let state = self.state.lock().unwrap();
+        state.events.get(&(calendar_id.to_owned(), event_id.to_owned())).cloned().ok_or(GoogleApiError::NotFound)
+    }
+
+    async fn patch_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event_id: &str,
+        event: &EventWrite,
+        _send_updates: SendUpdates,
+    ) -> Result<GoogleEvent, GoogleApiError> {
+        self.authorize(access_token)?;
+        let mut state = self.state.lock().unwrap();
+        let stored = state
+            .events
+            .get_mut(&(calendar_id.to_owned(), event_id.to_owned()))
+            .ok_or(GoogleApiError::NotFound)?;
+        stored.start = Some(event.start);
+        stored.end = Some(event.end);
+        stored.summary = Some(event.summary.clone());
+        stored.private_properties = event.private_properties.clone();
+        if let Some(status) = &event.status {
+            stored.status = status.clone();
+        }
+        Ok(stored.clone())
+    }
+
+    async fn delete_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event_id: &str,
+        _send_updates: SendUpdates,
+    ) -> Result<(), GoogleApiError> {
+        self.authorize(access_token)?;
+        let mut state = self.state.lock().unwrap();
+        let stored = state
+            .events
+            .get_mut(&(calendar_id.to_owned(), event_id.to_owned()))
+            .ok_or(GoogleApiError::NotFound)?;
+        if stored.status == "cancelled" {
+            return Err(GoogleApiError::Gone);
+        }
+        stored.status = "cancelled".into();
+        Ok(())
+    }
+
     async fn list_calendars(&self, access_token: &AccessToken) -> Result<Vec<CalendarEntry>, GoogleApiError> {
         self.list_calls.fetch_add(1, Ordering::SeqCst);
         let subject = self.authorize(access_token)?;

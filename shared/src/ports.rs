@@ -9,7 +9,7 @@ use oauth2::{AccessToken, AuthorizationCode, PkceCodeChallenge, PkceCodeVerifier
 use secrecy::{SecretBox, SecretString};
 use url::Url;
 
-use crate::domain::{ConnectionKey, ScopeSet};
+use crate::domain::{AppointmentId, ConnectionKey, ScopeSet, TenantId, UserId};
 
 // ---------------------------------------------------------------------------------------------
 // Time
@@ -411,6 +411,66 @@ pub enum CalendarBusy {
     Unreadable { reason: String },
 }
 
+/// An event as calbridge writes it: only what the product needs, nothing about patients or
+/// clients unless the app explicitly allows titles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventWrite {
+    /// A client-chosen id (base32hex, 5-1024 characters) makes inserts idempotent.
+    pub id: Option<String>,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// IANA zone the event is shown in.
+    pub time_zone: Option<String>,
+    pub summary: String,
+    /// `extendedProperties.private`: links the event back to calbridge's records.
+    pub private_properties: std::collections::BTreeMap<String, String>,
+    pub attendee_emails: Vec<String>,
+    /// Asks Google to create a Meet conference with this request id.
+    pub conference_request_id: Option<String>,
+    /// `confirmed` (also restores a cancelled event on patch).
+    pub status: Option<String>,
+}
+
+/// Where a Meet conference stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConferenceState {
+    Pending,
+    Ready { conference_id: String, uri: String },
+    Failed,
+}
+
+/// An event as Google returned it (the fields calbridge reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoogleEvent {
+    pub id: String,
+    /// `confirmed`, `tentative` or `cancelled`.
+    pub status: String,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+    pub summary: Option<String>,
+    pub private_properties: std::collections::BTreeMap<String, String>,
+    pub conference: Option<ConferenceState>,
+}
+
+/// Whom Google notifies about a change (`sendUpdates`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SendUpdates {
+    All,
+    ExternalOnly,
+    #[default]
+    None,
+}
+
+impl SendUpdates {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendUpdates::All => "all",
+            SendUpdates::ExternalOnly => "externalOnly",
+            SendUpdates::None => "none",
+        }
+    }
+}
+
 /// The Google Calendar v3 API, one HTTP exchange per call (retries are the caller's policy).
 #[async_trait]
 pub trait GoogleCalendar: Send + Sync {
@@ -425,4 +485,101 @@ pub trait GoogleCalendar: Send + Sync {
         window: crate::domain::Interval,
         calendar_ids: &[String],
     ) -> Result<std::collections::BTreeMap<String, CalendarBusy>, GoogleApiError>;
+
+    /// `events.insert`. A duplicate client-chosen id is [`GoogleApiError::Conflict`].
+    async fn insert_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event: &EventWrite,
+        send_updates: SendUpdates,
+    ) -> Result<GoogleEvent, GoogleApiError>;
+
+    /// `events.get` (cancelled events are returned with status `cancelled`).
+    async fn get_event(&self, access_token: &AccessToken, calendar_id: &str, event_id: &str)
+    -> Result<GoogleEvent, GoogleApiError>;
+
+    /// `events.patch` with every field of `event` (its `id` is ignored).
+    async fn patch_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event_id: &str,
+        event: &EventWrite,
+        send_updates: SendUpdates,
+    ) -> Result<GoogleEvent, GoogleApiError>;
+
+    /// `events.delete`; an already deleted event is [`GoogleApiError::Gone`], an unknown one
+    /// [`GoogleApiError::NotFound`].
+    async fn delete_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event_id: &str,
+        send_updates: SendUpdates,
+    ) -> Result<(), GoogleApiError>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appointment sync records
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncStatus {
+    /// Google shows the appointment as of `version`.
+    Synced,
+    /// The appointment was deleted as of `version` (a tombstone: older events cannot revive it).
+    Deleted,
+    /// The user had no Google connection; nothing was written.
+    SkippedNotConnected,
+    /// The last attempt failed; `error` says why.
+    Failed,
+}
+
+impl SyncStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatus::Synced => "synced",
+            SyncStatus::Deleted => "deleted",
+            SyncStatus::SkippedNotConnected => "skipped_not_connected",
+            SyncStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [SyncStatus::Synced, SyncStatus::Deleted, SyncStatus::SkippedNotConnected, SyncStatus::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == raw)
+    }
+}
+
+/// What calbridge knows about one appointment's mirror in Google Calendar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncRecord {
+    pub tenant: TenantId,
+    pub appointment_id: AppointmentId,
+    /// Bumped by every write; writes are conditional on the revision they read.
+    pub revision: u64,
+    /// The highest app version applied (or settled as skipped/failed terminally); 0 = none.
+    pub version: u64,
+    /// The user whose calendar holds the event (the last assignee).
+    pub user_id: UserId,
+    /// The calendar that holds the event, once one was written.
+    pub calendar_id: Option<String>,
+    /// Derived from (tenant, appointment): the same on every attempt and every calendar.
+    pub google_event_id: String,
+    pub status: SyncStatus,
+    pub last_synced_at: Option<Timestamp>,
+    pub error: Option<String>,
+    /// Attempts at the current version (reset when a newer version is applied).
+    pub attempts: u32,
+    /// While in the future, one worker is applying a version (millisecond precision).
+    pub lease_until: Option<Timestamp>,
+}
+
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    async fn get_sync(&self, tenant: &TenantId, appointment_id: &AppointmentId) -> Result<Option<SyncRecord>, StoreError>;
+
+    /// Writes `record` if `condition` holds on its revision, else [`StoreError::ConditionFailed`].
+    async fn put_sync(&self, record: &SyncRecord, condition: WriteCondition) -> Result<(), StoreError>;
 }

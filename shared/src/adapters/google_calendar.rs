@@ -17,7 +17,9 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 use crate::domain::Interval;
-use crate::ports::{CalendarBusy, CalendarEntry, GoogleApiError, GoogleCalendar};
+use crate::ports::{
+    CalendarBusy, CalendarEntry, ConferenceState, EventWrite, GoogleApiError, GoogleCalendar, GoogleEvent, SendUpdates,
+};
 
 /// Google's largest calendarList page.
 const CALENDAR_LIST_PAGE: &str = "250";
@@ -150,8 +152,196 @@ struct FreeBusyError {
     reason: String,
 }
 
+/// The wire form of an [`EventWrite`].
+fn event_body(event: &EventWrite) -> serde_json::Value {
+    let time = |at: Timestamp| {
+        let mut value = serde_json::json!({ "dateTime": at });
+        if let Some(zone) = &event.time_zone {
+            value["timeZone"] = zone.clone().into();
+        }
+        value
+    };
+    let mut body = serde_json::json!({
+        "start": time(event.start),
+        "end": time(event.end),
+        "summary": event.summary,
+        "extendedProperties": { "private": event.private_properties },
+    });
+    if let Some(id) = &event.id {
+        body["id"] = id.clone().into();
+    }
+    if let Some(status) = &event.status {
+        body["status"] = status.clone().into();
+    }
+    if !event.attendee_emails.is_empty() {
+        body["attendees"] = event.attendee_emails.iter().map(|email| serde_json::json!({ "email": email })).collect();
+    }
+    if let Some(request_id) = &event.conference_request_id {
+        body["conferenceData"] = serde_json::json!({
+            "createRequest": { "requestId": request_id, "conferenceSolutionKey": { "type": "hangoutsMeet" } }
+        });
+    }
+    body
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventResource {
+    id: String,
+    #[serde(default)]
+    status: String,
+    start: Option<EventTime>,
+    end: Option<EventTime>,
+    summary: Option<String>,
+    #[serde(default)]
+    extended_properties: ExtendedProperties,
+    conference_data: Option<ConferenceData>,
+    hangout_link: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EventTime {
+    date_time: Option<Timestamp>,
+}
+
+#[derive(Deserialize, Default)]
+struct ExtendedProperties {
+    #[serde(default)]
+    private: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConferenceData {
+    create_request: Option<CreateRequest>,
+    conference_id: Option<String>,
+    #[serde(default)]
+    entry_points: Vec<EntryPoint>,
+}
+
+#[derive(Deserialize)]
+struct CreateRequest {
+    status: Option<CreateStatus>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateStatus {
+    status_code: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EntryPoint {
+    entry_point_type: String,
+    uri: String,
+}
+
+impl From<EventResource> for GoogleEvent {
+    fn from(resource: EventResource) -> Self {
+        let conference = resource.conference_data.map(|data| {
+            let video = data.entry_points.into_iter().find(|e| e.entry_point_type == "video").map(|e| e.uri);
+            let code = data.create_request.and_then(|r| r.status).map(|s| s.status_code);
+            match (code.as_deref(), video.or(resource.hangout_link), data.conference_id) {
+                (Some("pending"), _, _) => ConferenceState::Pending,
+                (Some("failure"), _, _) => ConferenceState::Failed,
+                (_, Some(uri), Some(conference_id)) => ConferenceState::Ready { conference_id, uri },
+                (_, _, _) => ConferenceState::Pending,
+            }
+        });
+        GoogleEvent {
+            id: resource.id,
+            status: resource.status,
+            start: resource.start.and_then(|t| t.date_time),
+            end: resource.end.and_then(|t| t.date_time),
+            summary: resource.summary,
+            private_properties: resource.extended_properties.private,
+            conference,
+        }
+    }
+}
+
+impl GoogleCalendarClient {
+    /// `calendars/{calendar}/events[/{event}]`. `conference`: send `conferenceDataVersion=1`,
+    /// without which Google neither creates nor reports conferences.
+    fn event_url(
+        &self,
+        calendar_id: &str,
+        event_id: Option<&str>,
+        conference: bool,
+        send_updates: Option<SendUpdates>,
+    ) -> Url {
+        let mut segments = vec!["calendars", calendar_id, "events"];
+        segments.extend(event_id);
+        let mut url = self.url(&segments);
+        if conference {
+            url.query_pairs_mut().append_pair("conferenceDataVersion", "1");
+        }
+        if let Some(send_updates) = send_updates {
+            url.query_pairs_mut().append_pair("sendUpdates", send_updates.as_str());
+        }
+        url
+    }
+}
+
 #[async_trait]
 impl GoogleCalendar for GoogleCalendarClient {
+    #[tracing::instrument(skip_all, name = "google.events_insert")]
+    async fn insert_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event: &EventWrite,
+        send_updates: SendUpdates,
+    ) -> Result<GoogleEvent, GoogleApiError> {
+        let url = self.event_url(calendar_id, None, event.conference_request_id.is_some(), Some(send_updates));
+        let resource: EventResource =
+            send_json(self.http.post(url).bearer_auth(access_token.secret()).json(&event_body(event))).await?;
+        Ok(resource.into())
+    }
+
+    #[tracing::instrument(skip_all, name = "google.events_get")]
+    async fn get_event(&self, access_token: &AccessToken, calendar_id: &str, event_id: &str) -> Result<GoogleEvent, GoogleApiError> {
+        let url = self.event_url(calendar_id, Some(event_id), true, None);
+        let resource: EventResource = send_json(self.http.get(url).bearer_auth(access_token.secret())).await?;
+        Ok(resource.into())
+    }
+
+    #[tracing::instrument(skip_all, name = "google.events_patch")]
+    async fn patch_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event_id: &str,
+        event: &EventWrite,
+        send_updates: SendUpdates,
+    ) -> Result<GoogleEvent, GoogleApiError> {
+        let url = self.event_url(calendar_id, Some(event_id), event.conference_request_id.is_some(), Some(send_updates));
+        let mut body = event_body(event);
+        if let Some(object) = body.as_object_mut() {
+            object.remove("id");
+        }
+        let resource: EventResource = send_json(self.http.patch(url).bearer_auth(access_token.secret()).json(&body)).await?;
+        Ok(resource.into())
+    }
+
+    #[tracing::instrument(skip_all, name = "google.events_delete")]
+    async fn delete_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event_id: &str,
+        send_updates: SendUpdates,
+    ) -> Result<(), GoogleApiError> {
+        let url = self.event_url(calendar_id, Some(event_id), false, Some(send_updates));
+        let response = self.http.delete(url).bearer_auth(access_token.secret()).send().await.map_err(transport)?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(classify(response).await)
+    }
+
     #[tracing::instrument(skip_all, name = "google.calendar_list")]
     async fn list_calendars(&self, access_token: &AccessToken) -> Result<Vec<CalendarEntry>, GoogleApiError> {
         let mut entries = Vec::new();

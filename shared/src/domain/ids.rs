@@ -67,6 +67,17 @@ id_type!(
     "user id"
 );
 
+id_type!(
+    /// The app's appointment id (the unit that sync-appointment mirrors into Google Calendar).
+    AppointmentId,
+    "appointment id"
+);
+id_type!(
+    /// The app's session id (the unit create-meet attaches a meeting to).
+    SessionId,
+    "session id"
+);
+
 /// The external account kind a connection is for. Only Google today; the variant is part of
 /// every key and encryption context so that adding a provider never aliases stored data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -9,7 +9,7 @@ mod interval;
 mod return_to;
 mod scopes;
 
-pub use ids::{ConnectionKey, IdError, Provider, TenantId, UserId};
+pub use ids::{AppointmentId, ConnectionKey, IdError, Provider, SessionId, TenantId, UserId};
 pub use interval::*;
 pub use return_to::{AllowedReturnTo, ReturnTo, ReturnToError};
 pub use scopes::ScopeSet;
