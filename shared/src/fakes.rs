@@ -347,7 +347,12 @@ impl GoogleCalendar for FakeCalendar {
         Ok(stored)
     }
 
-    async fn get_event(&self, access_token: &AccessToken, calendar_id: &str, event_id: &str) -> Result<GoogleEvent, GoogleApiError> {
+    async fn get_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event_id: &str,
+    ) -> Result<GoogleEvent, GoogleApiError> {
         self.authorize(access_token)?;
         let state = self.state.lock().unwrap();
         state.events.get(&(calendar_id.to_owned(), event_id.to_owned())).cloned().ok_or(GoogleApiError::NotFound)
@@ -363,10 +368,8 @@ impl GoogleCalendar for FakeCalendar {
     ) -> Result<GoogleEvent, GoogleApiError> {
         self.authorize(access_token)?;
         let mut state = self.state.lock().unwrap();
-        let stored = state
-            .events
-            .get_mut(&(calendar_id.to_owned(), event_id.to_owned()))
-            .ok_or(GoogleApiError::NotFound)?;
+        let stored =
+            state.events.get_mut(&(calendar_id.to_owned(), event_id.to_owned())).ok_or(GoogleApiError::NotFound)?;
         stored.start = Some(event.start);
         stored.end = Some(event.end);
         stored.summary = Some(event.summary.clone());
@@ -386,10 +389,8 @@ impl GoogleCalendar for FakeCalendar {
     ) -> Result<(), GoogleApiError> {
         self.authorize(access_token)?;
         let mut state = self.state.lock().unwrap();
-        let stored = state
-            .events
-            .get_mut(&(calendar_id.to_owned(), event_id.to_owned()))
-            .ok_or(GoogleApiError::NotFound)?;
+        let stored =
+            state.events.get_mut(&(calendar_id.to_owned(), event_id.to_owned())).ok_or(GoogleApiError::NotFound)?;
         if stored.status == "cancelled" {
             return Err(GoogleApiError::Gone);
         }

@@ -496,8 +496,12 @@ pub trait GoogleCalendar: Send + Sync {
     ) -> Result<GoogleEvent, GoogleApiError>;
 
     /// `events.get` (cancelled events are returned with status `cancelled`).
-    async fn get_event(&self, access_token: &AccessToken, calendar_id: &str, event_id: &str)
-    -> Result<GoogleEvent, GoogleApiError>;
+    async fn get_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event_id: &str,
+    ) -> Result<GoogleEvent, GoogleApiError>;
 
     /// `events.patch` with every field of `event` (its `id` is ignored).
     async fn patch_event(
@@ -578,7 +582,11 @@ pub struct SyncRecord {
 
 #[async_trait]
 pub trait SyncStore: Send + Sync {
-    async fn get_sync(&self, tenant: &TenantId, appointment_id: &AppointmentId) -> Result<Option<SyncRecord>, StoreError>;
+    async fn get_sync(
+        &self,
+        tenant: &TenantId,
+        appointment_id: &AppointmentId,
+    ) -> Result<Option<SyncRecord>, StoreError>;
 
     /// Writes `record` if `condition` holds on its revision, else [`StoreError::ConditionFailed`].
     async fn put_sync(&self, record: &SyncRecord, condition: WriteCondition) -> Result<(), StoreError>;

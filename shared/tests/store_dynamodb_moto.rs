@@ -104,7 +104,8 @@ async fn setup() -> StoreUnderTest {
     let store = Arc::new(DynamoDbStore::new(client.clone(), table.clone()));
     StoreUnderTest {
         connections: store.clone(),
-        flows: store,
+        flows: store.clone(),
+        syncs: store,
         keys: Arc::new(kms_provider().await),
         raw: Arc::new(DynamoDbRaw { client, table }),
     }

@@ -26,6 +26,7 @@ async fn setup() -> StoreUnderTest {
     StoreUnderTest {
         connections: store.clone(),
         flows: store.clone(),
+        syncs: store.clone(),
         keys: Arc::new(LocalKeyProvider::new(calbridge::random::bytes::<32>())),
         raw: Arc::new(EmbeddedRaw(store)),
     }

@@ -31,10 +31,10 @@ use aws_sdk_dynamodb::types::{
 };
 use jiff::Timestamp;
 
-use crate::domain::{ConnectionKey, Provider, TenantId, UserId};
+use crate::domain::{AppointmentId, ConnectionKey, Provider, TenantId, UserId};
 use crate::ports::{
     ConnectionRecord, ConnectionStatus, ConnectionStore, FlowKind, FlowRecord, FlowStore, SealedSecret, StoreError,
-    WriteCondition,
+    SyncRecord, SyncStatus, SyncStore, WriteCondition,
 };
 
 /// The TTL attribute; also named in the SAM template.
@@ -505,4 +505,108 @@ where
 {
     tracing::warn!(operation, code = err.code(), error = %DisplayErrorContext(&err), "dynamodb call failed");
     unavailable(err)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appointment sync records: pk `T#{tenant}#A#{appointment}`, sk `SYNC`.
+
+const SYNC_SK: &str = "SYNC";
+
+fn sync_pk(tenant: &TenantId, appointment_id: &AppointmentId) -> String {
+    format!("T#{tenant}#A#{appointment_id}")
+}
+
+fn sync_to_item(record: &SyncRecord) -> Item {
+    let mut item = Item::new();
+    item.insert("pk".into(), AttributeValue::S(sync_pk(&record.tenant, &record.appointment_id)));
+    item.insert("sk".into(), AttributeValue::S(SYNC_SK.to_owned()));
+    item.insert("tenant_id".into(), AttributeValue::S(record.tenant.to_string()));
+    item.insert("appointment_id".into(), AttributeValue::S(record.appointment_id.to_string()));
+    item.insert("revision".into(), number(record.revision));
+    item.insert("version".into(), number(record.version));
+    item.insert("user_id".into(), AttributeValue::S(record.user_id.to_string()));
+    put_optional_string(&mut item, "calendar_id", record.calendar_id.as_deref());
+    item.insert("google_event_id".into(), AttributeValue::S(record.google_event_id.clone()));
+    item.insert("status".into(), AttributeValue::S(record.status.as_str().to_owned()));
+    if let Some(at) = record.last_synced_at {
+        item.insert("last_synced_at".into(), timestamp(at));
+    }
+    put_optional_string(&mut item, "error", record.error.as_deref());
+    item.insert("attempts".into(), number(u64::from(record.attempts)));
+    if let Some(until) = record.lease_until {
+        item.insert("lease_until".into(), epoch_millis(until));
+    }
+    item
+}
+
+fn sync_from_item(item: &Item) -> Result<SyncRecord, StoreError> {
+    let item = Attributes(item);
+    let lease_until = match item.0.get("lease_until") {
+        None => None,
+        Some(AttributeValue::N(ms)) => Some(
+            ms.parse()
+                .ok()
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+                .ok_or_else(|| corrupt("lease_until"))?,
+        ),
+        Some(_) => return Err(corrupt("lease_until")),
+    };
+    Ok(SyncRecord {
+        tenant: TenantId::parse(item.string("tenant_id")?).map_err(|_| corrupt("tenant_id"))?,
+        appointment_id: AppointmentId::parse(item.string("appointment_id")?).map_err(|_| corrupt("appointment_id"))?,
+        revision: item.number("revision")?,
+        version: item.number("version")?,
+        user_id: UserId::parse(item.string("user_id")?).map_err(|_| corrupt("user_id"))?,
+        calendar_id: item.optional_string("calendar_id")?,
+        google_event_id: item.string("google_event_id")?.to_owned(),
+        status: SyncStatus::parse(item.string("status")?).ok_or_else(|| corrupt("status"))?,
+        last_synced_at: item.optional_timestamp("last_synced_at")?,
+        error: item.optional_string("error")?,
+        attempts: u32::try_from(item.number("attempts")?).map_err(|_| corrupt("attempts"))?,
+        lease_until,
+    })
+}
+
+#[async_trait]
+impl SyncStore for DynamoDbStore {
+    #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %tenant))]
+    async fn get_sync(
+        &self,
+        tenant: &TenantId,
+        appointment_id: &AppointmentId,
+    ) -> Result<Option<SyncRecord>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(sync_pk(tenant, appointment_id)))
+            .key("sk", AttributeValue::S(SYNC_SK.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|err| sdk_unavailable("GetItem", err))?;
+        match output.item {
+            Some(item) if !item.is_empty() => sync_from_item(&item).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %record.tenant, revision = record.revision))]
+    async fn put_sync(&self, record: &SyncRecord, condition: WriteCondition) -> Result<(), StoreError> {
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(sync_to_item(record)));
+        let request = match condition {
+            WriteCondition::Absent => request.condition_expression("attribute_not_exists(pk)"),
+            WriteCondition::Version(revision) => request
+                .condition_expression("#revision = :revision")
+                .expression_attribute_names("#revision", "revision")
+                .expression_attribute_values(":revision", number(revision)),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::ConditionFailed)
+            }
+            Err(err) => Err(sdk_unavailable("PutItem", err)),
+        }
+    }
 }

@@ -17,14 +17,15 @@ use jiff::Timestamp;
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ConnectionKey, TenantId, UserId};
+use crate::domain::{AppointmentId, ConnectionKey, TenantId, UserId};
 use crate::ports::{
     ConnectionRecord, ConnectionStatus, ConnectionStore, FlowKind, FlowRecord, FlowStore, SealedSecret, StoreError,
-    WriteCondition,
+    SyncRecord, SyncStatus, SyncStore, WriteCondition,
 };
 
 const CONNECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("connections");
 const FLOWS: TableDefinition<&str, &[u8]> = TableDefinition::new("flows");
+const SYNCS: TableDefinition<&str, &[u8]> = TableDefinition::new("syncs");
 
 #[derive(Clone)]
 pub struct EmbeddedStore {
@@ -52,6 +53,7 @@ impl EmbeddedStore {
         let txn = db.begin_write().map_err(unavailable)?;
         txn.open_table(CONNECTIONS).map_err(unavailable)?;
         txn.open_table(FLOWS).map_err(unavailable)?;
+        txn.open_table(SYNCS).map_err(unavailable)?;
         txn.commit().map_err(unavailable)?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -209,6 +211,108 @@ impl FlowStore for EmbeddedStore {
             taken.map(|flow| flow.into_record(kind)).transpose()
         })
         .await
+    }
+}
+
+fn sync_key(tenant: &TenantId, appointment_id: &AppointmentId) -> String {
+    format!("T#{tenant}#A#{appointment_id}")
+}
+
+#[async_trait]
+impl SyncStore for EmbeddedStore {
+    async fn get_sync(
+        &self,
+        tenant: &TenantId,
+        appointment_id: &AppointmentId,
+    ) -> Result<Option<SyncRecord>, StoreError> {
+        let id = sync_key(tenant, appointment_id);
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(SYNCS).map_err(unavailable)?;
+            let Some(value) = table.get(id.as_str()).map_err(unavailable)? else {
+                return Ok(None);
+            };
+            decode::<StoredSync>(value.value())?.into_record().map(Some)
+        })
+        .await
+    }
+
+    async fn put_sync(&self, record: &SyncRecord, condition: WriteCondition) -> Result<(), StoreError> {
+        let id = sync_key(&record.tenant, &record.appointment_id);
+        let bytes = serde_json::to_vec(&StoredSync::from_record(record)).map_err(unavailable)?;
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            {
+                let mut table = txn.open_table(SYNCS).map_err(unavailable)?;
+                let current = match table.get(id.as_str()).map_err(unavailable)? {
+                    Some(value) => Some(decode::<StoredSync>(value.value())?.revision),
+                    None => None,
+                };
+                let holds = match condition {
+                    WriteCondition::Absent => current.is_none(),
+                    WriteCondition::Version(expected) => current == Some(expected),
+                };
+                if !holds {
+                    return Err(StoreError::ConditionFailed);
+                }
+                table.insert(id.as_str(), bytes.as_slice()).map_err(unavailable)?;
+            }
+            txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredSync {
+    tenant_id: String,
+    appointment_id: String,
+    revision: u64,
+    version: u64,
+    user_id: String,
+    calendar_id: Option<String>,
+    google_event_id: String,
+    status: String,
+    last_synced_at: Option<Timestamp>,
+    error: Option<String>,
+    attempts: u32,
+    lease_until: Option<Timestamp>,
+}
+
+impl StoredSync {
+    fn from_record(r: &SyncRecord) -> Self {
+        Self {
+            tenant_id: r.tenant.to_string(),
+            appointment_id: r.appointment_id.to_string(),
+            revision: r.revision,
+            version: r.version,
+            user_id: r.user_id.to_string(),
+            calendar_id: r.calendar_id.clone(),
+            google_event_id: r.google_event_id.clone(),
+            status: r.status.as_str().to_owned(),
+            last_synced_at: r.last_synced_at,
+            error: r.error.clone(),
+            attempts: r.attempts,
+            lease_until: r.lease_until,
+        }
+    }
+
+    fn into_record(self) -> Result<SyncRecord, StoreError> {
+        let corrupt = |what: &str| StoreError::Corrupt(what.to_owned());
+        Ok(SyncRecord {
+            tenant: TenantId::parse(&self.tenant_id).map_err(|_| corrupt("tenant_id"))?,
+            appointment_id: AppointmentId::parse(&self.appointment_id).map_err(|_| corrupt("appointment_id"))?,
+            revision: self.revision,
+            version: self.version,
+            user_id: UserId::parse(&self.user_id).map_err(|_| corrupt("user_id"))?,
+            calendar_id: self.calendar_id,
+            google_event_id: self.google_event_id,
+            status: SyncStatus::parse(&self.status).ok_or_else(|| corrupt("status"))?,
+            last_synced_at: self.last_synced_at,
+            error: self.error,
+            attempts: self.attempts,
+            lease_until: self.lease_until,
+        })
     }
 }
 

@@ -302,7 +302,12 @@ impl GoogleCalendar for GoogleCalendarClient {
     }
 
     #[tracing::instrument(skip_all, name = "google.events_get")]
-    async fn get_event(&self, access_token: &AccessToken, calendar_id: &str, event_id: &str) -> Result<GoogleEvent, GoogleApiError> {
+    async fn get_event(
+        &self,
+        access_token: &AccessToken,
+        calendar_id: &str,
+        event_id: &str,
+    ) -> Result<GoogleEvent, GoogleApiError> {
         let url = self.event_url(calendar_id, Some(event_id), true, None);
         let resource: EventResource = send_json(self.http.get(url).bearer_auth(access_token.secret())).await?;
         Ok(resource.into())
@@ -317,12 +322,14 @@ impl GoogleCalendar for GoogleCalendarClient {
         event: &EventWrite,
         send_updates: SendUpdates,
     ) -> Result<GoogleEvent, GoogleApiError> {
-        let url = self.event_url(calendar_id, Some(event_id), event.conference_request_id.is_some(), Some(send_updates));
+        let url =
+            self.event_url(calendar_id, Some(event_id), event.conference_request_id.is_some(), Some(send_updates));
         let mut body = event_body(event);
         if let Some(object) = body.as_object_mut() {
             object.remove("id");
         }
-        let resource: EventResource = send_json(self.http.patch(url).bearer_auth(access_token.secret()).json(&body)).await?;
+        let resource: EventResource =
+            send_json(self.http.patch(url).bearer_auth(access_token.secret()).json(&body)).await?;
         Ok(resource.into())
     }
 

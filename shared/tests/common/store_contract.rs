@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use calbridge::domain::{ConnectionKey, TenantId, UserId};
+use calbridge::domain::{AppointmentId, ConnectionKey, TenantId, UserId};
 use calbridge::ports::{
     ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError,
-    KeyProvider, SealPurpose, SealedSecret, StoreError, WriteCondition,
+    KeyProvider, SealPurpose, SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
 };
 use calbridge::vault::{Vault, VaultError};
 use jiff::Timestamp;
@@ -26,6 +26,7 @@ use secrecy::ExposeSecret;
 pub struct StoreUnderTest {
     pub connections: Arc<dyn ConnectionStore>,
     pub flows: Arc<dyn FlowStore>,
+    pub syncs: Arc<dyn SyncStore>,
     pub keys: Arc<dyn KeyProvider>,
     pub raw: Arc<dyn RawConnection>,
 }
@@ -61,6 +62,7 @@ macro_rules! store_contract_tests {
             stored_item_holds_no_plaintext_token,
             refresh_lease_goes_to_exactly_one_caller,
             refresh_lease_requires_the_current_version_and_expires,
+            sync_record_round_trips_and_writes_are_conditional,
         );
     };
     (@each $setup:path; $($name:ident),+ $(,)?) => {
@@ -479,4 +481,49 @@ pub async fn refresh_lease_requires_the_current_version_and_expires(s: StoreUnde
     s.connections.put_connection(&refreshed, WriteCondition::Version(1)).await.unwrap();
     let stored = s.connections.get_connection(&owner).await.unwrap().unwrap();
     assert_eq!((stored.version, stored.refresh_lease_until), (2, None));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appointment sync records
+
+fn sync_record(tenant: &str, appointment: &str) -> SyncRecord {
+    SyncRecord {
+        tenant: TenantId::parse(tenant).unwrap(),
+        appointment_id: AppointmentId::parse(appointment).unwrap(),
+        revision: 1,
+        version: 1_763_000_000_123,
+        user_id: UserId::parse("staff-9").unwrap(),
+        calendar_id: Some("c_0123abcd@group.calendar.google.com".to_owned()),
+        google_event_id: "cb0123456789abcdefghijklmnopqrstuv".to_owned(),
+        status: SyncStatus::Synced,
+        last_synced_at: Some(at("2026-03-01T10:11:12.123456789Z")),
+        error: Some("google unavailable".to_owned()),
+        attempts: 3,
+        lease_until: Some(at("2026-03-01T10:11:42.5Z")),
+    }
+}
+
+pub async fn sync_record_round_trips_and_writes_are_conditional(s: StoreUnderTest) {
+    let (tenant, appointment) = (TenantId::parse("t1").unwrap(), AppointmentId::parse("a-123").unwrap());
+    assert_eq!(s.syncs.get_sync(&tenant, &appointment).await.unwrap(), None);
+    let record = sync_record("t1", "a-123");
+    s.syncs.put_sync(&record, WriteCondition::Absent).await.unwrap();
+    assert_eq!(s.syncs.get_sync(&tenant, &appointment).await.unwrap(), Some(record.clone()));
+    assert!(matches!(s.syncs.put_sync(&record, WriteCondition::Absent).await, Err(StoreError::ConditionFailed)));
+
+    let sparse = SyncRecord {
+        revision: 2,
+        calendar_id: None,
+        last_synced_at: None,
+        error: None,
+        lease_until: None,
+        status: SyncStatus::Deleted,
+        ..record.clone()
+    };
+    assert!(matches!(s.syncs.put_sync(&sparse, WriteCondition::Version(7)).await, Err(StoreError::ConditionFailed)));
+    s.syncs.put_sync(&sparse, WriteCondition::Version(1)).await.unwrap();
+    assert_eq!(s.syncs.get_sync(&tenant, &appointment).await.unwrap(), Some(sparse));
+
+    // The same appointment id in another tenant is another record.
+    assert_eq!(s.syncs.get_sync(&TenantId::parse("t2").unwrap(), &appointment).await.unwrap(), None);
 }
