@@ -22,6 +22,7 @@ use oauth2::AccessToken;
 
 use crate::app::App;
 use crate::domain::ConnectionKey;
+use crate::retry::RetryPolicy;
 use crate::ports::{ConnectionRecord, ConnectionStatus, GoogleApiError, GoogleOAuthError, StoreError, WriteCondition};
 use crate::tokens::{self, StoredTokens, TokensError};
 
@@ -81,13 +82,28 @@ where
     F: Fn(AccessToken) -> Fut,
     Fut: Future<Output = Result<T, GoogleApiError>>,
 {
-    match app.retry.run(|| call(access.token.clone())).await {
+    call_google_with_retry(app, &app.retry, access, call).await
+}
+
+/// [`call_google_with`] under a caller-chosen retry policy (e.g. one bounded by the time a
+/// Lambda invocation has left).
+pub async fn call_google_with_retry<T, F, Fut>(
+    app: &App,
+    retry: &RetryPolicy,
+    access: Access,
+    call: F,
+) -> Result<(T, Access), AccessError>
+where
+    F: Fn(AccessToken) -> Fut,
+    Fut: Future<Output = Result<T, GoogleApiError>>,
+{
+    match retry.run(|| call(access.token.clone())).await {
         Ok(value) => Ok((value, access)),
         Err(GoogleApiError::Unauthorized) => {
             tracing::info!("google rejected the access token; refreshing once");
             let owner = access.record.key.clone();
             let access = fresh_token(app, &owner, Some(&access.token)).await?;
-            let value = app.retry.run(|| call(access.token.clone())).await.map_err(AccessError::Google)?;
+            let value = retry.run(|| call(access.token.clone())).await.map_err(AccessError::Google)?;
             Ok((value, access))
         }
         Err(error) => Err(AccessError::Google(error)),

@@ -18,7 +18,7 @@ use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig};
 use crate::domain::AllowedReturnTo;
 use crate::ports::{
-    Clock, ConnectionStore, FlowStore, GoogleCalendar, GoogleOAuth, KeyProvider, SecretSource, SystemClock,
+    Clock, ConnectionStore, FlowStore, GoogleCalendar, GoogleOAuth, KeyProvider, SecretSource, SyncStore, SystemClock,
 };
 use crate::retry::RetryPolicy;
 use crate::secrets::{InlineSecrets, Secrets};
@@ -33,12 +33,14 @@ pub struct Settings {
     pub google: GoogleConfig,
     pub allowed_return_to: AllowedReturnTo,
     pub tenant_claim: String,
+    pub sync: crate::config::SyncConfig,
 }
 
 pub struct App {
     pub settings: Settings,
     pub connections: Arc<dyn ConnectionStore>,
     pub flows: Arc<dyn FlowStore>,
+    pub syncs: Arc<dyn SyncStore>,
     pub vault: Arc<Vault>,
     pub google: Arc<dyn GoogleOAuth>,
     pub calendar: Arc<dyn GoogleCalendar>,
@@ -56,6 +58,19 @@ pub enum StartupError {
     LocalKey(#[source] std::io::Error),
 }
 
+/// Every record family of one backing store, as the ports the use cases take.
+pub struct Stores {
+    pub connections: Arc<dyn ConnectionStore>,
+    pub flows: Arc<dyn FlowStore>,
+    pub syncs: Arc<dyn SyncStore>,
+}
+
+impl Stores {
+    pub fn of<S: ConnectionStore + FlowStore + SyncStore + 'static>(store: Arc<S>) -> Self {
+        Self { connections: store.clone(), flows: store.clone(), syncs: store }
+    }
+}
+
 impl App {
     /// Builds the production wiring described by `config`.
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
@@ -65,28 +80,22 @@ impl App {
             }
             _ => None,
         };
-        let (connections, flows, keys): (Arc<dyn ConnectionStore>, Arc<dyn FlowStore>, Arc<dyn KeyProvider>) =
-            match &config.storage {
-                StorageConfig::Aws { table_name, kms_key_id } => {
-                    let aws = aws.as_ref().expect("AWS config is loaded for AWS storage");
-                    let store = Arc::new(DynamoDbStore::new(aws_sdk_dynamodb::Client::new(aws), table_name.clone()));
-                    let keys = Arc::new(KmsKeyProvider::new(aws_sdk_kms::Client::new(aws), kms_key_id.clone()));
-                    (store.clone(), store, keys)
-                }
-                StorageConfig::Embedded { data_dir, master_key } => {
-                    let store = Arc::new(
-                        EmbeddedStore::open(&data_dir.join(EMBEDDED_STORE_FILE))
-                            .map_err(StartupError::EmbeddedStore)?,
-                    );
-                    let keys = match master_key {
-                        Some(key) => LocalKeyProvider::new(key.0),
-                        None => {
-                            LocalKeyProvider::load_or_create(Path::new(data_dir)).map_err(StartupError::LocalKey)?
-                        }
-                    };
-                    (store.clone(), store, Arc::new(keys))
-                }
-            };
+        let (stores, keys): (Stores, Arc<dyn KeyProvider>) = match &config.storage {
+            StorageConfig::Aws { table_name, kms_key_id } => {
+                let aws = aws.as_ref().expect("AWS config is loaded for AWS storage");
+                let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(aws), table_name.clone());
+                let keys = KmsKeyProvider::new(aws_sdk_kms::Client::new(aws), kms_key_id.clone());
+                (Stores::of(Arc::new(store)), Arc::new(keys))
+            }
+            StorageConfig::Embedded { data_dir, master_key } => {
+                let store = EmbeddedStore::open(&data_dir.join(EMBEDDED_STORE_FILE)).map_err(StartupError::EmbeddedStore)?;
+                let keys = match master_key {
+                    Some(key) => LocalKeyProvider::new(key.0),
+                    None => LocalKeyProvider::load_or_create(Path::new(data_dir)).map_err(StartupError::LocalKey)?,
+                };
+                (Stores::of(Arc::new(store)), Arc::new(keys))
+            }
+        };
         let secret_source: Arc<dyn SecretSource> = match config.secrets {
             SecretsConfig::SecretsManager { secret_id } => {
                 let aws = aws.as_ref().expect("AWS config is loaded for Secrets Manager");
@@ -108,9 +117,11 @@ impl App {
                 google: config.google,
                 allowed_return_to: config.allowed_return_to,
                 tenant_claim: config.tenant_claim,
+                sync: config.sync,
             },
-            connections,
-            flows,
+            connections: stores.connections,
+            flows: stores.flows,
+            syncs: stores.syncs,
             vault: Arc::new(Vault::new(keys)),
             google,
             calendar,

@@ -43,6 +43,18 @@ pub struct Config {
     pub allowed_return_to: AllowedReturnTo,
     /// The JWT claim that carries the tenant id (`sub` always carries the user id).
     pub tenant_claim: String,
+    pub sync: SyncConfig,
+}
+
+/// How appointments are mirrored into Google Calendar.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// The EventBridge `source` of the app's appointment events.
+    pub event_source: String,
+    /// The title every synced event carries unless titles are allowed.
+    pub event_title: String,
+    /// Whether an appointment's own `title` may reach Google (off: privacy by default).
+    pub allow_event_titles: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +220,11 @@ impl Config {
             AllowedReturnTo::parse(&raw).map_err(|e| env.problem(&format!("ALLOWED_RETURN_TO: {e}"))).ok()
         });
         let tenant_claim = env.optional("TENANT_CLAIM").unwrap_or_else(|| "tenant_id".to_owned());
+        let sync = SyncConfig {
+            event_source: env.optional("APPOINTMENT_EVENT_SOURCE").unwrap_or_else(|| "app.appointments".to_owned()),
+            event_title: env.optional("EVENT_TITLE").unwrap_or_else(|| "Appointment".to_owned()),
+            allow_event_titles: env.flag("ALLOW_EVENT_TITLES"),
+        };
 
         if !env.problems.is_empty() {
             return Err(ConfigError { problems: env.problems });
@@ -248,6 +265,7 @@ impl Config {
             storage,
             allowed_return_to,
             tenant_claim,
+            sync,
         })
     }
 }
@@ -311,6 +329,18 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
                 self.problems.push(format!("{name} must be a whole number"));
                 default
             }),
+        }
+    }
+
+    fn flag(&mut self, name: &str) -> bool {
+        match self.optional(name).map(|v| v.to_ascii_lowercase()) {
+            None => false,
+            Some(v) if v == "true" || v == "1" => true,
+            Some(v) if v == "false" || v == "0" => false,
+            Some(_) => {
+                self.problems.push(format!("{name} must be true or false"));
+                false
+            }
         }
     }
 

@@ -476,9 +476,11 @@ pub fn test_app() -> TestApp {
             google: config.google,
             allowed_return_to: config.allowed_return_to,
             tenant_claim: config.tenant_claim,
+            sync: config.sync,
         },
         connections: Arc::new(store.clone()),
         flows: Arc::new(store.clone()),
+        syncs: Arc::new(store.clone()),
         vault: Arc::new(crate::vault::Vault::new(Arc::new(crate::adapters::local_key::LocalKeyProvider::new(
             [3u8; 32],
         )))),

@@ -22,6 +22,7 @@ pub mod random;
 pub mod retry;
 pub mod secrets;
 pub mod slots;
+pub mod sync;
 pub mod telemetry;
 pub mod tokens;
 pub mod vault;

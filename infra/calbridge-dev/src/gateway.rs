@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use calbridge::app::App;
-use calbridge::functions::{auth_callback, auth_start, disconnect, get_availability, list_calendars};
+use calbridge::functions::{auth_callback, auth_start, disconnect, get_availability, list_calendars, sync_appointment};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -28,6 +28,7 @@ pub enum Function {
     Disconnect,
     ListCalendars,
     GetAvailability,
+    SyncAppointment,
 }
 
 pub struct Route {
@@ -49,6 +50,8 @@ pub fn routes() -> Vec<Route> {
         route(Method::GET, list_calendars::CALENDARS_PATH, Function::ListCalendars, true),
         route(Method::PUT, list_calendars::SELECTED_PATH, Function::ListCalendars, true),
         route(Method::POST, get_availability::AVAILABILITY_PATH, Function::GetAvailability, true),
+        route(Method::POST, sync_appointment::SYNC_ROUTE, Function::SyncAppointment, true),
+        route(Method::GET, sync_appointment::SYNC_ROUTE, Function::SyncAppointment, true),
     ]
 }
 
@@ -64,7 +67,12 @@ fn gateway_message(status: StatusCode, message: &str) -> Response {
 
 pub async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let Some(route) = gateway.routes.iter().find(|r| r.method == parts.method && r.path == parts.uri.path()) else {
+    let Some((route, path_parameters)) = gateway
+        .routes
+        .iter()
+        .filter(|r| r.method == parts.method)
+        .find_map(|r| match_path(r.path, parts.uri.path()).map(|params| (r, params)))
+    else {
         return gateway_message(StatusCode::NOT_FOUND, "Not Found");
     };
     let claims = if route.jwt {
@@ -82,7 +90,7 @@ pub async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
             return gateway_message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large");
         }
     };
-    let event = api_gateway_event(route, &parts, &body, claims);
+    let event = api_gateway_event(route, &parts, &body, claims, path_parameters);
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(request) => request,
         Err(e) => {
@@ -96,6 +104,7 @@ pub async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
         Function::Disconnect => disconnect::handle(&gateway.app, request).await,
         Function::ListCalendars => list_calendars::handle(&gateway.app, request).await,
         Function::GetAvailability => get_availability::handle(&gateway.app, request).await,
+        Function::SyncAppointment => sync_appointment::handle(&gateway.app, request).await,
     };
     into_http(response)
 }
@@ -106,6 +115,7 @@ fn api_gateway_event(
     parts: &http::request::Parts,
     body: &Bytes,
     claims: Option<std::collections::HashMap<String, String>>,
+    path_parameters: serde_json::Map<String, Value>,
 ) -> Value {
     let mut headers = serde_json::Map::new();
     let mut cookies = Vec::new();
@@ -166,6 +176,9 @@ fn api_gateway_event(
             .collect();
         event["queryStringParameters"] = Value::Object(params);
     }
+    if !path_parameters.is_empty() {
+        event["pathParameters"] = Value::Object(path_parameters);
+    }
     if !cookies.is_empty() {
         event["cookies"] = json!(cookies);
     }
@@ -187,4 +200,41 @@ fn into_http(response: lambda_http::Response<lambda_http::Body>) -> Response {
         _ => Bytes::new(),
     };
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// Matches a route pattern (`/appointments/{id}/sync`) against a request path; on a match,
+/// the decoded path parameters, as API Gateway passes them in `pathParameters`.
+fn match_path(pattern: &str, path: &str) -> Option<serde_json::Map<String, Value>> {
+    let (pattern, path): (Vec<&str>, Vec<&str>) = (pattern.split('/').collect(), path.split('/').collect());
+    if pattern.len() != path.len() {
+        return None;
+    }
+    let mut parameters = serde_json::Map::new();
+    for (expected, actual) in pattern.iter().zip(&path) {
+        match expected.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) if !actual.is_empty() => {
+                let value = percent_encoding::percent_decode_str(actual).decode_utf8().ok()?;
+                parameters.insert(name.to_owned(), Value::String(value.into_owned()));
+            }
+            Some(_) => return None,
+            None if expected == actual => {}
+            None => return None,
+        }
+    }
+    Some(parameters)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_parameters_are_matched_and_decoded() {
+        let params = match_path("/appointments/{id}/sync", "/appointments/a%2F1/sync").unwrap();
+        assert_eq!(params["id"], "a/1");
+        assert!(match_path("/appointments/{id}/sync", "/appointments//sync").is_none());
+        assert!(match_path("/appointments/{id}/sync", "/appointments/a/b/sync").is_none());
+        assert!(match_path("/calendars", "/calendars/selected").is_none());
+        assert!(match_path("/calendars", "/calendars").unwrap().is_empty());
+    }
 }

@@ -176,6 +176,7 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
     let router = Router::new()
         .route("/_local/token", post(mint_token))
         .route("/_local/done", get(done_page))
+        .route("/_local/events", post(deliver_event))
         .fallback(gateway::handle)
         .with_state(gateway.clone());
     let server = tokio::spawn(async move {
@@ -279,4 +280,23 @@ async fn done_page(Query(query): Query<DoneQuery>) -> Html<String> {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>calbridge: {status}</title></head>\
          <body><h1>Google connection: {status}</h1>{reason}<p>This page stands in for your app's return URL.</p></body></html>"
     ))
+}
+
+/// `POST /_local/events`: an EventBridge event envelope, handled by sync-appointment as Lambda
+/// would, with a 30-second invocation budget. 200 with the outcome, or 500 with the
+/// error that would make Lambda retry.
+async fn deliver_event(State(gateway): State<Arc<Gateway>>, body: axum::body::Bytes) -> Response {
+    let event: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(event) => event,
+        Err(e) => return local_error("invalid_request", &format!("body is not JSON: {e}")),
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    match calbridge::functions::sync_appointment::handle_event(&gateway.app, event, deadline).await {
+        Ok(outcome) => axum::Json(outcome).into_response(),
+        Err(error) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"error": {"code": "sync_failed", "message": calbridge::http::ErrorChain(&error).to_string()}})),
+        )
+            .into_response(),
+    }
 }

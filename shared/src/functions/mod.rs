@@ -10,6 +10,7 @@ pub mod auth_start;
 pub mod disconnect;
 pub mod get_availability;
 pub mod list_calendars;
+pub mod sync_appointment;
 
 use http::StatusCode;
 
@@ -92,4 +93,48 @@ where
         async move { Ok::<_, std::convert::Infallible>(response.await) }
     }))
     .await
+}
+
+/// Runs a function that receives both API Gateway requests and other events (EventBridge):
+/// a payload with a `requestContext` goes through `lambda_http`'s own request/response
+/// conversion to `handle_http`; anything else goes to `handle_event` with the invocation's
+/// deadline. An `Err` from `handle_event` fails the invocation, so Lambda retries it.
+pub async fn serve_http_and_events<F, Fut, G, GFut, E>(handle_http: F, handle_event: G) -> Result<(), lambda_runtime::Error>
+where
+    F: Fn(&'static crate::app::App, lambda_http::Request) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'static,
+    G: Fn(&'static crate::app::App, serde_json::Value, tokio::time::Instant) -> GFut,
+    GFut: std::future::Future<Output = Result<serde_json::Value, E>>,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    use lambda_http::tower::ServiceExt as _;
+
+    crate::telemetry::init();
+    let config = crate::config::Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
+    let app: &'static crate::app::App = Box::leak(Box::new(crate::app::App::from_config(config).await?));
+    lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
+        use futures_util::future::Either;
+        if event.payload.get("requestContext").is_none() {
+            let work = handle_event(app, event.payload, invocation_deadline(event.context.deadline));
+            return Either::Left(async move { Ok::<_, lambda_runtime::Error>(work.await?) });
+        }
+        let handle_http = handle_http.clone();
+        Either::Right(async move {
+            let request: lambda_http::request::LambdaRequest = serde_json::from_value(event.payload)?;
+            let service = lambda_http::service_fn(move |request| {
+                let response = handle_http(app, request);
+                async move { Ok::<_, std::convert::Infallible>(response.await) }
+            });
+            let adapter = lambda_http::Adapter::from(service);
+            let response = adapter.oneshot(lambda_runtime::LambdaEvent::new(request, event.context)).await?;
+            Ok::<_, lambda_runtime::Error>(serde_json::to_value(response)?)
+        })
+    }))
+    .await
+}
+
+/// The invocation's deadline (epoch milliseconds in the Lambda context) as an `Instant`.
+fn invocation_deadline(deadline_epoch_ms: u64) -> tokio::time::Instant {
+    let now_ms = u64::try_from(jiff::Timestamp::now().as_millisecond()).unwrap_or(0);
+    tokio::time::Instant::now() + std::time::Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))
 }
