@@ -22,8 +22,8 @@ use oauth2::AccessToken;
 
 use crate::app::App;
 use crate::domain::ConnectionKey;
-use crate::retry::RetryPolicy;
 use crate::ports::{ConnectionRecord, ConnectionStatus, GoogleApiError, GoogleOAuthError, StoreError, WriteCondition};
+use crate::retry::RetryPolicy;
 use crate::tokens::{self, StoredTokens, TokensError};
 
 /// Tokens this close to expiry are refreshed first.

@@ -88,7 +88,8 @@ impl App {
                 (Stores::of(Arc::new(store)), Arc::new(keys))
             }
             StorageConfig::Embedded { data_dir, master_key } => {
-                let store = EmbeddedStore::open(&data_dir.join(EMBEDDED_STORE_FILE)).map_err(StartupError::EmbeddedStore)?;
+                let store =
+                    EmbeddedStore::open(&data_dir.join(EMBEDDED_STORE_FILE)).map_err(StartupError::EmbeddedStore)?;
                 let keys = match master_key {
                     Some(key) => LocalKeyProvider::new(key.0),
                     None => LocalKeyProvider::load_or_create(Path::new(data_dir)).map_err(StartupError::LocalKey)?,

@@ -297,9 +297,26 @@ impl FakeCalendar {
         self.state.lock().unwrap().lose_next_insert_response = true;
     }
 
+    /// Forgets queued failures.
+    pub fn clear_failures(&self) {
+        self.state.lock().unwrap().failures.clear();
+    }
+
     /// The next calls fail with these errors, in order.
     pub fn fail_next(&self, errors: impl IntoIterator<Item = GoogleApiError>) {
         self.state.lock().unwrap().failures.extend(errors);
+    }
+
+    /// `primary` means the account's primary calendar, as at Google.
+    fn resolve(state: &CalendarState, subject: &str, calendar_id: &str) -> String {
+        if calendar_id != "primary" {
+            return calendar_id.to_owned();
+        }
+        state
+            .calendars
+            .get(subject)
+            .and_then(|list| list.iter().find(|c| c.primary))
+            .map_or_else(|| format!("primary-of-{subject}"), |c| c.id.clone())
     }
 
     fn authorize(&self, token: &AccessToken) -> Result<String, GoogleApiError> {
@@ -319,10 +336,10 @@ impl GoogleCalendar for FakeCalendar {
         event: &EventWrite,
         _send_updates: SendUpdates,
     ) -> Result<GoogleEvent, GoogleApiError> {
-        self.authorize(access_token)?;
+        let subject = self.authorize(access_token)?;
         let mut state = self.state.lock().unwrap();
         let id = event.id.clone().unwrap_or_else(|| format!("fakeevent{}", state.events.len()));
-        let key = (calendar_id.to_owned(), id.clone());
+        let key = (Self::resolve(&state, &subject, calendar_id), id.clone());
         if state.events.contains_key(&key) {
             return Err(GoogleApiError::Conflict { reason: "duplicate".into() });
         }
@@ -353,9 +370,10 @@ impl GoogleCalendar for FakeCalendar {
         calendar_id: &str,
         event_id: &str,
     ) -> Result<GoogleEvent, GoogleApiError> {
-        self.authorize(access_token)?;
+        let subject = self.authorize(access_token)?;
         let state = self.state.lock().unwrap();
-        state.events.get(&(calendar_id.to_owned(), event_id.to_owned())).cloned().ok_or(GoogleApiError::NotFound)
+        let key = (Self::resolve(&state, &subject, calendar_id), event_id.to_owned());
+        state.events.get(&key).cloned().ok_or(GoogleApiError::NotFound)
     }
 
     async fn patch_event(
@@ -366,10 +384,10 @@ impl GoogleCalendar for FakeCalendar {
         event: &EventWrite,
         _send_updates: SendUpdates,
     ) -> Result<GoogleEvent, GoogleApiError> {
-        self.authorize(access_token)?;
+        let subject = self.authorize(access_token)?;
         let mut state = self.state.lock().unwrap();
-        let stored =
-            state.events.get_mut(&(calendar_id.to_owned(), event_id.to_owned())).ok_or(GoogleApiError::NotFound)?;
+        let key = (Self::resolve(&state, &subject, calendar_id), event_id.to_owned());
+        let stored = state.events.get_mut(&key).ok_or(GoogleApiError::NotFound)?;
         stored.start = Some(event.start);
         stored.end = Some(event.end);
         stored.summary = Some(event.summary.clone());
@@ -387,10 +405,10 @@ impl GoogleCalendar for FakeCalendar {
         event_id: &str,
         _send_updates: SendUpdates,
     ) -> Result<(), GoogleApiError> {
-        self.authorize(access_token)?;
+        let subject = self.authorize(access_token)?;
         let mut state = self.state.lock().unwrap();
-        let stored =
-            state.events.get_mut(&(calendar_id.to_owned(), event_id.to_owned())).ok_or(GoogleApiError::NotFound)?;
+        let key = (Self::resolve(&state, &subject, calendar_id), event_id.to_owned());
+        let stored = state.events.get_mut(&key).ok_or(GoogleApiError::NotFound)?;
         if stored.status == "cancelled" {
             return Err(GoogleApiError::Gone);
         }

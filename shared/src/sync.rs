@@ -190,7 +190,11 @@ pub fn google_event_id(tenant: &TenantId, appointment: &AppointmentId) -> String
 }
 
 /// The stored record, if any.
-pub async fn record(app: &App, tenant: &TenantId, appointment: &AppointmentId) -> Result<Option<SyncRecord>, SyncError> {
+pub async fn record(
+    app: &App,
+    tenant: &TenantId,
+    appointment: &AppointmentId,
+) -> Result<Option<SyncRecord>, SyncError> {
     app.syncs.get_sync(tenant, appointment).await.map_err(|e| SyncError::Transient(Box::new(e)))
 }
 
@@ -219,7 +223,9 @@ pub async fn apply(app: &App, change: &ValidChange, deadline: Instant) -> Result
             }
         }
         let leased = match &current {
-            Some(current) => SyncRecord { revision: current.revision + 1, lease_until: Some(now + LEASE_TTL), ..current.clone() },
+            Some(current) => {
+                SyncRecord { revision: current.revision + 1, lease_until: Some(now + LEASE_TTL), ..current.clone() }
+            }
             None => SyncRecord {
                 tenant: change.tenant.clone(),
                 appointment_id: change.appointment.clone(),
@@ -250,14 +256,30 @@ pub async fn apply(app: &App, change: &ValidChange, deadline: Instant) -> Result
         Ok(Applied::Written { calendar_id }) => {
             (Outcome::Synced, settle(&leased, change, SyncStatus::Synced, Some(calendar_id), None, now))
         }
-        Ok(Applied::Removed) => (Outcome::Deleted, settle(&leased, change, SyncStatus::Deleted, leased.calendar_id.clone(), None, now)),
+        Ok(Applied::Removed) => {
+            (Outcome::Deleted, settle(&leased, change, SyncStatus::Deleted, leased.calendar_id.clone(), None, now))
+        }
         Ok(Applied::NotConnected) => (
             Outcome::SkippedNotConnected,
-            settle(&leased, change, SyncStatus::SkippedNotConnected, None, Some("the user has no Google connection"), now),
+            settle(
+                &leased,
+                change,
+                SyncStatus::SkippedNotConnected,
+                None,
+                Some("the user has no Google connection"),
+                now,
+            ),
         ),
         Ok(Applied::NeedsReconnect) => (
             Outcome::FailedNeedsReconnect,
-            settle(&leased, change, SyncStatus::Failed, leased.calendar_id.clone(), Some("needs_reconnect: the user must connect Google again"), now),
+            settle(
+                &leased,
+                change,
+                SyncStatus::Failed,
+                leased.calendar_id.clone(),
+                Some("needs_reconnect: the user must connect Google again"),
+                now,
+            ),
         ),
         Err(error) => {
             tracing::warn!(error = %crate::http::ErrorChain(&error), "appointment sync failed; will be retried");
@@ -318,7 +340,12 @@ enum Applied {
     NeedsReconnect,
 }
 
-async fn apply_at_google(app: &App, retry: &RetryPolicy, leased: &SyncRecord, change: &ValidChange) -> Result<Applied, AccessError> {
+async fn apply_at_google(
+    app: &App,
+    retry: &RetryPolicy,
+    leased: &SyncRecord,
+    change: &ValidChange,
+) -> Result<Applied, AccessError> {
     let event_id = leased.google_event_id.as_str();
     let placed = leased.calendar_id.clone().filter(|_| leased.status != SyncStatus::Deleted);
     match change.action {
@@ -398,7 +425,9 @@ async fn upsert(
     calendar_id: &str,
     event: &EventWrite,
 ) -> Result<(), AccessError> {
-    let insert = |token: AccessToken| async move { app.calendar.insert_event(&token, calendar_id, event, SendUpdates::None).await };
+    let insert = |token: AccessToken| async move {
+        app.calendar.insert_event(&token, calendar_id, event, SendUpdates::None).await
+    };
     match call_google_with_retry(app, retry, access, insert).await {
         Ok(_) => Ok(()),
         Err(AccessError::Google(GoogleApiError::Conflict { .. })) => {
@@ -437,9 +466,8 @@ async fn remove(
         Err(AccessError::NeedsReconnect) => return Ok(Presence::NeedsReconnect),
         Err(error) => return Err(error),
     };
-    let calendar_id = calendar
-        .or_else(|| access.record.selected_calendar_id.clone())
-        .unwrap_or_else(|| "primary".to_owned());
+    let calendar_id =
+        calendar.or_else(|| access.record.selected_calendar_id.clone()).unwrap_or_else(|| "primary".to_owned());
     let delete = |token: AccessToken| {
         let calendar_id = calendar_id.clone();
         async move { app.calendar.delete_event(&token, &calendar_id, event_id, SendUpdates::None).await }

@@ -99,7 +99,10 @@ where
 /// a payload with a `requestContext` goes through `lambda_http`'s own request/response
 /// conversion to `handle_http`; anything else goes to `handle_event` with the invocation's
 /// deadline. An `Err` from `handle_event` fails the invocation, so Lambda retries it.
-pub async fn serve_http_and_events<F, Fut, G, GFut, E>(handle_http: F, handle_event: G) -> Result<(), lambda_runtime::Error>
+pub async fn serve_http_and_events<F, Fut, G, GFut, E>(
+    handle_http: F,
+    handle_event: G,
+) -> Result<(), lambda_runtime::Error>
 where
     F: Fn(&'static crate::app::App, lambda_http::Request) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send + 'static,

@@ -43,7 +43,8 @@ pub async fn handle_event(app: &App, event: Value, deadline: Instant) -> Result<
         Ok(change) => change,
         Err(e) => return Ok(rejected(&format!("detail does not match the AppointmentChanged schema: {e}"))),
     };
-    let (tenant, appointment) = (change.tenant_id.clone().unwrap_or_default(), change.appointment_id.clone().unwrap_or_default());
+    let (tenant, appointment) =
+        (change.tenant_id.clone().unwrap_or_default(), change.appointment_id.clone().unwrap_or_default());
     let change = match ValidChange::parse(change, &tenant, &appointment) {
         Ok(change) => change,
         Err(SyncError::Invalid(why)) => return Ok(rejected(&why)),
@@ -71,8 +72,8 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
         return Err(ApiError::not_found());
     };
     let caller = edge::caller(request, &app.settings.tenant_claim)?;
-    let appointment =
-        AppointmentId::parse(&id).map_err(|e| ApiError::bad_request("invalid_request", format!("appointment id: {e}")))?;
+    let appointment = AppointmentId::parse(&id)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("appointment id: {e}")))?;
     match *request.method() {
         Method::GET => {
             let record = sync::record(app, &caller.tenant, &appointment).await.map_err(sync_error)?;
@@ -91,7 +92,8 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
             if change.appointment_id.as_deref().is_some_and(|a| a != appointment.as_str()) {
                 return Err(ApiError::bad_request("invalid_request", "appointment_id must match the path"));
             }
-            let change = ValidChange::parse(change, caller.tenant.as_str(), appointment.as_str()).map_err(sync_error)?;
+            let change =
+                ValidChange::parse(change, caller.tenant.as_str(), appointment.as_str()).map_err(sync_error)?;
             let (outcome, record) =
                 sync::apply(app, &change, Instant::now() + HTTP_DEADLINE).await.map_err(sync_error)?;
             Ok(edge::json(StatusCode::OK, &json!({ "outcome": outcome, "record": SyncView::from(&record) })))
