@@ -295,7 +295,9 @@ async fn deliver_event(State(gateway): State<Arc<Gateway>>, body: axum::body::By
         Ok(outcome) => axum::Json(outcome).into_response(),
         Err(error) => (
             StatusCode::INTERNAL_SERVER_ERROR,
-            axum::Json(json!({"error": {"code": "sync_failed", "message": calbridge::http::ErrorChain(&error).to_string()}})),
+            axum::Json(
+                json!({"error": {"code": "sync_failed", "message": calbridge::http::ErrorChain(&error).to_string()}}),
+            ),
         )
             .into_response(),
     }

@@ -1,0 +1,140 @@
+//! End-to-end: appointment events through `POST /_local/events` and the HTTP sync routes of
+//! the local stack, against the Google emulator, whose event store is inspected directly.
+
+mod support;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::{Stack, start_with};
+
+const CALENDAR: &str = "demo@example.com";
+
+async fn connected() -> (Stack, String) {
+    let s = start_with(&[("GOOGLE_RETRY_BUDGET_MS", "1500")]).await;
+    let token = s.token("clinic-42", "user-7f3a");
+    s.connect(&token, CALENDAR).await;
+    (s, token)
+}
+
+fn change(appointment: &str, action: &str, version: u64, hour: u32) -> Value {
+    json!({
+        "version": "0", "id": "e1", "detail-type": "AppointmentChanged", "source": "app.appointments",
+        "account": "123456789012", "time": "2026-11-21T10:00:00Z", "region": "eu-west-1", "resources": [],
+        "detail": {
+            "tenant_id": "clinic-42", "appointment_id": appointment, "user_id": "user-7f3a",
+            "action": action, "version": version,
+            "start": format!("2030-01-02T{hour:02}:00:00Z"), "end": format!("2030-01-02T{hour:02}:50:00Z"),
+            "time_zone": "America/Chicago", "title": "Therapy: J. Doe"
+        }
+    })
+}
+
+async fn deliver(s: &Stack, event: &Value) -> (StatusCode, Value) {
+    let response = s.http.post(format!("{}/_local/events", s.base())).json(event).send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+/// What the emulator stores on the calendar, cancelled events included.
+async fn stored(s: &Stack) -> Vec<Value> {
+    let url = format!("{}/_emulator/calendars/{CALENDAR}/events", s.emulator());
+    let body: Value = s.http.get(url).send().await.unwrap().json().await.unwrap();
+    body.as_array().cloned().or_else(|| body["items"].as_array().cloned()).unwrap_or_default()
+}
+
+async fn live(s: &Stack) -> Vec<Value> {
+    stored(s).await.into_iter().filter(|e| e["status"] != "cancelled").collect()
+}
+
+#[tokio::test]
+async fn a_create_lands_once_privately_at_google() {
+    let (s, _) = connected().await;
+    let (status, outcome) = deliver(&s, &change("a-1", "create", 1, 15)).await;
+    assert_eq!((status, outcome["outcome"].as_str()), (StatusCode::OK, Some("synced")), "{outcome}");
+    let events = stored(&s).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event["id"], outcome["record"]["google_event_id"]);
+    assert_eq!(event["summary"], "Appointment", "no client data in the title by default");
+    assert!(event.get("description").is_none() && event.get("attendees").is_none());
+    assert_eq!(event["extendedProperties"]["private"]["calbridge_appointment"], "a-1");
+    assert_eq!(event["start"]["timeZone"], "America/Chicago");
+    assert!(!event.to_string().contains("J. Doe"));
+    s.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_lost_insert_response_still_yields_one_event() {
+    let (s, _) = connected().await;
+    s.control("faults", json!({"endpoint": "events_insert", "kind": "apply_then_drop"})).await;
+    let (status, outcome) = deliver(&s, &change("a-2", "create", 1, 15)).await;
+    assert_eq!((status, outcome["outcome"].as_str()), (StatusCode::OK, Some("synced")), "{outcome}");
+    assert_eq!(stored(&s).await.len(), 1, "the retry patched Google's copy instead of adding one");
+    assert!(s.call_count("events_insert").await >= 2, "the insert was retried");
+    s.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn three_concurrent_deliveries_make_one_event() {
+    let (s, _) = connected().await;
+    let event = change("a-3", "create", 1, 15);
+    let results = futures_util::future::join_all((0..3).map(|_| deliver(&s, &event))).await;
+    assert!(results.iter().all(|(status, _)| *status == StatusCode::OK), "{results:?}");
+    assert_eq!(stored(&s).await.len(), 1);
+    s.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn out_of_order_and_tombstones() {
+    let (s, _) = connected().await;
+    for (version, hour) in [(3, 18), (1, 15), (2, 16)] {
+        let (status, _) = deliver(&s, &change("a-4", "update", version, hour)).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let events = live(&s).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["start"]["dateTime"].as_str().unwrap()[..16], *"2030-01-02T18:00", "Google shows v3");
+
+    let (_, deleted) = deliver(&s, &change("a-5", "delete", 4, 15)).await;
+    assert_eq!(deleted["outcome"], "deleted");
+    let (_, late) = deliver(&s, &change("a-5", "create", 1, 15)).await;
+    assert_eq!(late["outcome"], "ignored_stale");
+    let a5: Vec<Value> = live(&s)
+        .await
+        .into_iter()
+        .filter(|e| e["extendedProperties"]["private"]["calbridge_appointment"] == "a-5")
+        .collect();
+    assert!(a5.is_empty(), "a late create does not revive a deleted appointment");
+    s.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn poison_is_rejected_and_transient_failures_are_500_for_lambda_to_retry() {
+    let (s, token) = connected().await;
+    let mut poison = change("a-6", "create", 1, 15);
+    poison["detail"]["action"] = "reschedule".into();
+    let (status, body) = deliver(&s, &poison).await;
+    assert_eq!((status, body["outcome"].as_str()), (StatusCode::OK, Some("rejected")));
+
+    s.control("faults", json!({"endpoint": "events_insert", "status": 503, "times": 1000})).await;
+    let (status, body) = deliver(&s, &change("a-7", "create", 1, 15)).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    let record = s.api(Method::GET, "/appointments/a-7/sync", &token, None).await;
+    let record: Value = record.json().await.unwrap();
+    assert_eq!((record["status"].as_str(), record["attempts"].as_u64()), (Some("failed"), Some(1)));
+    s.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_http_routes_sync_now_and_report_for_the_same_tenant_only() {
+    let (s, token) = connected().await;
+    let body = change("a-8", "create", 1, 15)["detail"].clone();
+    let response = s.api(Method::POST, "/appointments/a-8/sync", &token, Some(body)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = s.api(Method::GET, "/appointments/a-8/sync", &token, None).await;
+    let record: Value = response.json().await.unwrap();
+    assert_eq!(record["status"], "synced");
+    let outsider = s.token("other-clinic", "user-7f3a");
+    assert_eq!(s.api(Method::GET, "/appointments/a-8/sync", &outsider, None).await.status(), StatusCode::NOT_FOUND);
+    s.stack.shutdown().await;
+}
