@@ -18,7 +18,8 @@ use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig};
 use crate::domain::AllowedReturnTo;
 use crate::ports::{
-    Clock, ConnectionStore, FlowStore, GoogleCalendar, GoogleOAuth, KeyProvider, SecretSource, SyncStore, SystemClock,
+    Clock, ConnectionStore, FlowStore, GoogleCalendar, GoogleOAuth, KeyProvider, MeetingStore, SecretSource, SyncStore,
+    SystemClock,
 };
 use crate::retry::RetryPolicy;
 use crate::secrets::{InlineSecrets, Secrets};
@@ -34,6 +35,7 @@ pub struct Settings {
     pub allowed_return_to: AllowedReturnTo,
     pub tenant_claim: String,
     pub sync: crate::config::SyncConfig,
+    pub meet: crate::config::MeetConfig,
 }
 
 pub struct App {
@@ -41,6 +43,7 @@ pub struct App {
     pub connections: Arc<dyn ConnectionStore>,
     pub flows: Arc<dyn FlowStore>,
     pub syncs: Arc<dyn SyncStore>,
+    pub meetings: Arc<dyn MeetingStore>,
     pub vault: Arc<Vault>,
     pub google: Arc<dyn GoogleOAuth>,
     pub calendar: Arc<dyn GoogleCalendar>,
@@ -63,11 +66,12 @@ pub struct Stores {
     pub connections: Arc<dyn ConnectionStore>,
     pub flows: Arc<dyn FlowStore>,
     pub syncs: Arc<dyn SyncStore>,
+    pub meetings: Arc<dyn MeetingStore>,
 }
 
 impl Stores {
-    pub fn of<S: ConnectionStore + FlowStore + SyncStore + 'static>(store: Arc<S>) -> Self {
-        Self { connections: store.clone(), flows: store.clone(), syncs: store }
+    pub fn of<S: ConnectionStore + FlowStore + SyncStore + MeetingStore + 'static>(store: Arc<S>) -> Self {
+        Self { connections: store.clone(), flows: store.clone(), syncs: store.clone(), meetings: store }
     }
 }
 
@@ -119,10 +123,12 @@ impl App {
                 allowed_return_to: config.allowed_return_to,
                 tenant_claim: config.tenant_claim,
                 sync: config.sync,
+                meet: config.meet,
             },
             connections: stores.connections,
             flows: stores.flows,
             syncs: stores.syncs,
+            meetings: stores.meetings,
             vault: Arc::new(Vault::new(keys)),
             google,
             calendar,

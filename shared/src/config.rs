@@ -44,7 +44,20 @@ pub struct Config {
     /// The JWT claim that carries the tenant id (`sub` always carries the user id).
     pub tenant_claim: String,
     pub sync: SyncConfig,
+    pub meet: MeetConfig,
 }
+
+/// How session meetings are created and which links may be attached.
+#[derive(Debug, Clone)]
+pub struct MeetConfig {
+    /// Hosts an attached meeting link may point at: exact names, or `*.example.com` for any
+    /// subdomain of example.com.
+    pub allowed_hosts: Vec<String>,
+    /// `sendUpdates` for invitations to attendees: `all`, `externalOnly` or `none`.
+    pub send_updates: crate::ports::SendUpdates,
+}
+
+pub const DEFAULT_MEETING_HOSTS: &str = "meet.google.com,zoom.us,*.zoom.us,teams.microsoft.com,teams.live.com";
 
 /// How appointments are mirrored into Google Calendar.
 #[derive(Debug, Clone)]
@@ -225,6 +238,24 @@ impl Config {
             event_title: env.optional("EVENT_TITLE").unwrap_or_else(|| "Appointment".to_owned()),
             allow_event_titles: env.flag("ALLOW_EVENT_TITLES"),
         };
+        let meet = MeetConfig {
+            allowed_hosts: env
+                .optional("ALLOWED_MEETING_HOSTS")
+                .unwrap_or_else(|| DEFAULT_MEETING_HOSTS.to_owned())
+                .split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+            send_updates: match env.optional("MEET_SEND_UPDATES").as_deref() {
+                None | Some("none") => crate::ports::SendUpdates::None,
+                Some("all") => crate::ports::SendUpdates::All,
+                Some("externalOnly") => crate::ports::SendUpdates::ExternalOnly,
+                Some(_) => {
+                    env.problem("MEET_SEND_UPDATES must be all, externalOnly or none");
+                    crate::ports::SendUpdates::None
+                }
+            },
+        };
 
         if !env.problems.is_empty() {
             return Err(ConfigError { problems: env.problems });
@@ -266,6 +297,7 @@ impl Config {
             allowed_return_to,
             tenant_claim,
             sync,
+            meet,
         })
     }
 }

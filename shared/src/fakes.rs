@@ -260,6 +260,11 @@ struct CalendarState {
     /// When set, the next insert is applied and then answered with this error.
     lose_next_insert_response: bool,
     conference_counter: u32,
+    /// How many reads a new conference stays `pending` for.
+    conference_pending_reads: u32,
+    /// (calendar, event) -> reads left while pending, and the conference it becomes
+    pending: BTreeMap<(String, String), (u32, ConferenceState)>,
+    fail_next_conference: bool,
 }
 
 impl FakeCalendar {
@@ -295,6 +300,16 @@ impl FakeCalendar {
     /// The next insert is applied but its response is lost (the caller sees a transport error).
     pub fn lose_next_insert_response(&self) {
         self.state.lock().unwrap().lose_next_insert_response = true;
+    }
+
+    /// New conferences stay `pending` for this many reads.
+    pub fn set_conference_pending_reads(&self, reads: u32) {
+        self.state.lock().unwrap().conference_pending_reads = reads;
+    }
+
+    /// The next conference ends in `failure`.
+    pub fn fail_next_conference(&self) {
+        self.state.lock().unwrap().fail_next_conference = true;
     }
 
     /// Forgets queued failures.
@@ -343,11 +358,23 @@ impl GoogleCalendar for FakeCalendar {
         if state.events.contains_key(&key) {
             return Err(GoogleApiError::Conflict { reason: "duplicate".into() });
         }
-        let conference = event.conference_request_id.as_ref().map(|_| {
-            state.conference_counter += 1;
-            let conference_id = format!("fak-meet-{:03}", state.conference_counter);
-            ConferenceState::Ready { uri: format!("https://meet.google.com/{conference_id}"), conference_id }
-        });
+        let conference = match event.conference_request_id {
+            None => None,
+            Some(_) if std::mem::take(&mut state.fail_next_conference) => Some(ConferenceState::Failed),
+            Some(_) => {
+                state.conference_counter += 1;
+                let conference_id = format!("fak-meet-{:03}", state.conference_counter);
+                let ready =
+                    ConferenceState::Ready { uri: format!("https://meet.google.com/{conference_id}"), conference_id };
+                if state.conference_pending_reads > 0 {
+                    let reads = state.conference_pending_reads;
+                    state.pending.insert(key.clone(), (reads, ready));
+                    Some(ConferenceState::Pending)
+                } else {
+                    Some(ready)
+                }
+            }
+        };
         let stored = GoogleEvent {
             id,
             status: event.status.clone().unwrap_or_else(|| "confirmed".into()),
@@ -371,8 +398,18 @@ impl GoogleCalendar for FakeCalendar {
         event_id: &str,
     ) -> Result<GoogleEvent, GoogleApiError> {
         let subject = self.authorize(access_token)?;
-        let state = self.state.lock().unwrap();
+        let mut state = self.state.lock().unwrap();
         let key = (Self::resolve(&state, &subject, calendar_id), event_id.to_owned());
+        if let Some((reads, ready)) = state.pending.get_mut(&key) {
+            *reads -= 1;
+            if *reads == 0 {
+                let ready = ready.clone();
+                state.pending.remove(&key);
+                if let Some(event) = state.events.get_mut(&key) {
+                    event.conference = Some(ready);
+                }
+            }
+        }
         state.events.get(&key).cloned().ok_or(GoogleApiError::NotFound)
     }
 
@@ -495,10 +532,12 @@ pub fn test_app() -> TestApp {
             allowed_return_to: config.allowed_return_to,
             tenant_claim: config.tenant_claim,
             sync: config.sync,
+            meet: config.meet,
         },
         connections: Arc::new(store.clone()),
         flows: Arc::new(store.clone()),
         syncs: Arc::new(store.clone()),
+        meetings: Arc::new(store.clone()),
         vault: Arc::new(crate::vault::Vault::new(Arc::new(crate::adapters::local_key::LocalKeyProvider::new(
             [3u8; 32],
         )))),

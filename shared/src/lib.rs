@@ -16,6 +16,7 @@ pub mod domain;
 pub mod fakes;
 pub mod functions;
 pub mod http;
+pub mod meetings;
 pub mod oauth_state;
 pub mod ports;
 pub mod random;

@@ -105,7 +105,8 @@ async fn setup() -> StoreUnderTest {
     StoreUnderTest {
         connections: store.clone(),
         flows: store.clone(),
-        syncs: store,
+        syncs: store.clone(),
+        meetings: store,
         keys: Arc::new(kms_provider().await),
         raw: Arc::new(DynamoDbRaw { client, table }),
     }

@@ -27,6 +27,7 @@ async fn setup() -> StoreUnderTest {
         connections: store.clone(),
         flows: store.clone(),
         syncs: store.clone(),
+        meetings: store.clone(),
         keys: Arc::new(LocalKeyProvider::new(calbridge::random::bytes::<32>())),
         raw: Arc::new(EmbeddedRaw(store)),
     }

@@ -12,7 +12,9 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use calbridge::app::App;
-use calbridge::functions::{auth_callback, auth_start, disconnect, get_availability, list_calendars, sync_appointment};
+use calbridge::functions::{
+    auth_callback, auth_start, create_meet, disconnect, get_availability, list_calendars, sync_appointment,
+};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -29,6 +31,7 @@ pub enum Function {
     ListCalendars,
     GetAvailability,
     SyncAppointment,
+    CreateMeet,
 }
 
 pub struct Route {
@@ -52,6 +55,9 @@ pub fn routes() -> Vec<Route> {
         route(Method::POST, get_availability::AVAILABILITY_PATH, Function::GetAvailability, true),
         route(Method::POST, sync_appointment::SYNC_ROUTE, Function::SyncAppointment, true),
         route(Method::GET, sync_appointment::SYNC_ROUTE, Function::SyncAppointment, true),
+        route(Method::POST, create_meet::MEETING_ROUTE, Function::CreateMeet, true),
+        route(Method::GET, create_meet::MEETING_ROUTE, Function::CreateMeet, true),
+        route(Method::DELETE, create_meet::MEETING_ROUTE, Function::CreateMeet, true),
     ]
 }
 
@@ -105,6 +111,7 @@ pub async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
         Function::ListCalendars => list_calendars::handle(&gateway.app, request).await,
         Function::GetAvailability => get_availability::handle(&gateway.app, request).await,
         Function::SyncAppointment => sync_appointment::handle(&gateway.app, request).await,
+        Function::CreateMeet => create_meet::handle(&gateway.app, request).await,
     };
     into_http(response)
 }

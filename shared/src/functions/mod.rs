@@ -7,6 +7,7 @@
 
 pub mod auth_callback;
 pub mod auth_start;
+pub mod create_meet;
 pub mod disconnect;
 pub mod get_availability;
 pub mod list_calendars;

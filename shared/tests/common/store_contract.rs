@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use calbridge::domain::{AppointmentId, ConnectionKey, TenantId, UserId};
+use calbridge::domain::{AppointmentId, ConnectionKey, SessionId, TenantId, UserId};
 use calbridge::ports::{
     ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError,
-    KeyProvider, SealPurpose, SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
+    KeyProvider, MeetingRecord, MeetingState, MeetingStore, SealPurpose, SealedSecret, StoreError, SyncRecord,
+    SyncStatus, SyncStore, WriteCondition,
 };
 use calbridge::vault::{Vault, VaultError};
 use jiff::Timestamp;
@@ -27,6 +28,7 @@ pub struct StoreUnderTest {
     pub connections: Arc<dyn ConnectionStore>,
     pub flows: Arc<dyn FlowStore>,
     pub syncs: Arc<dyn SyncStore>,
+    pub meetings: Arc<dyn MeetingStore>,
     pub keys: Arc<dyn KeyProvider>,
     pub raw: Arc<dyn RawConnection>,
 }
@@ -63,6 +65,7 @@ macro_rules! store_contract_tests {
             refresh_lease_goes_to_exactly_one_caller,
             refresh_lease_requires_the_current_version_and_expires,
             sync_record_round_trips_and_writes_are_conditional,
+            meeting_record_round_trips_and_writes_are_conditional,
         );
     };
     (@each $setup:path; $($name:ident),+ $(,)?) => {
@@ -526,4 +529,57 @@ pub async fn sync_record_round_trips_and_writes_are_conditional(s: StoreUnderTes
 
     // The same appointment id in another tenant is another record.
     assert_eq!(s.syncs.get_sync(&TenantId::parse("t2").unwrap(), &appointment).await.unwrap(), None);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Session meetings
+
+pub async fn meeting_record_round_trips_and_writes_are_conditional(s: StoreUnderTest) {
+    let (tenant, session) = (TenantId::parse("t1").unwrap(), SessionId::parse("s-1").unwrap());
+    assert_eq!(s.meetings.get_meeting(&tenant, &session).await.unwrap(), None);
+    let creating = MeetingRecord {
+        tenant: tenant.clone(),
+        session_id: session.clone(),
+        revision: 1,
+        state: MeetingState::Creating { lease_until: at("2026-03-01T10:11:42.5Z") },
+        host_user_id: UserId::parse("coach-1").unwrap(),
+        participant_user_ids: vec![UserId::parse("client-2").unwrap(), UserId::parse("client-1").unwrap()],
+        provider: "google_meet".to_owned(),
+        meeting_url: None,
+        conference_id: None,
+        calendar_event_id: None,
+        calendar_id: None,
+        request_id: Some("req-1".to_owned()),
+        created_at: at("2026-03-01T10:11:12.123456789Z"),
+        updated_at: at("2026-03-01T10:11:12.123456789Z"),
+    };
+    s.meetings.put_meeting(&creating, WriteCondition::Absent).await.unwrap();
+    assert_eq!(s.meetings.get_meeting(&tenant, &session).await.unwrap(), Some(creating.clone()));
+    assert!(matches!(
+        s.meetings.put_meeting(&creating, WriteCondition::Absent).await,
+        Err(StoreError::ConditionFailed)
+    ));
+
+    let ready = MeetingRecord {
+        revision: 2,
+        state: MeetingState::Ready,
+        meeting_url: Some("https://meet.google.com/abc-defg-hij".to_owned()),
+        conference_id: Some("abc-defg-hij".to_owned()),
+        calendar_event_id: Some("ev1".to_owned()),
+        calendar_id: Some("primary".to_owned()),
+        ..creating.clone()
+    };
+    assert!(matches!(
+        s.meetings.put_meeting(&ready, WriteCondition::Version(5)).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    s.meetings.put_meeting(&ready, WriteCondition::Version(1)).await.unwrap();
+    assert_eq!(s.meetings.get_meeting(&tenant, &session).await.unwrap(), Some(ready.clone()));
+    assert_eq!(s.meetings.get_meeting(&TenantId::parse("t2").unwrap(), &session).await.unwrap(), None);
+
+    // Deletes only the revision it names.
+    assert!(!s.meetings.delete_meeting(&tenant, &session, 1).await.unwrap());
+    assert!(s.meetings.delete_meeting(&tenant, &session, 2).await.unwrap());
+    assert_eq!(s.meetings.get_meeting(&tenant, &session).await.unwrap(), None);
+    assert!(!s.meetings.delete_meeting(&tenant, &session, 2).await.unwrap());
 }
