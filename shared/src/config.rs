@@ -92,7 +92,7 @@ pub struct GoogleConfig {
 
 impl GoogleConfig {
     pub fn required_scopes(&self) -> ScopeSet {
-        ScopeSet::from_iter(&self.scopes)
+        ScopeSet::of(&self.scopes)
     }
 
     /// The browser entry point of the consent flow. It is derived from the redirect URI so that
@@ -156,10 +156,10 @@ impl Config {
 
         let client_id = env.required("GOOGLE_CLIENT_ID");
         let redirect_uri = env.required_url("GOOGLE_REDIRECT_URI");
-        if let Some(uri) = &redirect_uri {
-            if !uri.path().ends_with("/callback") {
-                env.problem("GOOGLE_REDIRECT_URI must end with /callback (the launch route is derived from it)");
-            }
+        if let Some(uri) = &redirect_uri
+            && !uri.path().ends_with("/callback")
+        {
+            env.problem("GOOGLE_REDIRECT_URI must end with /callback (the launch route is derived from it)");
         }
         let auth_url = env.url_or("GOOGLE_AUTH_URL", DEFAULT_AUTH_URL);
         let token_url = env.url_or("GOOGLE_TOKEN_URL", DEFAULT_TOKEN_URL);

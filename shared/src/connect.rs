@@ -267,10 +267,10 @@ async fn trusted_flow(
 
 async fn complete(app: &App, flow: &FlowRecord, query: CallbackQuery) -> Result<(), FailureReason> {
     let google = &app.settings.google;
-    if let Some(iss) = query.iss.as_deref() {
-        if iss != google.issuer {
-            return Err(FailureReason::InvalidIssuer);
-        }
+    if let Some(iss) = query.iss.as_deref()
+        && iss != google.issuer
+    {
+        return Err(FailureReason::InvalidIssuer);
     }
     if let Some(error) = query.error.as_deref() {
         return Err(match error {
@@ -385,10 +385,10 @@ async fn store_connection(
 }
 
 async fn revoke_quietly(app: &App, grant: &TokenGrant) {
-    if let Some(refresh_token) = &grant.refresh_token {
-        if let Err(e) = app.google.revoke(refresh_token).await {
-            log_google_error("revoking an unusable grant", &e);
-        }
+    if let Some(refresh_token) = &grant.refresh_token
+        && let Err(e) = app.google.revoke(refresh_token).await
+    {
+        log_google_error("revoking an unusable grant", &e);
     }
 }
 

@@ -37,7 +37,7 @@ impl ManualClock {
 
     pub fn advance(&self, by: SignedDuration) {
         let mut now = self.0.lock().unwrap();
-        *now = *now + by;
+        *now += by;
     }
 }
 

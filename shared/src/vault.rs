@@ -97,10 +97,10 @@ impl Vault {
         if cache.len() >= CACHE_CAPACITY {
             cache.retain(|_, entry| entry.stored_at.elapsed() < CACHE_TTL);
         }
-        if cache.len() >= CACHE_CAPACITY {
-            if let Some(oldest) = cache.iter().min_by_key(|(_, e)| e.stored_at).map(|(id, _)| *id) {
-                cache.remove(&oldest);
-            }
+        if cache.len() >= CACHE_CAPACITY
+            && let Some(oldest) = cache.iter().min_by_key(|(_, e)| e.stored_at).map(|(id, _)| *id)
+        {
+            cache.remove(&oldest);
         }
         cache.insert(id, CachedKey { key, stored_at: Instant::now() });
     }

@@ -111,18 +111,17 @@ impl GoogleOAuthClient {
                 .expires_in()
                 .and_then(|d| jiff::SignedDuration::try_from(d).ok())
                 .and_then(|d| now.checked_add(d).ok()),
-            granted_scopes: response.scopes().map(|scopes| ScopeSet::from_iter(scopes.iter().map(|s| s.as_str()))),
+            granted_scopes: response.scopes().map(|scopes| ScopeSet::of(scopes.iter().map(|s| s.as_str()))),
             id_token: response.extra_fields().id_token.clone().map(SecretString::from),
         }
     }
 
     async fn key_set(&self, refetch: bool) -> Result<JwkSet, GoogleOAuthError> {
-        if !refetch {
-            if let Some((set, fetched)) = self.jwks.read().await.as_ref() {
-                if fetched.elapsed() < JWKS_TTL {
-                    return Ok(set.clone());
-                }
-            }
+        if !refetch
+            && let Some((set, fetched)) = self.jwks.read().await.as_ref()
+            && fetched.elapsed() < JWKS_TTL
+        {
+            return Ok(set.clone());
         }
         let response = self
             .http

@@ -27,7 +27,7 @@ impl ScopeSet {
         Self(raw.split([' ', ',']).filter(|s| !s.is_empty()).map(normalise).collect())
     }
 
-    pub fn from_iter<I: IntoIterator<Item = S>, S: AsRef<str>>(scopes: I) -> Self {
+    pub fn of<I: IntoIterator<Item = S>, S: AsRef<str>>(scopes: I) -> Self {
         Self(scopes.into_iter().map(|s| normalise(s.as_ref())).collect())
     }
 
