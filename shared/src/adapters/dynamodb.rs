@@ -123,39 +123,31 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
     Ok(())
 }
 
-#[async_trait]
-impl ConnectionStore for DynamoDbStore {
-    #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user))]
-    async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError> {
-        let (pk, sk) = connection_key(key);
+impl DynamoDbStore {
+    /// A strongly consistent read of one item.
+    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
             .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk))
+            .key("sk", AttributeValue::S(sk.to_owned()))
             .consistent_read(true)
             .send()
             .await
             .map_err(|err| sdk_unavailable("GetItem", err))?;
-        match output.item {
-            Some(item) if !item.is_empty() => connection_from_item(key, &item).map(Some),
-            _ => Ok(None),
-        }
+        Ok(output.item.filter(|item| !item.is_empty()))
     }
 
-    #[tracing::instrument(
-        skip_all,
-        fields(table = %self.table, tenant = %record.key.tenant, user = %record.key.user, version = record.version)
-    )]
-    async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError> {
-        let request = self.client.put_item().table_name(&self.table).set_item(Some(connection_to_item(record)));
+    /// Puts `item` if `condition` holds on its `counter` attribute (`version` or `revision`).
+    async fn put_item_if(&self, item: Item, condition: WriteCondition, counter: &str) -> Result<(), StoreError> {
+        let request = self.client.put_item().table_name(&self.table).set_item(Some(item));
         let request = match condition {
             WriteCondition::Absent => request.condition_expression("attribute_not_exists(pk)"),
-            WriteCondition::Version(version) => request
-                .condition_expression("#version = :version")
-                .expression_attribute_names("#version", "version")
-                .expression_attribute_values(":version", number(version)),
+            WriteCondition::Version(expected) => request
+                .condition_expression("#counter = :expected")
+                .expression_attribute_names("#counter", counter)
+                .expression_attribute_values(":expected", number(expected)),
         };
         match request.send().await {
             Ok(_) => Ok(()),
@@ -164,6 +156,23 @@ impl ConnectionStore for DynamoDbStore {
             }
             Err(err) => Err(sdk_unavailable("PutItem", err)),
         }
+    }
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoDbStore {
+    #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user))]
+    async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError> {
+        let (pk, sk) = connection_key(key);
+        self.get_item(pk, &sk).await?.map(|item| connection_from_item(key, &item)).transpose()
+    }
+
+    #[tracing::instrument(
+        skip_all,
+        fields(table = %self.table, tenant = %record.key.tenant, user = %record.key.user, version = record.version)
+    )]
+    async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError> {
+        self.put_item_if(connection_to_item(record), condition, "version").await
     }
 
     #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user))]
@@ -575,39 +584,12 @@ impl SyncStore for DynamoDbStore {
         tenant: &TenantId,
         appointment_id: &AppointmentId,
     ) -> Result<Option<SyncRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(sync_pk(tenant, appointment_id)))
-            .key("sk", AttributeValue::S(SYNC_SK.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|err| sdk_unavailable("GetItem", err))?;
-        match output.item {
-            Some(item) if !item.is_empty() => sync_from_item(&item).map(Some),
-            _ => Ok(None),
-        }
+        self.get_item(sync_pk(tenant, appointment_id), SYNC_SK).await?.map(|item| sync_from_item(&item)).transpose()
     }
 
     #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %record.tenant, revision = record.revision))]
     async fn put_sync(&self, record: &SyncRecord, condition: WriteCondition) -> Result<(), StoreError> {
-        let request = self.client.put_item().table_name(&self.table).set_item(Some(sync_to_item(record)));
-        let request = match condition {
-            WriteCondition::Absent => request.condition_expression("attribute_not_exists(pk)"),
-            WriteCondition::Version(revision) => request
-                .condition_expression("#revision = :revision")
-                .expression_attribute_names("#revision", "revision")
-                .expression_attribute_values(":revision", number(revision)),
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::ConditionFailed)
-            }
-            Err(err) => Err(sdk_unavailable("PutItem", err)),
-        }
+        self.put_item_if(sync_to_item(record), condition, "revision").await
     }
 }
 
@@ -699,39 +681,15 @@ impl MeetingStore for DynamoDbStore {
         tenant: &TenantId,
         session_id: &SessionId,
     ) -> Result<Option<MeetingRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", AttributeValue::S(meeting_pk(tenant, session_id)))
-            .key("sk", AttributeValue::S(MEETING_SK.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|err| sdk_unavailable("GetItem", err))?;
-        match output.item {
-            Some(item) if !item.is_empty() => meeting_from_item(&item).map(Some),
-            _ => Ok(None),
-        }
+        self.get_item(meeting_pk(tenant, session_id), MEETING_SK)
+            .await?
+            .map(|item| meeting_from_item(&item))
+            .transpose()
     }
 
     #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %record.tenant, revision = record.revision))]
     async fn put_meeting(&self, record: &MeetingRecord, condition: WriteCondition) -> Result<(), StoreError> {
-        let request = self.client.put_item().table_name(&self.table).set_item(Some(meeting_to_item(record)));
-        let request = match condition {
-            WriteCondition::Absent => request.condition_expression("attribute_not_exists(pk)"),
-            WriteCondition::Version(revision) => request
-                .condition_expression("#revision = :revision")
-                .expression_attribute_names("#revision", "revision")
-                .expression_attribute_values(":revision", number(revision)),
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::ConditionFailed)
-            }
-            Err(err) => Err(sdk_unavailable("PutItem", err)),
-        }
+        self.put_item_if(meeting_to_item(record), condition, "revision").await
     }
 
     #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %tenant))]

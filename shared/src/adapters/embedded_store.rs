@@ -68,6 +68,55 @@ impl EmbeddedStore {
         Some(String::from_utf8_lossy(value.value()).into_owned())
     }
 
+    /// Reads and decodes one stored value.
+    async fn read<T: serde::de::DeserializeOwned + Send + 'static>(
+        &self,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        key: String,
+    ) -> Result<Option<T>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(table).map_err(unavailable)?;
+            let Some(value) = table.get(key.as_str()).map_err(unavailable)? else {
+                return Ok(None);
+            };
+            decode::<T>(value.value()).map(Some)
+        })
+        .await
+    }
+
+    /// Writes `bytes` if `condition` holds on the stored value's counter (read by `counter`):
+    /// check and write in one write transaction, as a DynamoDB condition expression.
+    async fn write_if<T: serde::de::DeserializeOwned + 'static>(
+        &self,
+        table: TableDefinition<'static, &'static str, &'static [u8]>,
+        key: String,
+        bytes: Vec<u8>,
+        condition: WriteCondition,
+        counter: fn(&T) -> u64,
+    ) -> Result<(), StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            {
+                let mut table = txn.open_table(table).map_err(unavailable)?;
+                let current = match table.get(key.as_str()).map_err(unavailable)? {
+                    Some(value) => Some(counter(&decode::<T>(value.value())?)),
+                    None => None,
+                };
+                let holds = match condition {
+                    WriteCondition::Absent => current.is_none(),
+                    WriteCondition::Version(expected) => current == Some(expected),
+                };
+                if !holds {
+                    return Err(StoreError::ConditionFailed);
+                }
+                table.insert(key.as_str(), bytes.as_slice()).map_err(unavailable)?;
+            }
+            txn.commit().map_err(unavailable)
+        })
+        .await
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&Database) -> Result<T, StoreError> + Send + 'static,
@@ -92,41 +141,16 @@ fn flow_key(kind: FlowKind, id_hash: &str) -> String {
 #[async_trait]
 impl ConnectionStore for EmbeddedStore {
     async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError> {
-        let id = connection_key(key);
-        self.blocking(move |db| {
-            let txn = db.begin_read().map_err(unavailable)?;
-            let table = txn.open_table(CONNECTIONS).map_err(unavailable)?;
-            let Some(value) = table.get(id.as_str()).map_err(unavailable)? else {
-                return Ok(None);
-            };
-            decode::<StoredConnection>(value.value())?.into_record().map(Some)
-        })
-        .await
+        self.read::<StoredConnection>(CONNECTIONS, connection_key(key))
+            .await?
+            .map(StoredConnection::into_record)
+            .transpose()
     }
 
     async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError> {
-        let id = connection_key(&record.key);
         let bytes = serde_json::to_vec(&StoredConnection::from_record(record)).map_err(unavailable)?;
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unavailable)?;
-            {
-                let mut table = txn.open_table(CONNECTIONS).map_err(unavailable)?;
-                let current_version = match table.get(id.as_str()).map_err(unavailable)? {
-                    Some(value) => Some(decode::<StoredConnection>(value.value())?.version),
-                    None => None,
-                };
-                let holds = match condition {
-                    WriteCondition::Absent => current_version.is_none(),
-                    WriteCondition::Version(expected) => current_version == Some(expected),
-                };
-                if !holds {
-                    return Err(StoreError::ConditionFailed);
-                }
-                table.insert(id.as_str(), bytes.as_slice()).map_err(unavailable)?;
-            }
-            txn.commit().map_err(unavailable)
-        })
-        .await
+        self.write_if(CONNECTIONS, connection_key(&record.key), bytes, condition, |c: &StoredConnection| c.version)
+            .await
     }
 
     async fn delete_connection(&self, key: &ConnectionKey) -> Result<bool, StoreError> {
@@ -227,41 +251,13 @@ impl SyncStore for EmbeddedStore {
         tenant: &TenantId,
         appointment_id: &AppointmentId,
     ) -> Result<Option<SyncRecord>, StoreError> {
-        let id = sync_key(tenant, appointment_id);
-        self.blocking(move |db| {
-            let txn = db.begin_read().map_err(unavailable)?;
-            let table = txn.open_table(SYNCS).map_err(unavailable)?;
-            let Some(value) = table.get(id.as_str()).map_err(unavailable)? else {
-                return Ok(None);
-            };
-            decode::<StoredSync>(value.value())?.into_record().map(Some)
-        })
-        .await
+        self.read::<StoredSync>(SYNCS, sync_key(tenant, appointment_id)).await?.map(StoredSync::into_record).transpose()
     }
 
     async fn put_sync(&self, record: &SyncRecord, condition: WriteCondition) -> Result<(), StoreError> {
-        let id = sync_key(&record.tenant, &record.appointment_id);
         let bytes = serde_json::to_vec(&StoredSync::from_record(record)).map_err(unavailable)?;
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unavailable)?;
-            {
-                let mut table = txn.open_table(SYNCS).map_err(unavailable)?;
-                let current = match table.get(id.as_str()).map_err(unavailable)? {
-                    Some(value) => Some(decode::<StoredSync>(value.value())?.revision),
-                    None => None,
-                };
-                let holds = match condition {
-                    WriteCondition::Absent => current.is_none(),
-                    WriteCondition::Version(expected) => current == Some(expected),
-                };
-                if !holds {
-                    return Err(StoreError::ConditionFailed);
-                }
-                table.insert(id.as_str(), bytes.as_slice()).map_err(unavailable)?;
-            }
-            txn.commit().map_err(unavailable)
-        })
-        .await
+        let key = sync_key(&record.tenant, &record.appointment_id);
+        self.write_if(SYNCS, key, bytes, condition, |r: &StoredSync| r.revision).await
     }
 }
 
@@ -329,41 +325,16 @@ impl MeetingStore for EmbeddedStore {
         tenant: &TenantId,
         session_id: &SessionId,
     ) -> Result<Option<MeetingRecord>, StoreError> {
-        let id = meeting_key(tenant, session_id);
-        self.blocking(move |db| {
-            let txn = db.begin_read().map_err(unavailable)?;
-            let table = txn.open_table(MEETINGS).map_err(unavailable)?;
-            let Some(value) = table.get(id.as_str()).map_err(unavailable)? else {
-                return Ok(None);
-            };
-            decode::<StoredMeeting>(value.value())?.into_record().map(Some)
-        })
-        .await
+        self.read::<StoredMeeting>(MEETINGS, meeting_key(tenant, session_id))
+            .await?
+            .map(StoredMeeting::into_record)
+            .transpose()
     }
 
     async fn put_meeting(&self, record: &MeetingRecord, condition: WriteCondition) -> Result<(), StoreError> {
-        let id = meeting_key(&record.tenant, &record.session_id);
         let bytes = serde_json::to_vec(&StoredMeeting::from_record(record)).map_err(unavailable)?;
-        self.blocking(move |db| {
-            let txn = db.begin_write().map_err(unavailable)?;
-            {
-                let mut table = txn.open_table(MEETINGS).map_err(unavailable)?;
-                let current = match table.get(id.as_str()).map_err(unavailable)? {
-                    Some(value) => Some(decode::<StoredMeeting>(value.value())?.revision),
-                    None => None,
-                };
-                let holds = match condition {
-                    WriteCondition::Absent => current.is_none(),
-                    WriteCondition::Version(expected) => current == Some(expected),
-                };
-                if !holds {
-                    return Err(StoreError::ConditionFailed);
-                }
-                table.insert(id.as_str(), bytes.as_slice()).map_err(unavailable)?;
-            }
-            txn.commit().map_err(unavailable)
-        })
-        .await
+        let key = meeting_key(&record.tenant, &record.session_id);
+        self.write_if(MEETINGS, key, bytes, condition, |m: &StoredMeeting| m.revision).await
     }
 
     async fn delete_meeting(
