@@ -100,56 +100,5 @@ fn bench_slots(c: &mut Criterion) {
     }
 }
 
-fn bench_tmp(c: &mut Criterion) {
-    let window = window();
-    let now = ts("2026-10-28T12:00:00Z");
-    let rules = rules(Mode::All);
-    let one = vec![UserAvailability { user_id: "x".into(), busy: vec![], readable: true }];
-    c.bench_function("tmp_one_free_user", |b| {
-        b.iter(|| compute_slots(black_box(&rules), black_box(window), black_box(now), black_box(&one)))
-    });
-    let tz = jiff::tz::TimeZone::get("America/New_York").unwrap();
-    let dt = jiff::civil::date(2026, 11, 3).at(9, 0, 0, 0);
-    c.bench_function("tmp_to_ambiguous", |b| {
-        b.iter(|| black_box(&tz).to_ambiguous_timestamp(black_box(dt)).compatible())
-    });
-    let t = window.start;
-    let night: Vec<UserAvailability> = users()
-        .into_iter()
-        .map(|mut u| {
-            for b in &mut u.busy {
-                let day = b.start.duration_since(window.start).as_hours() / 24;
-                let s = window.start + SignedDuration::from_hours(day * 24 + 1);
-                b.start = s;
-                b.end = s + SignedDuration::from_mins(30);
-            }
-            u
-        })
-        .collect();
-    c.bench_function("tmp_night_busy_all", |b| {
-        b.iter(|| compute_slots(black_box(&rules), black_box(window), black_box(now), black_box(&night)))
-    });
-    let mut first_busy = users();
-    for u in first_busy.iter_mut().skip(1) {
-        u.busy.clear();
-    }
-    c.bench_function("tmp_only_first_busy_all", |b| {
-        b.iter(|| compute_slots(black_box(&rules), black_box(window), black_box(now), black_box(&first_busy)))
-    });
-    let busy = users();
-    c.bench_function("tmp_check_inverted", |b| {
-        b.iter(|| black_box(&busy).iter().map(|u| u.busy.iter().filter(|i| i.end < i.start).count()).sum::<usize>())
-    });
-    c.bench_function("tmp_to_nanos", |b| {
-        b.iter(|| {
-            black_box(&busy)
-                .iter()
-                .map(|u| u.busy.iter().map(|i| i.end.as_nanosecond() - i.start.as_nanosecond()).sum::<i128>())
-                .sum::<i128>()
-        })
-    });
-    c.bench_function("tmp_to_datetime", |b| b.iter(|| black_box(&tz).to_datetime(black_box(t))));
-}
-
-criterion_group!(benches, bench_slots, bench_tmp);
+criterion_group!(benches, bench_slots);
 criterion_main!(benches);
