@@ -5,7 +5,10 @@
 //! as the stores do, with the local key provider standing in for KMS (an in-process AES-GCM
 //! wrap, so the numbers are calbridge's own CPU cost; a real KMS round trip adds network time).
 //! Three cases:
-//! - `seal`: fresh data key, JSON encode, AES-256-GCM encrypt (every token write);
+//! - `seal`: fresh data key, JSON encode, AES-256-GCM encrypt (every token write), on a vault
+//!   whose data-key cache is full (the steady state of a long-lived container; every seal then
+//!   also evicts);
+//! - `seal/fresh_vault`: the same on a new vault, whose cache has room;
 //! - `open/warm`: the data key is in the vault's cache (a warm container's read);
 //! - `open/cold`: a new vault per read, so the data key is unwrapped first (a cold read).
 
@@ -38,6 +41,13 @@ fn bench_token_record(c: &mut Criterion) {
     let mut group = c.benchmark_group("token_record");
     group.bench_function("seal", |b| {
         b.iter(|| runtime.block_on(tokens::seal(black_box(&vault), black_box(&key), black_box(&tokens))).unwrap())
+    });
+    group.bench_function("seal/fresh_vault", |b| {
+        b.iter_batched(
+            || Vault::new(keys.clone()),
+            |fresh| runtime.block_on(tokens::seal(&fresh, black_box(&key), black_box(&tokens))).unwrap(),
+            criterion::BatchSize::SmallInput,
+        )
     });
     group.bench_function("open/warm", |b| {
         b.iter(|| runtime.block_on(tokens::open(black_box(&vault), black_box(&key), black_box(&sealed))).unwrap())
