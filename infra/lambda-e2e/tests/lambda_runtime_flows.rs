@@ -1,0 +1,287 @@
+//! End to end through the Lambda Runtime API: the real function binaries, configured from
+//! template.yaml alone, against moto and the Google emulator.
+//!
+//! `MOTO_ENDPOINT` must point at a running moto (`infra/scripts/test.sh` starts one); without
+//! it these tests fail rather than skip.
+//!
+//! Each step is one API call a browser or an app makes, or one EventBridge event delivered the
+//! way the rule delivers it (an asynchronous invocation through the same runtime API).
+
+use std::time::Duration;
+
+use lambda_e2e::gateway::ApiRequest;
+use lambda_e2e::runtime_api::Outcome;
+use lambda_e2e::stack::{DeployedStack, template_path};
+use serde_json::{Value, json};
+
+const TENANT: &str = "clinic-42";
+const USER: &str = "user-7f3a";
+const RETURN_TO: &str = "https://app.example.com/integrations/google";
+const ACCOUNT: &str = "demo@example.com";
+const BINDING_COOKIE: &str = "__Host-calbridge-oauth";
+
+const FUNCTIONS: [&str; 7] = [
+    "auth-start",
+    "auth-callback",
+    "disconnect",
+    "list-calendars",
+    "get-availability",
+    "sync-appointment",
+    "create-meet",
+];
+
+fn sample_event(name: &str) -> Value {
+    let path = template_path().with_file_name("events").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_function_serves_its_part_of_the_api_through_the_runtime_api() {
+    let stack = DeployedStack::deploy(&FUNCTIONS).await;
+
+    // Cold starts: configuration and clients only. No connection to AWS, no call to Google.
+    for function in stack.functions.values() {
+        eprintln!("cold start of {}: {:?}", function.spec.package, function.cold_start);
+        assert_eq!(function.aws.connections(), 0, "{} talked to AWS during its cold start", function.spec.package);
+        assert_eq!(
+            function.google_calls_during_init, 0,
+            "{} called Google during its cold start",
+            function.spec.package
+        );
+    }
+
+    // API Gateway refuses an app route without a token before any function runs.
+    assert_eq!(stack.api(ApiRequest::get("/connections/google")).await.status, 401);
+    let status = stack.api(ApiRequest::get("/connections/google").as_caller(TENANT, USER)).await;
+    assert_eq!((status.status, status.json()), (200, json!({"provider": "google", "status": "not_connected"})));
+
+    // 1. The app asks auth-start for a launch URL on the API's own host.
+    let authorize = stack
+        .api(
+            ApiRequest::post("/connections/google/authorize")
+                .as_caller(TENANT, USER)
+                .json(json!({"return_to": RETURN_TO, "login_hint": ACCOUNT})),
+        )
+        .await;
+    assert_eq!(authorize.status, 200, "{}", authorize.body);
+    let launch_url = authorize.json()["launch_url"].as_str().expect("a launch_url").to_owned();
+    let launch_prefix = format!("https://{}/connections/google/launch?ticket=", stack.domain);
+    assert!(launch_url.starts_with(&launch_prefix), "{launch_url} is not on {launch_prefix}");
+
+    // 2. The browser opens it (no JWT): the binding cookie, and a redirect to Google.
+    let launch = stack.api(ApiRequest::get(&launch_url).header("accept", "text/html")).await;
+    assert_eq!(launch.status, 302, "{}", launch.body);
+    let cookie = launch.set_cookie(BINDING_COOKIE).expect("the binding cookie is set").to_owned();
+    let set_cookie = launch.cookies.join("; ");
+    for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{attribute} missing from {set_cookie}");
+    }
+    let consent = launch.location().expect("a Location");
+    assert!(consent.as_str().starts_with(&format!("{}/o/oauth2/v2/auth?", stack.emulator_url())), "{consent}");
+    let query: std::collections::HashMap<String, String> = consent.query_pairs().into_owned().collect();
+    assert_eq!(query["client_id"], stack.deployment.parameters["GoogleClientId"]);
+    assert_eq!(query["redirect_uri"], format!("https://{}/connections/google/callback", stack.domain));
+    assert_eq!((query["code_challenge_method"].as_str(), query["access_type"].as_str()), ("S256", "offline"));
+    let page = stack.http.get(consent.clone()).send().await.unwrap();
+    assert_eq!(page.status(), 200, "the emulator shows its consent page");
+
+    // 3. The user approves on Google's consent page.
+    let mut form: Vec<(String, String)> = consent.query_pairs().into_owned().collect();
+    form.push(("account".into(), ACCOUNT.into()));
+    form.push(("decision".into(), "approve".into()));
+    let decision = stack
+        .http
+        .post(format!("{}/o/oauth2/v2/auth/decision", stack.emulator_url()))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decision.status(), 302);
+    let callback = decision.headers()["location"].to_str().unwrap().to_owned();
+    assert!(callback.starts_with(&query["redirect_uri"]), "{callback}");
+
+    // 4. Google sends the browser back to auth-callback, which stores the connection.
+    let done = stack
+        .api(ApiRequest::get(&callback).header("accept", "text/html").cookie(&format!("{BINDING_COOKIE}={cookie}")))
+        .await;
+    assert_eq!(done.status, 302, "{}", done.body);
+    assert_eq!(done.header("location"), Some(format!("{RETURN_TO}?status=connected").as_str()));
+
+    let status = stack.api(ApiRequest::get("/connections/google").as_caller(TENANT, USER)).await.json();
+    assert_eq!((status["status"].as_str(), status["email"].as_str()), (Some("connected"), Some(ACCOUNT)));
+    // The connection belongs to the tenant named by the template's tenant claim, nobody else.
+    let stranger = stack.api(ApiRequest::get("/connections/google").as_caller("another-tenant", USER)).await.json();
+    assert_eq!(stranger["status"], "not_connected");
+
+    // list-calendars: the connected account's calendars (a token refresh is not needed yet).
+    let calendars = stack.api(ApiRequest::get("/calendars").as_caller(TENANT, USER)).await;
+    assert_eq!(calendars.status, 200, "{}", calendars.body);
+    let calendars = calendars.json();
+    let ids: Vec<&str> =
+        calendars["calendars"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str()).collect();
+    assert!(ids.contains(&ACCOUNT), "{ids:?}");
+
+    // get-availability: FreeBusy for the caller, after Google expired the access token (a
+    // refresh through the token endpoint with the client secret from Secrets Manager).
+    stack
+        .emulator_control(
+            &format!("calendars/{ACCOUNT}/events"),
+            json!([{"summary": "Patient A", "start": {"dateTime": "2030-01-02T09:00:00Z"}, "end": {"dateTime": "2030-01-02T10:00:00Z"}}]),
+        )
+        .await;
+    stack.emulator_control("tokens/expire", json!({"account": ACCOUNT})).await;
+    let availability = stack
+        .api(
+            ApiRequest::post("/availability")
+                .as_caller(TENANT, USER)
+                .json(json!({"time_min": "2030-01-01T00:00:00Z", "time_max": "2030-01-08T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(availability.status, 200, "{}", availability.body);
+    assert_eq!(
+        availability.json()["busy"][USER],
+        json!([{"start": "2030-01-02T09:00:00Z", "end": "2030-01-02T10:00:00Z"}])
+    );
+    assert!(!availability.body.contains("Patient A"), "event details never leave Google");
+
+    // sync-appointment: an AppointmentChanged event, as the EventBridge rule delivers it,
+    // lands once at Google without client details; its status is served over HTTP.
+    let mut change = sample_event("sync-appointment/create.json");
+    change["detail"]["tenant_id"] = TENANT.into();
+    change["detail"]["user_id"] = USER.into();
+    change["detail"]["appointment_id"] = "a-e2e-1".into();
+    change["detail"]["start"] = "2030-01-03T15:00:00Z".into();
+    change["detail"]["end"] = "2030-01-03T15:50:00Z".into();
+    let Outcome::Response(synced) = stack.invoke("sync-appointment", change).await else {
+        panic!("the sync event failed")
+    };
+    assert_eq!(synced["outcome"], "synced", "{synced}");
+    let at_google: Value = stack
+        .http
+        .get(format!("{}/_emulator/calendars/{ACCOUNT}/events", stack.emulator_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let synced_event = at_google
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["extendedProperties"]["private"]["calbridge_appointment"] == "a-e2e-1")
+        .unwrap_or_else(|| panic!("the appointment is not at Google: {at_google}"));
+    assert_eq!(synced_event["summary"], "Appointment", "the template's EVENT_TITLE, no client details");
+    let sync_status = stack.api(ApiRequest::get("/appointments/a-e2e-1/sync").as_caller(TENANT, USER)).await;
+    assert_eq!(sync_status.status, 200, "{}", sync_status.body);
+    assert!(sync_status.body.contains("synced"), "{}", sync_status.body);
+
+    // create-meet: a Google Meet for a session, returned again on GET, cancelled on DELETE.
+    let meeting = stack
+        .api(ApiRequest::post("/sessions/s-e2e-1/meeting").as_caller(TENANT, USER).json(json!({
+            "start": "2030-01-04T15:00:00Z", "end": "2030-01-04T15:50:00Z", "time_zone": "Europe/Lisbon",
+            "title": "Coaching", "participant_user_ids": ["client-1"], "attendee_emails": ["client@example.com"]
+        })))
+        .await;
+    assert_eq!(meeting.status, 201, "{}", meeting.body);
+    let view = meeting.json();
+    assert!(view["meeting_url"].as_str().is_some_and(|u| u.starts_with("https://meet.google.com/")), "{view}");
+    let again = stack.api(ApiRequest::get("/sessions/s-e2e-1/meeting").as_caller(TENANT, USER)).await;
+    assert_eq!((again.status, again.json()), (200, view));
+    let cancelled = stack.api(ApiRequest::delete("/sessions/s-e2e-1/meeting").as_caller(TENANT, USER)).await;
+    assert_eq!(cancelled.status, 204, "{}", cancelled.body);
+
+    // disconnect: revoke at Google, then erase.
+    let tokens = emulator_tokens(&stack).await;
+    let deleted = stack.api(ApiRequest::delete("/connections/google").as_caller(TENANT, USER)).await;
+    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    let after = emulator_tokens(&stack).await;
+    assert!(
+        after["refresh_tokens"].as_array().unwrap().iter().all(|t| t["revoked"] == true),
+        "the refresh token was not revoked: {after}"
+    );
+    let status = stack.api(ApiRequest::get("/connections/google").as_caller(TENANT, USER)).await.json();
+    assert_eq!(status, json!({"provider": "google", "status": "not_connected"}));
+
+    // Logs: JSON lines (what CloudWatch and Logs Insights expect), and no secret in them.
+    let mut secrets: Vec<String> = vec![lambda_e2e::aws::GOOGLE_CLIENT_SECRET.to_owned(), cookie];
+    for (list, field) in [("codes", "code"), ("access_tokens", "token"), ("refresh_tokens", "token")] {
+        for item in after[list].as_array().into_iter().flatten().chain(tokens[list].as_array().into_iter().flatten()) {
+            secrets.extend(item[field].as_str().map(str::to_owned));
+        }
+    }
+    let mut logged = 0;
+    for function in stack.functions.values() {
+        let lines = function.process.output_lines();
+        logged += lines.len();
+        for line in &lines {
+            let parsed: Value = serde_json::from_str(line)
+                .unwrap_or_else(|_| panic!("{} wrote a line that is not JSON: {line}", function.spec.package));
+            assert!(parsed.get("level").is_some(), "{}: no level in {line}", function.spec.package);
+            for secret in &secrets {
+                assert!(!line.contains(secret.as_str()), "{} logged a secret: {line}", function.spec.package);
+            }
+        }
+        assert!(!function.process.has_exited(), "{} exited", function.spec.package);
+    }
+    assert!(logged > 0, "the flow logged nothing at all");
+    stack.shutdown().await;
+}
+
+async fn emulator_tokens(stack: &DeployedStack) -> Value {
+    stack.http.get(format!("{}/_emulator/tokens", stack.emulator_url())).send().await.unwrap().json().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_variable_missing_from_the_environment_fails_the_cold_start_and_names_it() {
+    // given a stack, and auth-start as the template defines it
+    let stack = DeployedStack::deploy(&[]).await;
+    let spec = lambda_e2e::template::Evaluator { template: &stack.template, deployment: &stack.deployment }
+        .function("AuthStartFunction")
+        .expect("the template defines auth-start");
+    let binaries = tokio::task::spawn_blocking(|| lambda_e2e::binaries::function_binaries(&["auth-start"]))
+        .await
+        .unwrap()
+        .unwrap();
+    let moto = lambda_e2e::aws::moto_endpoint();
+
+    // when it starts without GOOGLE_CLIENT_ID and TABLE_NAME
+    let started = stack
+        .start_function(spec, &binaries["auth-start"], &moto, |env| {
+            env.remove("GOOGLE_CLIENT_ID");
+            env.remove("TABLE_NAME");
+        })
+        .await;
+
+    // then it never asks for an event, and its log names both problems at once
+    let Err(failure) = started else { panic!("auth-start started without GOOGLE_CLIENT_ID and TABLE_NAME") };
+    assert!(failure.contains("GOOGLE_CLIENT_ID is required"), "{failure}");
+    assert!(failure.contains("KMS_KEY_ID"), "{failure}");
+    stack.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_error_reaches_the_runtime_api_and_the_function_keeps_serving() {
+    // A request the handler cannot route is answered by the function itself (never an
+    // invocation error), and the same process serves the next event.
+    let stack = DeployedStack::deploy(&["disconnect"]).await;
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(template_path().with_file_name("events").join("disconnect/status.json")).unwrap(),
+    )
+    .unwrap();
+    event["rawPath"] = "/nowhere".into();
+    event["requestContext"]["http"]["path"] = "/nowhere".into();
+    let Outcome::Response(answer) = stack.invoke("disconnect", event).await else {
+        panic!("a response, not an invocation error")
+    };
+    assert_eq!(answer["statusCode"], 404);
+    // A malformed event is an invocation error reported on .../error, not a crash.
+    match stack.invoke("disconnect", json!({"not": "an API Gateway event"})).await {
+        Outcome::Error(error) => assert!(error.get("errorType").is_some(), "{error}"),
+        Outcome::Response(answer) => assert!(answer["statusCode"].as_u64().is_some_and(|s| s >= 400), "{answer}"),
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let status = stack.api(ApiRequest::get("/connections/google").as_caller(TENANT, USER)).await;
+    assert_eq!(status.status, 200, "the process still serves after an invocation error");
+    stack.shutdown().await;
+}

@@ -1,0 +1,202 @@
+//! template.yaml against the code it deploys, without AWS: the route table, the functions'
+//! build and runtime settings, and the environment each function gets.
+
+use std::collections::{BTreeSet, HashMap};
+
+use lambda_e2e::binaries::workspace_root;
+use lambda_e2e::gateway::{ApiRequest, Authorizer, api_gateway_event};
+use lambda_e2e::stack::{check_template_configuration, load_template};
+use lambda_e2e::template::{Deployment, Evaluator, FunctionSpec, Route, SamTemplate};
+use serde_json::Value;
+
+/// The HTTP contract: (method, path, package, JWT).
+const ROUTES: [(&str, &str, &str, bool); 13] = [
+    ("POST", "/connections/google/authorize", "auth-start", true),
+    ("GET", "/connections/google/launch", "auth-start", false),
+    ("GET", "/connections/google/callback", "auth-callback", false),
+    ("GET", "/connections/google", "disconnect", true),
+    ("DELETE", "/connections/google", "disconnect", true),
+    ("GET", "/calendars", "list-calendars", true),
+    ("PUT", "/calendars/selected", "list-calendars", true),
+    ("POST", "/availability", "get-availability", true),
+    ("POST", "/appointments/{id}/sync", "sync-appointment", true),
+    ("GET", "/appointments/{id}/sync", "sync-appointment", true),
+    ("POST", "/sessions/{session_id}/meeting", "create-meet", true),
+    ("GET", "/sessions/{session_id}/meeting", "create-meet", true),
+    ("DELETE", "/sessions/{session_id}/meeting", "create-meet", true),
+];
+
+fn deployment(parameters: &[(&str, &str)]) -> Deployment {
+    let mut all = lambda_e2e::stack::parameters();
+    all.extend(parameters.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    Deployment {
+        stack_name: "calbridge".into(),
+        region: "eu-west-1".into(),
+        account_id: "123456789012".into(),
+        parameters: all,
+        refs: HashMap::from(
+            [
+                ("TokenTable", "calbridge-TokenTable-ABC"),
+                ("TokenKey", "0b1c2d3e-0000-4000-8000-000000000000"),
+                ("GoogleSecret", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:calbridge/google-oauth-AbCdEf"),
+                ("HttpApi", "a1b2c3d4e5"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        ),
+        attributes: HashMap::from([(
+            ("TokenKey".to_owned(), "Arn".to_owned()),
+            "arn:aws:kms:eu-west-1:123456789012:key/0b1c2d3e-0000-4000-8000-000000000000".to_owned(),
+        )]),
+    }
+}
+
+fn functions(template: &SamTemplate, deployment: &Deployment) -> Vec<FunctionSpec> {
+    Evaluator { template, deployment }.functions().unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn the_route_table_is_the_http_contract() {
+    let template = load_template();
+    let d = deployment(&[]);
+    let evaluator = Evaluator { template: &template, deployment: &d };
+    let routes = evaluator.routes().unwrap_or_else(|e| panic!("{e}"));
+    let specs = functions(&template, &d);
+    let package_of = |route: &Route| {
+        specs.iter().find(|s| s.function_name == route.function_name).map(|s| s.package.clone()).unwrap_or_else(|| {
+            panic!("{} invokes {}, which is no function of the template", route.route_key(), route.function_name)
+        })
+    };
+    let actual: BTreeSet<(String, String, String, bool)> =
+        routes.iter().map(|r| (r.method.clone(), r.path.clone(), package_of(r), r.jwt)).collect();
+    let expected: BTreeSet<(String, String, String, bool)> =
+        ROUTES.iter().map(|(m, p, f, j)| ((*m).to_owned(), (*p).to_owned(), (*f).to_owned(), *j)).collect();
+    assert_eq!(actual, expected);
+}
+
+#[test]
+fn the_local_stack_serves_the_same_routes_as_the_template() {
+    let template = load_template();
+    let d = deployment(&[]);
+    let routes = Evaluator { template: &template, deployment: &d }.routes().unwrap();
+    for local in calbridge_dev::gateway::routes() {
+        let in_template = routes
+            .iter()
+            .find(|r| r.method == local.method.as_str() && r.path == local.path)
+            .unwrap_or_else(|| panic!("{} {} is served locally but not in template.yaml", local.method, local.path));
+        assert_eq!(
+            in_template.jwt, local.jwt,
+            "{} {}: JWT differs between template and local stack",
+            local.method, local.path
+        );
+    }
+}
+
+#[test]
+fn every_function_builds_from_its_package_for_arm64_al2023() {
+    let template = load_template();
+    let d = deployment(&[]);
+    let specs = functions(&template, &d);
+    let root = workspace_root();
+    let mut packages = BTreeSet::new();
+    for spec in &specs {
+        assert_eq!(spec.runtime, "provided.al2023", "{}", spec.logical_id);
+        assert_eq!(spec.architectures, ["arm64"], "{}", spec.logical_id);
+        assert_eq!(spec.handler, "bootstrap", "{}", spec.logical_id);
+        assert_eq!(spec.log_format.as_deref(), Some("JSON"), "{}", spec.logical_id);
+        assert!(spec.timeout_seconds < 30, "{}: API Gateway gives up after 30 s", spec.logical_id);
+        assert_eq!(spec.function_name, format!("calbridge-{}", spec.package), "{}", spec.logical_id);
+        let manifest = root.join("functions").join(&spec.package).join("Cargo.toml");
+        match std::fs::read_to_string(&manifest) {
+            Ok(text) => assert!(
+                text.contains(&format!("name = \"{}\"", spec.package)),
+                "{} is not the package {}",
+                manifest.display(),
+                spec.package
+            ),
+            Err(e) => panic!("{}: {e}", manifest.display()),
+        }
+        packages.insert(spec.package.clone());
+    }
+    // And every function package of the workspace is deployed.
+    for entry in std::fs::read_dir(root.join("functions")).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(packages.contains(&name), "functions/{name} is not deployed by template.yaml");
+    }
+    assert_eq!(packages.len(), 7, "{packages:?}");
+}
+
+#[test]
+fn every_function_is_configured_completely_by_the_template() {
+    let template = load_template();
+    for parameters in [vec![], vec![("PublicBaseUrl", "https://api.example.com")]] {
+        let d = deployment(&parameters);
+        let evaluator = Evaluator { template: &template, deployment: &d };
+        let redirect_output = evaluator.output("GoogleRedirectUri").unwrap();
+        for spec in functions(&template, &d) {
+            // shared/src/config.rs accepts the template's variables alone.
+            check_template_configuration(&spec);
+            // The redirect URI the functions use is the one the operator registers at Google.
+            assert_eq!(spec.environment["GOOGLE_REDIRECT_URI"], redirect_output, "{}", spec.logical_id);
+            assert_eq!(spec.environment["TENANT_CLAIM"], "org_id", "{}", spec.logical_id);
+        }
+        let expected = match parameters.first() {
+            Some((_, base)) => format!("{base}/connections/google/callback"),
+            None => "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/connections/google/callback".to_owned(),
+        };
+        assert_eq!(redirect_output, expected);
+        assert_eq!(evaluator.output("ApiBaseUrl").unwrap(), expected.trim_end_matches("/connections/google/callback"));
+    }
+}
+
+/// String literals of the Rust files that read the environment.
+fn literals_read_by_calbridge() -> BTreeSet<String> {
+    let mut literals = BTreeSet::new();
+    for file in ["shared/src/config.rs", "shared/src/telemetry.rs"] {
+        let text = std::fs::read_to_string(workspace_root().join(file)).unwrap();
+        for (i, piece) in text.split('"').enumerate() {
+            if i % 2 == 1 {
+                literals.insert(piece.to_owned());
+            }
+        }
+    }
+    literals
+}
+
+#[test]
+fn every_variable_the_template_sets_is_one_calbridge_reads() {
+    // A misspelt optional variable would be ignored silently in AWS.
+    let template = load_template();
+    let d = deployment(&[]);
+    let read = literals_read_by_calbridge();
+    for spec in functions(&template, &d) {
+        for name in spec.environment.keys() {
+            assert!(
+                read.contains(name),
+                "{}: {name} is set by template.yaml but read nowhere in config.rs",
+                spec.logical_id
+            );
+        }
+    }
+}
+
+#[test]
+fn the_events_the_gateway_builds_have_the_shape_of_the_samples() {
+    let sample: Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace_root().join("events/disconnect/status.json")).unwrap())
+            .unwrap();
+    let route =
+        Route { method: "GET".into(), path: "/connections/google".into(), function_name: "f".into(), jwt: true };
+    let authorizer = Authorizer { issuer: "https://i/".into(), audience: "a".into(), tenant_claim: "tenant_id".into() };
+    let request = ApiRequest::get("/connections/google").as_caller("clinic-42", "user-7f3a");
+    let built =
+        api_gateway_event(&route, &Default::default(), &request, "a1b2c3d4e5", "api.calbridge.example", &authorizer);
+    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();
+    assert_eq!(keys(&built), keys(&sample));
+    assert_eq!(keys(&built["requestContext"]), keys(&sample["requestContext"]));
+    assert_eq!(keys(&built["requestContext"]["http"]), keys(&sample["requestContext"]["http"]));
+    // Both deserialise as the same kind of request.
+    for event in [&built, &sample] {
+        let request = lambda_http::request::from_str(&event.to_string()).expect("an API Gateway v2 event");
+        assert_eq!(request.uri().path(), "/connections/google");
+    }
+}
