@@ -121,8 +121,14 @@ arm64_unavailable_reason() {
     rm -f "$log"
 }
 
+# Where cargo puts its output (CARGO_TARGET_DIR and .cargo/config.toml respected).
+target_directory() {
+    cargo metadata --format-version 1 --no-deps --locked \
+        | "$venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])'
+}
+
 report_binary() {
-    local name="$1" binary="target/lambda/$1/bootstrap" size machine symtab
+    local name="$1" binary="$2/lambda/$1/bootstrap" size machine symtab
     if [ ! -f "$binary" ]; then
         note "$name: $binary was not produced"
         return 1
@@ -158,8 +164,10 @@ build_arm64() {
     for name in "${functions[@]}"; do packages+=(--package "$name"); done
     note "cargo lambda build --release --arm64 ${packages[*]}"
     cargo lambda build --release --arm64 --locked "${packages[@]}"
-    echo "arm64 release binaries (what sam build zips as bootstrap):"
-    for name in "${functions[@]}"; do report_binary "$name"; done
+    local target
+    target="$(target_directory)"
+    echo "arm64 release binaries (what sam build zips as bootstrap), in $target/lambda:"
+    for name in "${functions[@]}"; do report_binary "$name" "$target"; done
 }
 
 step "deploy tools (pinned, in $venv)"

@@ -1,14 +1,20 @@
 //! The stack's stateful AWS resources, created in moto as CloudFormation would create them
-//! from `template.yaml`: the table, the key and the Google secret. Plus [`CountingProxy`], which
-//! sits between one function and moto and counts the connections it opens, so a test can tell
-//! whether a cold start talked to AWS.
+//! from `template.yaml`: the table, the key and the Google secret. Plus [`RecordingProxy`], which
+//! sits between one function and moto and records each request it sends, so a test can tell
+//! whether a cold start talked to AWS and whether the function's IAM permissions cover what it
+//! does (see `policy.rs`).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::Response;
 use base64::Engine as _;
-use tokio::net::{TcpListener, TcpStream};
+use serde_json::Value;
+use tokio::net::TcpListener;
 
 /// Where moto listens: `MOTO_ENDPOINT`, which `infra/scripts/test.sh` exports.
 ///
@@ -82,44 +88,122 @@ pub async fn create_stack_resources(endpoint: &str, stack_name: &str) -> StackRe
     StackResources { table_name, key_id, key_arn, secret_arn, dynamodb }
 }
 
-/// A TCP forwarder to moto that counts the connections made through it.
-pub struct CountingProxy {
+/// One request a function sent to AWS, as IAM sees it: the action, the resource it names,
+/// and the request values the template's policy conditions test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsCall {
+    /// `service:Operation`, e.g. `dynamodb:GetItem` (from the `X-Amz-Target` header).
+    pub action: String,
+    /// The table name, key id or secret id the request names.
+    pub resource: Option<String>,
+    /// DynamoDB: the partition key value of the item addressed (`dynamodb:LeadingKeys`).
+    pub leading_key: Option<String>,
+    /// KMS: the encryption context (`kms:EncryptionContext:*`, `kms:EncryptionContextKeys`).
+    pub encryption_context: Option<BTreeMap<String, String>>,
+}
+
+impl AwsCall {
+    /// Reads an AWS JSON-protocol request (DynamoDB, KMS and Secrets Manager all speak it).
+    fn from_request(headers: &HeaderMap, body: &[u8]) -> Option<Self> {
+        let target = headers.get("x-amz-target")?.to_str().ok()?;
+        let (prefix, operation) = target.split_once('.')?;
+        let service = match prefix {
+            p if p.starts_with("DynamoDB_") => "dynamodb",
+            "TrentService" => "kms",
+            "secretsmanager" => "secretsmanager",
+            _ => return Some(Self::unknown(target)),
+        };
+        let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        let string = |v: &Value| v.as_str().map(str::to_owned);
+        let resource = ["TableName", "KeyId", "SecretId"].iter().find_map(|k| string(&body[*k]));
+        let leading_key = ["Key", "Item"].iter().find_map(|k| string(&body[*k]["pk"]["S"]));
+        let encryption_context = body["EncryptionContext"]
+            .as_object()
+            .map(|c| c.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect());
+        Some(Self { action: format!("{service}:{operation}"), resource, leading_key, encryption_context })
+    }
+
+    fn unknown(target: &str) -> Self {
+        Self { action: format!("unknown:{target}"), resource: None, leading_key: None, encryption_context: None }
+    }
+}
+
+/// An HTTP proxy between one function and moto that records every AWS request passing through
+/// it, so a test can tell what a cold start sent to AWS and check each request against the
+/// function's IAM role and the key policy in the template.
+pub struct RecordingProxy {
     pub addr: SocketAddr,
-    connections: Arc<AtomicUsize>,
+    calls: Arc<Mutex<Vec<AwsCall>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl CountingProxy {
+#[derive(Clone)]
+struct ProxyState {
+    upstream: String,
+    http: reqwest::Client,
+    calls: Arc<Mutex<Vec<AwsCall>>>,
+}
+
+impl RecordingProxy {
     pub async fn start(upstream_endpoint: &str) -> std::io::Result<Self> {
-        let upstream = upstream_endpoint.trim_start_matches("http://").trim_end_matches('/').to_owned();
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let connections = Arc::new(AtomicUsize::new(0));
-        let counter = connections.clone();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let state = ProxyState {
+            upstream: upstream_endpoint.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().map_err(io_error)?,
+            calls: calls.clone(),
+        };
+        let app = axum::Router::new().fallback(forward).with_state(state);
         let task = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
-                let upstream = upstream.clone();
-                tokio::spawn(async move {
-                    if let Ok(mut outbound) = TcpStream::connect(&upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                    }
-                });
-            }
+            let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { addr, connections, task })
+        Ok(Self { addr, calls, task })
     }
 
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
+    /// Every request so far, in order.
+    pub fn calls(&self) -> Vec<AwsCall> {
+        self.calls.lock().expect("the call log is never poisoned").clone()
     }
 }
 
-impl Drop for CountingProxy {
+fn io_error(error: reqwest::Error) -> std::io::Error {
+    std::io::Error::other(error)
+}
+
+async fn forward(
+    State(state): State<ProxyState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, (StatusCode, String)> {
+    if let Some(call) = AwsCall::from_request(&headers, &body) {
+        state.calls.lock().expect("the call log is never poisoned").push(call);
+    }
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = state.http.request(method, format!("{}{path}", state.upstream)).body(body);
+    for (name, value) in &headers {
+        if name != header::HOST && name != header::CONTENT_LENGTH {
+            request = request.header(name, value);
+        }
+    }
+    let answer = request.send().await.map_err(|e| (StatusCode::BAD_GATEWAY, format!("moto: {e}")))?;
+    let mut response = Response::builder().status(answer.status());
+    for (name, value) in answer.headers() {
+        if name != header::CONTENT_LENGTH && name != header::TRANSFER_ENCODING && name != header::CONNECTION {
+            response = response.header(name, value);
+        }
+    }
+    let body = answer.bytes().await.map_err(|e| (StatusCode::BAD_GATEWAY, format!("moto: {e}")))?;
+    response.body(axum::body::Body::from(body)).map_err(|e| (StatusCode::BAD_GATEWAY, e.to_string()))
+}
+
+impl Drop for RecordingProxy {
     fn drop(&mut self) {
         self.task.abort();
     }

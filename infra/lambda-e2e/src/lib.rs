@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod binaries;
 pub mod gateway;
+pub mod policy;
 pub mod runtime_api;
 pub mod stack;
 pub mod template;

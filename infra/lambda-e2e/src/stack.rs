@@ -16,9 +16,10 @@ use std::time::Duration;
 use google_emulator::{EmulatorConfig, RunningEmulator};
 use serde_json::{Value, json};
 
-use crate::aws::{self, CountingProxy, StackResources};
+use crate::aws::{self, AwsCall, RecordingProxy, StackResources};
 use crate::binaries;
 use crate::gateway::{self, ApiRequest, ApiResponse, Authorizer};
+use crate::policy::{self, PhysicalIds};
 use crate::runtime_api::{ColdStart, LambdaProcess, Outcome};
 use crate::template::{Deployment, Evaluator, FunctionSpec, Route, SamTemplate};
 
@@ -76,8 +77,8 @@ pub struct DeployedFunction {
     pub process: LambdaProcess,
     /// From process start to its first request for an event.
     pub cold_start: Duration,
-    /// Everything it sends to AWS goes through here.
-    pub aws: CountingProxy,
+    /// Everything it sends to AWS goes through here, and is recorded.
+    pub aws: RecordingProxy,
     /// Emulator calls counted while it started (must be none).
     pub google_calls_during_init: u64,
 }
@@ -251,7 +252,7 @@ impl DeployedStack {
         moto: &str,
         adjust: impl FnOnce(&mut BTreeMap<String, String>),
     ) -> Result<DeployedFunction, String> {
-        let proxy = CountingProxy::start(moto).await.expect("the AWS proxy starts");
+        let proxy = RecordingProxy::start(moto).await.expect("the AWS proxy starts");
         let mut env = self.process_environment(&spec, &proxy.endpoint());
         adjust(&mut env);
         let arn = format!("arn:aws:lambda:{}:{ACCOUNT_ID}:function:{}", aws::REGION, spec.function_name);
@@ -361,6 +362,37 @@ impl DeployedStack {
         function.process.invoke(event, limit).await.unwrap_or_else(|failure| {
             panic!("{package} failed on an event: {failure}; output:\n{}", function.process.output())
         })
+    }
+
+    /// The stack's physical resource ids, mapped to the template's logical ids.
+    pub fn physical_ids(&self) -> PhysicalIds {
+        let r = &self.resources;
+        PhysicalIds(BTreeMap::from(
+            [
+                (r.table_name.clone(), "TokenTable"),
+                (r.key_id.clone(), "TokenKey"),
+                (r.key_arn.clone(), "TokenKey"),
+                (r.secret_arn.clone(), "GoogleSecret"),
+            ]
+            .map(|(physical, logical)| (physical, logical.to_owned())),
+        ))
+    }
+
+    /// Every AWS request each running function sent that its IAM permissions in the template
+    /// would refuse, as `(function, request)`.
+    pub fn requests_iam_would_refuse(&self) -> Vec<(String, AwsCall)> {
+        let ids = self.physical_ids();
+        let mut refused = Vec::new();
+        for function in self.functions.values() {
+            for call in function.aws.calls() {
+                let allowed = policy::allows(&self.template, &function.spec.logical_id, &call, &ids)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                if !allowed {
+                    refused.push((function.spec.package.clone(), call));
+                }
+            }
+        }
+        refused
     }
 
     pub async fn shutdown(self) {

@@ -478,10 +478,10 @@ impl Evaluator<'_> {
         let properties = self.template.function_properties(logical_id)?;
         let mut evaluated = Map::new();
         for key in RUNTIME_PROPERTIES {
-            if let Some(value) = properties.get(key) {
-                if let Some(value) = self.eval(value)? {
-                    evaluated.insert(key.to_owned(), value);
-                }
+            if let Some(value) = properties.get(key)
+                && let Some(value) = self.eval(value)?
+            {
+                evaluated.insert(key.to_owned(), value);
             }
         }
         Ok(Value::Object(evaluated))

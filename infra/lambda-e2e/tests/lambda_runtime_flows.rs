@@ -42,7 +42,8 @@ async fn every_function_serves_its_part_of_the_api_through_the_runtime_api() {
     // Cold starts: configuration and clients only. No connection to AWS, no call to Google.
     for function in stack.functions.values() {
         eprintln!("cold start of {}: {:?}", function.spec.package, function.cold_start);
-        assert_eq!(function.aws.connections(), 0, "{} talked to AWS during its cold start", function.spec.package);
+        let calls = function.aws.calls();
+        assert!(calls.is_empty(), "{} called AWS during its cold start: {calls:?}", function.spec.package);
         assert_eq!(
             function.google_calls_during_init, 0,
             "{} called Google during its cold start",
@@ -225,6 +226,18 @@ async fn every_function_serves_its_part_of_the_api_through_the_runtime_api() {
         assert!(!function.process.has_exited(), "{} exited", function.spec.package);
     }
     assert!(logged > 0, "the flow logged nothing at all");
+
+    // Least privilege holds for what really happened: every request each function sent to
+    // DynamoDB, KMS and Secrets Manager is one its role (or the key policy) in template.yaml
+    // allows. A permission the code needs but the template forgot would fail in AWS, not here.
+    let refused = stack.requests_iam_would_refuse();
+    assert!(refused.is_empty(), "template.yaml's IAM would refuse: {refused:#?}");
+    let actions: std::collections::BTreeSet<String> =
+        stack.functions.values().flat_map(|f| f.aws.calls()).map(|c| c.action).collect();
+    for expected in ["dynamodb:GetItem", "dynamodb:PutItem", "kms:GenerateDataKey", "kms:Decrypt"] {
+        assert!(actions.contains(expected), "the flow never sent {expected}: {actions:?}");
+    }
+    eprintln!("AWS actions the flow used: {actions:?}");
     stack.shutdown().await;
 }
 
