@@ -13,7 +13,8 @@
 #      cannot be installed this step says "arm64 build skipped: <reason>" and the script goes
 #      on; a build that starts and fails is a failure.
 #
-# Failures of 1-3 always fail the script. The tools are pinned and installed into the same
+# Failures of 1-3 always fail the script. The AWS CLI is installed too: the lambda-e2e tests run
+# infra/scripts/put-google-secret.sh with it against moto. The tools are pinned and installed into the same
 # virtualenv as moto (${CALBRIDGE_VENV:-.venv}, see moto.sh), in one pip resolution with moto's
 # pin so neither can break the other. Run it before moto starts: it may change packages in
 # that virtualenv. Needs python3 and cargo; no AWS account, no network beyond PyPI and rustup.
@@ -27,6 +28,8 @@ SAM_CLI_VERSION="1.170.0"
 CFN_LINT_VERSION="1.58.0"
 CARGO_LAMBDA_VERSION="1.9.2"
 ZIGLANG_VERSION="0.17.0"
+# The AWS CLI runs infra/scripts/put-google-secret.sh in the lambda-e2e tests (against moto).
+AWSCLI_VERSION="1.46.3"
 ARM64_TARGET="aarch64-unknown-linux-gnu"
 ARM64_FUNCTIONS="${CALBRIDGE_ARM64_FUNCTIONS:-auth-callback}"
 
@@ -52,9 +55,9 @@ export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
 install_tools() {
     moto_install
     local missing
-    missing="$("$venv/bin/python" - "$SAM_CLI_VERSION" "$CFN_LINT_VERSION" "$CARGO_LAMBDA_VERSION" "$ZIGLANG_VERSION" <<'PY'
+    missing="$("$venv/bin/python" - "$SAM_CLI_VERSION" "$CFN_LINT_VERSION" "$CARGO_LAMBDA_VERSION" "$ZIGLANG_VERSION" "$AWSCLI_VERSION" <<'PY'
 import importlib.metadata as m, sys
-wanted = dict(zip(["aws-sam-cli", "cfn-lint", "cargo-lambda", "ziglang"], sys.argv[1:]))
+wanted = dict(zip(["aws-sam-cli", "cfn-lint", "cargo-lambda", "ziglang", "awscli"], sys.argv[1:]))
 for name, version in wanted.items():
     try:
         if m.version(name) != version:
@@ -64,15 +67,16 @@ for name, version in wanted.items():
 PY
 )"
     if [ -n "$missing" ]; then
-        note "installing into $venv: aws-sam-cli==$SAM_CLI_VERSION cfn-lint==$CFN_LINT_VERSION cargo-lambda==$CARGO_LAMBDA_VERSION ziglang==$ZIGLANG_VERSION"
+        note "installing into $venv: aws-sam-cli==$SAM_CLI_VERSION cfn-lint==$CFN_LINT_VERSION cargo-lambda==$CARGO_LAMBDA_VERSION ziglang==$ZIGLANG_VERSION awscli==$AWSCLI_VERSION"
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
             "moto[server]==$MOTO_VERSION" \
             "aws-sam-cli==$SAM_CLI_VERSION" \
             "cfn-lint==$CFN_LINT_VERSION" \
             "cargo-lambda==$CARGO_LAMBDA_VERSION" \
-            "ziglang==$ZIGLANG_VERSION"
+            "ziglang==$ZIGLANG_VERSION" \
+            "awscli==$AWSCLI_VERSION"
     fi
-    note "$(cfn-lint --version); $(sam --version); $(cargo-lambda lambda --version 2>/dev/null || cargo-lambda --version)"
+    note "$(cfn-lint --version); $(sam --version); $(cargo-lambda lambda --version 2>/dev/null || cargo-lambda --version); $(aws --version 2>&1)"
 }
 
 lint_transformed() {

@@ -4,10 +4,11 @@
 #     {"google_client_secret": "<from Google Cloud console>", "state_signing_key": "<base64, 32 random bytes>"}
 #
 # Usage:
-#     infra/scripts/put-google-secret.sh [--stack NAME] [--secret-id ARN] [--rotate-signing-key]
+#     infra/scripts/put-google-secret.sh [--stack NAME] [--secret-id ARN] [--region REGION] [--rotate-signing-key]
 #
-# The secret is found from the stack's GoogleSecretArn output (--stack, default "calbridge",
-# region from AWS_REGION / your AWS CLI profile), or given with --secret-id. The client secret
+# The secret is found from the stack's GoogleSecretArn output (--stack, default "calbridge"),
+# or given with --secret-id. The region is --region, else AWS_DEFAULT_REGION, else AWS_REGION,
+# else your AWS CLI profile's. The client secret
 # is read from GOOGLE_CLIENT_SECRET if set, else prompted for without echo; it never appears in
 # a command line or a file that outlives this script. An existing state-signing key is kept
 # (rotating it only invalidates consents in flight); a new one is generated when there is
@@ -25,13 +26,19 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --stack) stack="$2"; shift 2 ;;
         --secret-id) secret_id="$2"; shift 2 ;;
+        --region) export AWS_DEFAULT_REGION="$2"; shift 2 ;;
         --rotate-signing-key) rotate=1; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) awk 'NR > 1 && /^set -euo/ { exit } NR > 1' "$0"; exit 0 ;;
         *) echo "put-google-secret.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 
 die() { echo "put-google-secret.sh: $*" >&2; exit 1; }
+# The AWS CLI reads AWS_DEFAULT_REGION (and the profile), not AWS_REGION, which the SDKs and
+# most shells configured for them set.
+if [ -n "${AWS_REGION:-}" ] && [ -z "${AWS_DEFAULT_REGION:-}" ]; then
+    export AWS_DEFAULT_REGION="$AWS_REGION"
+fi
 command -v aws >/dev/null 2>&1 || die "the AWS CLI is required"
 command -v python3 >/dev/null 2>&1 || die "python3 is required"
 

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Runs every calbridge test on a fresh machine: formatting and lint, unit tests, handler tests
-# driven by events/, adapter tests against moto (installed into .venv and started on a free
-# loopback port by infra/scripts/moto.sh, stopped on exit), and end-to-end tests of the local
-# stack against the Google emulator. Needs only cargo and python3.
+# Runs every calbridge test on a fresh machine: formatting and lint, the deploy checks
+# (cfn-lint, sam validate --lint, the transformed template, an arm64 release build: see
+# infra/scripts/deploy-checks.sh), unit tests, handler tests driven by events/, adapter tests
+# against moto (installed into .venv and started on a free loopback port by
+# infra/scripts/moto.sh, stopped on exit), end-to-end tests of the local stack against the
+# Google emulator, and the real function binaries behind a Lambda Runtime API stand-in with
+# the environment template.yaml gives them (infra/lambda-e2e). Needs only cargo, rustup and
+# python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -10,6 +14,10 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+
+step "deploy checks (template lint, SAM translation, arm64 build)"
+# Before moto starts: it installs the SAM CLI and cfn-lint into moto's virtualenv.
+infra/scripts/deploy-checks.sh
 
 step "moto (AWS wire protocol for DynamoDB, KMS, Secrets Manager)"
 # shellcheck source=infra/scripts/moto.sh
@@ -21,6 +29,11 @@ step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test (unit, handler, adapter-on-moto, emulator, end-to-end)"
+# `cargo test --workspace` builds every function binary before it runs any test, so the
+# Runtime-API tests use those instead of building them again (infra/lambda-e2e/src/binaries.rs).
+target_dir="$(cargo metadata --format-version 1 --no-deps --locked \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+export LAMBDA_E2E_BIN_DIR="$target_dir/debug"
 log="$(mktemp)"
 set +e
 cargo test --workspace --all-targets --locked 2>&1 | tee "$log"

@@ -47,6 +47,11 @@ macro_rules! client_for {
     }};
 }
 
+/// A Secrets Manager client for moto at `endpoint`.
+pub fn secrets_manager_client(endpoint: &str) -> aws_sdk_secretsmanager::Client {
+    client_for!(aws_sdk_secretsmanager, endpoint)
+}
+
 /// The Google client secret of the emulator client the tests register.
 pub const GOOGLE_CLIENT_SECRET: &str = "calbridge-local-secret";
 

@@ -200,3 +200,78 @@ fn the_events_the_gateway_builds_have_the_shape_of_the_samples() {
         assert_eq!(request.uri().path(), "/connections/google");
     }
 }
+
+#[test]
+fn api_gateway_may_invoke_each_function_for_its_own_routes_only() {
+    // One AWS::Lambda::Permission per route: its SourceArn is that route's method and path
+    // (path parameters as `*`) on this API, and it names the function the route invokes.
+    let template = load_template();
+    let d = deployment(&[]);
+    let evaluator = Evaluator { template: &template, deployment: &d };
+    let specs = functions(&template, &d);
+    let mut granted = BTreeSet::new();
+    for id in template.resources_of_type("AWS::Lambda::Permission") {
+        let properties = &template.resource(id).unwrap()["Properties"];
+        assert_eq!(properties["Principal"], "apigateway.amazonaws.com", "{id}");
+        assert_eq!(properties["Action"], "lambda:InvokeFunction", "{id}");
+        let function = properties["FunctionName"]["Ref"].as_str().unwrap_or_else(|| panic!("{id}: FunctionName"));
+        let function_name = &specs.iter().find(|s| s.logical_id == function).unwrap().function_name;
+        let source = evaluator.eval_string(&properties["SourceArn"]).unwrap().unwrap();
+        let prefix = "arn:aws:execute-api:eu-west-1:123456789012:a1b2c3d4e5/*/";
+        let route = source.strip_prefix(prefix).unwrap_or_else(|| panic!("{id}: {source} is not on this API"));
+        let (method, path) = route.split_once('/').unwrap();
+        granted.insert((method.to_owned(), format!("/{path}"), function_name.clone()));
+    }
+    let routes = evaluator.routes().unwrap();
+    let needed: BTreeSet<(String, String, String)> = routes
+        .iter()
+        .map(|r| {
+            let path: Vec<&str> =
+                r.path.split('/').map(|s| if s.starts_with('{') && s.ends_with('}') { "*" } else { s }).collect();
+            (r.method.clone(), path.join("/"), r.function_name.clone())
+        })
+        .collect();
+    assert_eq!(granted, needed);
+}
+
+#[test]
+fn the_sync_rule_delivers_the_sample_events_and_the_function_accepts_their_source() {
+    let template = load_template();
+    let d = deployment(&[]);
+    let evaluator = Evaluator { template: &template, deployment: &d };
+    let function = template.function_properties("SyncAppointmentFunction").unwrap();
+    let rule = &function["Events"]["AppointmentChanged"];
+    assert_eq!(rule["Type"], "EventBridgeRule");
+    let pattern = evaluator.eval(&rule["Properties"]["Pattern"]).unwrap().unwrap();
+    let spec = evaluator.function("SyncAppointmentFunction").unwrap();
+    assert_eq!(pattern["source"], serde_json::json!([spec.environment["APPOINTMENT_EVENT_SOURCE"]]));
+    // Undeliverable events and failed invocations both reach the encrypted dead-letter queue.
+    assert_eq!(rule["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0], "SyncDeadLetterQueue");
+    assert_eq!(function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Type"], "SQS");
+    let queue = &template.resource("SyncDeadLetterQueue").unwrap()["Properties"];
+    assert_eq!(queue["SqsManagedSseEnabled"], true);
+
+    let samples = workspace_root().join("events/sync-appointment");
+    let mut delivered = 0;
+    for entry in std::fs::read_dir(&samples).unwrap() {
+        let path = entry.unwrap().path();
+        let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        if event.get("detail-type").is_none() {
+            continue; // an HTTP request sample
+        }
+        // EventBridge matching for this pattern's shape: each field's value is one of the listed.
+        let matches = pattern.as_object().unwrap().iter().all(|(field, allowed)| {
+            allowed
+                .as_array()
+                .unwrap_or_else(|| panic!("{field}: only lists of values are expected"))
+                .contains(&event[field])
+        });
+        assert!(matches, "the rule would not deliver {}", path.display());
+        delivered += 1;
+    }
+    assert!(delivered >= 5, "only {delivered} EventBridge samples in {}", samples.display());
+    let mut foreign: Value =
+        serde_json::from_str(&std::fs::read_to_string(samples.join("create.json")).unwrap()).unwrap();
+    foreign["source"] = "someone.else".into();
+    assert!(!pattern.as_object().unwrap().iter().all(|(f, allowed)| allowed.as_array().unwrap().contains(&foreign[f])));
+}
