@@ -154,6 +154,9 @@ build_arm64() {
         echo "arm64 build skipped: CALBRIDGE_ARM64_FUNCTIONS=none"
         return
     fi
+    if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed 2>/dev/null | grep -qx "$ARM64_TARGET"; then
+        note "rustup target add $ARM64_TARGET"
+    fi
     reason="$(arm64_unavailable_reason)"
     if [ -n "$reason" ]; then
         echo "arm64 build skipped: $reason"

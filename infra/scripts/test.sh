@@ -28,12 +28,17 @@ echo "MOTO_ENDPOINT=$MOTO_ENDPOINT"
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo test (unit, handler, adapter-on-moto, emulator, end-to-end)"
-# `cargo test --workspace` builds every function binary before it runs any test, so the
-# Runtime-API tests use those instead of building them again (infra/lambda-e2e/src/binaries.rs).
+step "cargo build (every target, so also the function binaries)"
+# `cargo test` alone would not link the function binaries (they have no integration tests).
+# Built here with the same features as the tests, they are what the Runtime-API tests run
+# (LAMBDA_E2E_BIN_DIR, see infra/lambda-e2e/src/binaries.rs), and `cargo test` below reuses
+# every unit compiled here.
+cargo build --workspace --all-targets --locked
 target_dir="$(cargo metadata --format-version 1 --no-deps --locked \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
 export LAMBDA_E2E_BIN_DIR="$target_dir/debug"
+
+step "cargo test (unit, handler, adapter-on-moto, emulator, end-to-end, Runtime API)"
 log="$(mktemp)"
 set +e
 cargo test --workspace --all-targets --locked 2>&1 | tee "$log"

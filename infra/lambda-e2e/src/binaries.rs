@@ -7,7 +7,9 @@
 //! directory's layout. `--tests` is there for feature unification: it makes cargo resolve
 //! features exactly as `cargo test --workspace` does (dev-dependencies included), so the
 //! dependencies the test run compiled are reused and only the function binaries are linked.
-//! `LAMBDA_E2E_BIN_DIR` points at prebuilt binaries instead (one file per package name).
+//! `LAMBDA_E2E_BIN_DIR` points at prebuilt binaries instead (one file per package name):
+//! `infra/scripts/test.sh` sets it to the binaries its `cargo build --workspace --all-targets`
+//! just linked, so the test run does not build them a second time.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
