@@ -237,7 +237,21 @@ async fn every_function_serves_its_part_of_the_api_through_the_runtime_api() {
     for expected in ["dynamodb:GetItem", "dynamodb:PutItem", "kms:GenerateDataKey", "kms:Decrypt"] {
         assert!(actions.contains(expected), "the flow never sent {expected}: {actions:?}");
     }
-    eprintln!("AWS actions the flow used: {actions:?}");
+    for function in stack.functions.values() {
+        let used: std::collections::BTreeSet<String> = function
+            .aws
+            .calls()
+            .into_iter()
+            .map(|c| {
+                let on = c
+                    .leading_key
+                    .map(|k| k.split('#').take(if k.starts_with("T#") { 3 } else { 2 }).collect::<Vec<_>>().join("#"));
+                let purpose = c.encryption_context.and_then(|ctx| ctx.get("purpose").cloned());
+                format!("{} {}", c.action, on.or(purpose).unwrap_or_default())
+            })
+            .collect();
+        eprintln!("{}: {used:?}", function.spec.package);
+    }
     stack.shutdown().await;
 }
 
