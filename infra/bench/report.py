@@ -131,9 +131,9 @@ def group_calls(calls):
     google = calls.get("google", {}) or {}
     aws = calls.get("aws", {}) or {}
     g = sum(v for k, v in google.items() if k != "token_refresh")
-    kms = sum(v for k, v in aws.items() if k.startswith("TrentService."))
-    ddb = sum(v for k, v in aws.items() if k.startswith("DynamoDB_"))
-    sm = sum(v for k, v in aws.items() if k.startswith("secretsmanager."))
+    kms = sum(v for k, v in aws.items() if k.startswith("kms:"))
+    ddb = sum(v for k, v in aws.items() if k.startswith("dynamodb:"))
+    sm = sum(v for k, v in aws.items() if k.startswith("secretsmanager:"))
     return g, kms, ddb, sm, google.get("token_refresh", 0), google.get("freebusy", 0)
 
 
@@ -167,7 +167,7 @@ def main():
     peers = [t for t in (cold or {}).get("targets", []) if t["group"] != "calbridge"]
     worst_next = max(rust, key=lambda t: t["start_to_next_ms"]["median"] or 0, default=None)
     worst_rss = max(rust, key=lambda t: t["peak_rss_mb"]["max"] or 0, default=None)
-    sm_per_start = max((sum(v for k, v in t["calls_per_start"].items() if k.startswith("secretsmanager.")) for t in rust), default=None)
+    sm_per_start = max((sum(v for k, v in t["calls_per_start"].items() if k.startswith("secretsmanager:")) for t in rust), default=None)
     ops = (warm or {}).get("operations", [])
     kms_warm = {o["operation"]: group_calls(o["warm"]["calls_per_1000"])[1] for o in ops}
     worst_kms = max(kms_warm.items(), key=lambda kv: kv[1], default=(None, None))

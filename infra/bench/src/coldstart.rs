@@ -16,9 +16,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::Error;
-use crate::proxy::CountingProxy;
 use crate::runtime_stub::Stub;
 use crate::stats::summary;
+use lambda_e2e::aws::RecordingProxy;
 
 #[derive(Deserialize)]
 struct Spec {
@@ -50,7 +50,7 @@ struct Samples {
 pub async fn run(spec_path: &str, out: &str) -> Result<(), Error> {
     let spec: Spec = serde_json::from_slice(&std::fs::read(spec_path)?)?;
     let moto = std::env::var("MOTO_ENDPOINT").map_err(|_| "MOTO_ENDPOINT is not set")?;
-    let proxy = CountingProxy::start(&moto).await?;
+    let proxy = RecordingProxy::start(&moto).await?;
     let events: Vec<Vec<u8>> = spec.targets.iter().map(|t| std::fs::read(&t.event)).collect::<Result<_, _>>()?;
     let emulator = std::env::var("BENCH_EMULATOR_URL").ok();
     let http = reqwest::Client::new();
@@ -59,12 +59,12 @@ pub async fn run(spec_path: &str, out: &str) -> Result<(), Error> {
     // One unmeasured start per target first: page cache, dynamic loader, moto's lazy setup.
     for round in 0..=spec.runs {
         for (i, target) in spec.targets.iter().enumerate() {
-            let _ = proxy.take();
+            let _ = proxy.take_counts();
             if let Some(e) = &emulator {
                 http.post(format!("{e}/_emulator/calls/reset")).send().await?.error_for_status()?;
             }
-            let marks = start_once(target, &events[i], &proxy.url).await?;
-            let mut calls = proxy.take();
+            let marks = start_once(target, &events[i], &proxy.endpoint()).await?;
+            let mut calls = proxy.take_counts();
             if let Some(e) = &emulator {
                 let google: BTreeMap<String, u64> =
                     http.get(format!("{e}/_emulator/calls")).send().await?.json().await?;

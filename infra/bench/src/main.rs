@@ -12,7 +12,6 @@
 //! measuring tool, not a test: it fails loudly when something is off and never asserts targets.
 
 mod coldstart;
-mod proxy;
 mod runtime_stub;
 mod stats;
 mod warm;

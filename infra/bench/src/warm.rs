@@ -2,7 +2,7 @@
 //!
 //! Processes: `google-emulator` (its own process, so the stack can be restarted without losing
 //! Google's state), `calbridge-dev` (release build) with DynamoDB + KMS on moto reached through
-//! the [`CountingProxy`], and this load generator. One user connects through the real OAuth
+//! the [`RecordingProxy`], and this load generator. One user connects through the real OAuth
 //! flow (launch -> consent -> callback), then for each HTTP operation:
 //! - cache-cold: the stack is restarted (empty data-key and access-token caches, as in a new
 //!   Lambda container) and one request is sent;
@@ -26,8 +26,8 @@ use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
 use crate::Error;
-use crate::proxy::CountingProxy;
 use crate::stats::{quantile, summary};
+use lambda_e2e::aws::RecordingProxy;
 
 const TENANT: &str = "clinic-42";
 const USER: &str = "user-7f3a";
@@ -42,7 +42,7 @@ struct Env {
     data_dir: std::path::PathBuf,
     stack_port: u16,
     emulator_url: String,
-    proxy: CountingProxy,
+    proxy: RecordingProxy,
 }
 
 fn var(name: &str) -> Result<String, Error> {
@@ -145,7 +145,7 @@ pub async fn run(out: &str) -> Result<(), Error> {
         },
         emulator_url: std::env::var("BENCH_EMULATOR_URL")
             .unwrap_or_else(|_| format!("http://127.0.0.1:{}", free_port().unwrap_or(8788))),
-        proxy: CountingProxy::start(&var("MOTO_ENDPOINT")?).await?,
+        proxy: RecordingProxy::start(&var("MOTO_ENDPOINT")?).await?,
     };
     let http = reqwest::Client::builder().redirect(Policy::none()).pool_max_idle_per_host(256).build()?;
     let base = format!("http://127.0.0.1:{}", env.stack_port);
@@ -261,7 +261,7 @@ async fn start_stack(env: &Env, http: &reqwest::Client) -> Result<Child, Error> 
     let child = Command::new(&env.stack_bin)
         .env("LISTEN_ADDR", format!("127.0.0.1:{}", env.stack_port))
         .env("LOCAL_DATA_DIR", &env.data_dir)
-        .env("AWS_ENDPOINT_URL", &env.proxy.url)
+        .env("AWS_ENDPOINT_URL", env.proxy.endpoint())
         .env("TABLE_NAME", &env.table)
         .env("KMS_KEY_ID", &env.key)
         .env("GOOGLE_AUTH_URL", format!("{e}/o/oauth2/v2/auth"))
@@ -363,14 +363,14 @@ async fn seed_busy(http: &reqwest::Client, emulator: &str) -> Result<(), Error> 
 
 async fn reset_counts(http: &reqwest::Client, env: &Env) -> Result<(), Error> {
     http.post(format!("{}/_emulator/calls/reset", env.emulator_url)).send().await?.error_for_status()?;
-    let _ = env.proxy.take();
+    let _ = env.proxy.take_counts();
     Ok(())
 }
 
 async fn counts(http: &reqwest::Client, env: &Env) -> Result<Value, Error> {
     let google: Value =
         http.get(format!("{}/_emulator/calls", env.emulator_url)).send().await?.error_for_status()?.json().await?;
-    let aws: BTreeMap<String, u64> = env.proxy.take();
+    let aws: BTreeMap<String, u64> = env.proxy.take_counts();
     Ok(json!({"google": google, "aws": aws}))
 }
 

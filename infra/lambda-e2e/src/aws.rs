@@ -2,7 +2,7 @@
 //! from `template.yaml`: the table, the key and the Google secret. Plus [`RecordingProxy`], which
 //! sits between one function and moto and records each request it sends, so a test can tell
 //! whether a cold start talked to AWS and whether the function's IAM permissions cover what it
-//! does (see `policy.rs`).
+//! does (see `policy.rs`), and the benchmarks (infra/bench) can count AWS calls per operation.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -109,14 +109,15 @@ pub struct AwsCall {
 
 impl AwsCall {
     /// Reads an AWS JSON-protocol request (DynamoDB, KMS and Secrets Manager all speak it).
-    fn from_request(headers: &HeaderMap, body: &[u8]) -> Option<Self> {
-        let target = headers.get("x-amz-target")?.to_str().ok()?;
-        let (prefix, operation) = target.split_once('.')?;
+    /// Anything else is recorded as `METHOD /path`, which no policy statement allows.
+    fn from_request(method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) -> Self {
+        let target = headers.get("x-amz-target").and_then(|t| t.to_str().ok()).unwrap_or_default();
+        let (prefix, operation) = target.split_once('.').unwrap_or_default();
         let service = match prefix {
             p if p.starts_with("DynamoDB_") => "dynamodb",
             "TrentService" => "kms",
             "secretsmanager" => "secretsmanager",
-            _ => return Some(Self::unknown(target)),
+            _ => return Self::unknown(format!("{method} {}", uri.path())),
         };
         let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let string = |v: &Value| v.as_str().map(str::to_owned);
@@ -125,11 +126,11 @@ impl AwsCall {
         let encryption_context = body["EncryptionContext"]
             .as_object()
             .map(|c| c.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect());
-        Some(Self { action: format!("{service}:{operation}"), resource, leading_key, encryption_context })
+        Self { action: format!("{service}:{operation}"), resource, leading_key, encryption_context }
     }
 
-    fn unknown(target: &str) -> Self {
-        Self { action: format!("unknown:{target}"), resource: None, leading_key: None, encryption_context: None }
+    fn unknown(request: String) -> Self {
+        Self { action: request, resource: None, leading_key: None, encryption_context: None }
     }
 }
 
@@ -174,6 +175,17 @@ impl RecordingProxy {
     pub fn calls(&self) -> Vec<AwsCall> {
         self.calls.lock().expect("the call log is never poisoned").clone()
     }
+
+    /// The requests since the last `take_counts`, counted by action (`dynamodb:GetItem`, ...),
+    /// and forgets them (the benchmarks count per phase).
+    pub fn take_counts(&self) -> BTreeMap<String, u64> {
+        let calls = std::mem::take(&mut *self.calls.lock().expect("the call log is never poisoned"));
+        let mut counts = BTreeMap::new();
+        for call in calls {
+            *counts.entry(call.action).or_default() += 1;
+        }
+        counts
+    }
 }
 
 fn io_error(error: reqwest::Error) -> std::io::Error {
@@ -187,9 +199,8 @@ async fn forward(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, (StatusCode, String)> {
-    if let Some(call) = AwsCall::from_request(&headers, &body) {
-        state.calls.lock().expect("the call log is never poisoned").push(call);
-    }
+    let call = AwsCall::from_request(&method, &uri, &headers, &body);
+    state.calls.lock().expect("the call log is never poisoned").push(call);
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = state.http.request(method, format!("{}{path}", state.upstream)).body(body);
     for (name, value) in &headers {
