@@ -42,7 +42,8 @@ pub fn allows(
 ) -> Result<bool, TemplateError> {
     let role = role_of(template, function)?;
     let resource = call.resource.as_deref().and_then(|r| ids.logical(r));
-    let statements = if call.action.starts_with("kms:") {
+    let is_kms = call.action.starts_with("kms:");
+    let statements = if is_kms {
         let Some(key) = resource else { return Ok(false) };
         key_policy_statements_for(template, key, &role)?
     } else {
@@ -50,7 +51,7 @@ pub fn allows(
     };
     let mut allowed = false;
     for statement in statements {
-        if !statement_matches(statement, call, resource, call.action.starts_with("kms:"))? {
+        if !statement_matches(statement, call, resource, is_kms)? {
             continue;
         }
         match statement["Effect"].as_str() {

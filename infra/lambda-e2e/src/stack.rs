@@ -272,16 +272,20 @@ impl DeployedStack {
 
     /// Total calls the emulator counted (its control endpoints are not counted).
     pub async fn emulator_call_total(&self) -> u64 {
-        let calls: Value = self
+        let calls = self.emulator_state("calls").await;
+        calls.as_object().map(|c| c.values().filter_map(Value::as_u64).sum()).unwrap_or(0)
+    }
+
+    /// GETs an emulator control endpoint (`calls`, `tokens`, `calendars/{account}/events`, ...).
+    pub async fn emulator_state(&self, path: &str) -> Value {
+        let response = self
             .http
-            .get(format!("{}/_emulator/calls", self.emulator_url()))
+            .get(format!("{}/_emulator/{path}", self.emulator_url()))
             .send()
             .await
-            .expect("the emulator answers")
-            .json()
-            .await
-            .expect("calls are JSON");
-        calls.as_object().map(|c| c.values().filter_map(Value::as_u64).sum()).unwrap_or(0)
+            .expect("the emulator answers");
+        assert!(response.status().is_success(), "emulator {path}: {}", response.status());
+        response.json().await.expect("emulator state is JSON")
     }
 
     /// POSTs JSON to an emulator control endpoint, asserting success.

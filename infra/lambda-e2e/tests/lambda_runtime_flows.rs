@@ -157,15 +157,7 @@ async fn every_function_serves_its_part_of_the_api_through_the_runtime_api() {
         panic!("the sync event failed")
     };
     assert_eq!(synced["outcome"], "synced", "{synced}");
-    let at_google: Value = stack
-        .http
-        .get(format!("{}/_emulator/calendars/{ACCOUNT}/events", stack.emulator_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let at_google = stack.emulator_state(&format!("calendars/{ACCOUNT}/events")).await;
     let synced_event = at_google
         .as_array()
         .into_iter()
@@ -232,31 +224,29 @@ async fn every_function_serves_its_part_of_the_api_through_the_runtime_api() {
     // allows. A permission the code needs but the template forgot would fail in AWS, not here.
     let refused = stack.requests_iam_would_refuse();
     assert!(refused.is_empty(), "template.yaml's IAM would refuse: {refused:#?}");
-    let actions: std::collections::BTreeSet<String> =
-        stack.functions.values().flat_map(|f| f.aws.calls()).map(|c| c.action).collect();
+    // What each function sent: action and key family (`FLOW#state`, `T#<tenant>#U`) or KMS purpose.
+    let mut actions = std::collections::BTreeSet::new();
+    for function in stack.functions.values() {
+        let mut used = std::collections::BTreeSet::new();
+        for call in function.aws.calls() {
+            let key_family = call.leading_key.map(|k| {
+                let parts = if k.starts_with("T#") { 3 } else { 2 };
+                k.split('#').take(parts).collect::<Vec<_>>().join("#")
+            });
+            let purpose = call.encryption_context.and_then(|ctx| ctx.get("purpose").cloned());
+            used.insert(format!("{} {}", call.action, key_family.or(purpose).unwrap_or_default()));
+            actions.insert(call.action);
+        }
+        eprintln!("{}: {used:?}", function.spec.package);
+    }
     for expected in ["dynamodb:GetItem", "dynamodb:PutItem", "kms:GenerateDataKey", "kms:Decrypt"] {
         assert!(actions.contains(expected), "the flow never sent {expected}: {actions:?}");
-    }
-    for function in stack.functions.values() {
-        let used: std::collections::BTreeSet<String> = function
-            .aws
-            .calls()
-            .into_iter()
-            .map(|c| {
-                let on = c
-                    .leading_key
-                    .map(|k| k.split('#').take(if k.starts_with("T#") { 3 } else { 2 }).collect::<Vec<_>>().join("#"));
-                let purpose = c.encryption_context.and_then(|ctx| ctx.get("purpose").cloned());
-                format!("{} {}", c.action, on.or(purpose).unwrap_or_default())
-            })
-            .collect();
-        eprintln!("{}: {used:?}", function.spec.package);
     }
     stack.shutdown().await;
 }
 
 async fn emulator_tokens(stack: &DeployedStack) -> Value {
-    stack.http.get(format!("{}/_emulator/tokens", stack.emulator_url())).send().await.unwrap().json().await.unwrap()
+    stack.emulator_state("tokens").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
