@@ -9,7 +9,7 @@
 use std::hint::black_box;
 
 use calbridge::domain::Interval;
-use calbridge::slots::{
+use calbridge::usecases::slots::{
     BusyRequest, Mode, SlotRules, SlotsRequest, UserAvailability, WorkingHoursRequest, compute_slots,
 };
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -1,29 +1,34 @@
 //! The dependencies every handler receives, built once per container.
 //!
-//! `App` holds the ports as trait objects plus the settings the use cases need. `from_config`
-//! picks the adapters from configuration: DynamoDB + KMS (+ Secrets Manager) in AWS or against
-//! moto, or the embedded store + local key for the local stack. It makes no network call:
-//! AWS credentials, secrets and Google's keys are all fetched lazily on first use.
+//! `App` holds the ports as trait objects plus the settings the use cases need, and the OAuth
+//! providers this deployment offers, by key ([`App::oauth`]). `from_config` picks the adapters
+//! from configuration: DynamoDB + KMS (+ Secrets Manager) in AWS or against moto, or the
+//! embedded store + local key for the local stack. It makes no network call: AWS credentials,
+//! secrets and providers' keys are all fetched lazily on first use.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use url::Url;
+
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::embedded_store::EmbeddedStore;
-use crate::adapters::google_calendar::GoogleCalendarClient;
-use crate::adapters::google_oauth::{GoogleOAuthClient, http_client};
+use crate::adapters::google::calendar::GoogleCalendarClient;
+use crate::adapters::google::http_client;
+use crate::adapters::google::oauth::GoogleOAuthClient;
+use crate::adapters::inline_secrets::InlineSecrets;
 use crate::adapters::kms::KmsKeyProvider;
 use crate::adapters::local_key::LocalKeyProvider;
 use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig};
-use crate::domain::AllowedReturnTo;
+use crate::crypto::vault::Vault;
+use crate::domain::{AllowedReturnTo, Provider, ScopeSet, UnknownProvider};
 use crate::ports::{
-    Clock, ConnectionStore, FlowStore, GoogleCalendar, GoogleOAuth, KeyProvider, MeetingStore, SecretSource, SyncStore,
-    SystemClock,
+    Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore, OAuthClient, SecretSource, Secrets,
+    SyncStore, SystemClock,
 };
-use crate::retry::RetryPolicy;
-use crate::secrets::{InlineSecrets, Secrets};
-use crate::vault::Vault;
+use crate::usecases::retry::RetryPolicy;
 
 /// The embedded store's file inside `LOCAL_DATA_DIR`.
 pub const EMBEDDED_STORE_FILE: &str = "calbridge.redb";
@@ -31,21 +36,47 @@ pub const EMBEDDED_STORE_FILE: &str = "calbridge.redb";
 /// Settings the use cases read (the non-secret part of [`Config`]).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub google: GoogleConfig,
     pub allowed_return_to: AllowedReturnTo,
     pub tenant_claim: String,
     pub sync: crate::config::SyncConfig,
     pub meet: crate::config::MeetConfig,
 }
 
+/// One provider a user can connect: its OAuth client and the flow's settings for it.
+pub struct OAuthProvider {
+    pub client: Arc<dyn OAuthClient>,
+    /// Where the browser starts the consent flow (`/connections/{provider}/launch`).
+    pub launch_url: Url,
+    /// What a grant must cover to be stored.
+    pub required_scopes: ScopeSet,
+    /// The `iss` the provider names itself with in the redirect (RFC 9207), if it does.
+    pub issuer: Option<String>,
+    /// The provider's name as people write it, for messages.
+    pub display_name: &'static str,
+}
+
+impl OAuthProvider {
+    /// Google's settings, from its configuration section.
+    pub fn google(config: &GoogleConfig, client: Arc<dyn OAuthClient>) -> Self {
+        Self {
+            client,
+            launch_url: config.launch_url(),
+            required_scopes: config.required_scopes(),
+            issuer: Some(config.issuer.clone()),
+            display_name: "Google",
+        }
+    }
+}
+
 pub struct App {
     pub settings: Settings,
+    /// The providers this deployment offers, by key.
+    pub providers: BTreeMap<Provider, OAuthProvider>,
     pub connections: Arc<dyn ConnectionStore>,
     pub flows: Arc<dyn FlowStore>,
     pub syncs: Arc<dyn SyncStore>,
     pub meetings: Arc<dyn MeetingStore>,
     pub vault: Arc<Vault>,
-    pub google: Arc<dyn GoogleOAuth>,
     pub calendar: Arc<dyn GoogleCalendar>,
     /// How Google API calls are retried.
     pub retry: RetryPolicy,
@@ -76,6 +107,12 @@ impl Stores {
 }
 
 impl App {
+    /// The provider `provider` if this deployment offers it; an unconfigured provider is as
+    /// unknown as one that does not exist.
+    pub fn oauth(&self, provider: Provider) -> Result<&OAuthProvider, UnknownProvider> {
+        self.providers.get(&provider).ok_or(UnknownProvider)
+    }
+
     /// Builds the production wiring described by `config`.
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
         let aws = match (&config.storage, &config.secrets) {
@@ -101,25 +138,32 @@ impl App {
                 (Stores::of(Arc::new(store)), Arc::new(keys))
             }
         };
+        let providers = config.providers();
         let secret_source: Arc<dyn SecretSource> = match config.secrets {
             SecretsConfig::SecretsManager { secret_id } => {
                 let aws = aws.as_ref().expect("AWS config is loaded for Secrets Manager");
-                Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws), secret_id))
+                Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws), secret_id, &providers))
             }
-            SecretsConfig::Inline { google_client_secret, state_signing_key } => {
-                Arc::new(InlineSecrets::new(google_client_secret, state_signing_key))
+            SecretsConfig::Inline { client_secrets, state_signing_key } => {
+                Arc::new(InlineSecrets::new(client_secrets, state_signing_key))
             }
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let secrets = Arc::new(Secrets::new(secret_source));
-        let http = http_client(config.google.http_timeout);
-        let google =
-            Arc::new(GoogleOAuthClient::new(config.google.clone(), http.clone(), secrets.clone(), clock.clone()));
-        let calendar = Arc::new(GoogleCalendarClient::new(config.google.calendar_api_url.clone(), http));
-        let retry = RetryPolicy { budget: config.google.retry_budget, ..RetryPolicy::default() };
+        // Google's section also configures the Calendar port. Configuration accepts no
+        // deployment without it yet: Google is the only provider with an OAuth adapter.
+        let google = config.google.clone().expect("Config::from_lookup requires Google's section");
+        let http = http_client(google.http_timeout);
+        let mut oauth = BTreeMap::new();
+        if let Some(section) = &config.google {
+            let client = Arc::new(GoogleOAuthClient::new(section.clone(), http.clone(), secrets.clone(), clock.clone()));
+            oauth.insert(Provider::Google, OAuthProvider::google(section, client));
+        }
+        let calendar = Arc::new(GoogleCalendarClient::new(google.calendar_api_url.clone(), http));
+        let retry = RetryPolicy { budget: google.retry_budget, ..RetryPolicy::default() };
         Ok(App {
+            providers: oauth,
             settings: Settings {
-                google: config.google,
                 allowed_return_to: config.allowed_return_to,
                 tenant_claim: config.tenant_claim,
                 sync: config.sync,
@@ -130,7 +174,6 @@ impl App {
             syncs: stores.syncs,
             meetings: stores.meetings,
             vault: Arc::new(Vault::new(keys)),
-            google,
             calendar,
             retry,
             secrets,

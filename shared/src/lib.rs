@@ -1,29 +1,31 @@
-//! calbridge: per-user Google Calendar and Meet connections for apps, as AWS Lambda functions.
+//! calbridge: per-user connections to Google (Calendar, Meet) and other providers for apps, as
+//! AWS Lambda functions.
 //!
-//! This crate is everything but the wiring: configuration ([`config`]), domain types
-//! ([`domain`]), the ports that face AWS and Google ([`ports`]) and their adapters
-//! ([`adapters`]), envelope encryption ([`vault`], [`tokens`]), the use cases ([`connect`]),
-//! the HTTP edge ([`http`]) and one handler per Lambda function ([`functions`]).
+//! This crate is everything but the wiring of the binaries in `functions/`. Its layers only
+//! point down:
+//!
+//! - [`handlers`]: one per Lambda function, request -> use case -> response; [`runtime`] is the
+//!   Lambda bootstrap they share, [`http`] the edge (caller, routing, errors -> responses).
+//! - [`usecases`]: connect, access tokens, calendar session, calendars, availability and slots,
+//!   sync, meetings, retry.
+//! - [`ports`]: one trait per outside system (stores and their records, keys, secrets, OAuth,
+//!   Google Calendar, clock).
+//! - [`adapters`]: DynamoDB, KMS, Secrets Manager and Google over HTTPS; the embedded store,
+//!   local key and inline secrets offline. [`fakes`] are the in-process test doubles.
+//! - [`crypto`] (vault, sealed tokens, OAuth state, randomness), [`domain`] (values parsed at
+//!   the edge: ids, [`domain::Provider`], intervals, return URLs, event text), [`errors`] (the
+//!   error chain and input errors), [`config`] (every environment variable, read once) and
+//!   [`app`] (the ports wired from config, built once per container).
 
-pub mod access_tokens;
 pub mod adapters;
 pub mod app;
-pub mod availability;
-pub mod calendars;
 pub mod config;
-pub mod connect;
+pub mod crypto;
 pub mod domain;
+pub mod errors;
 pub mod fakes;
-pub mod functions;
+pub mod handlers;
 pub mod http;
-pub mod meetings;
-pub mod oauth_state;
 pub mod ports;
-pub mod random;
-pub mod retry;
-pub mod secrets;
-pub mod slots;
-pub mod sync;
-pub mod telemetry;
-pub mod tokens;
-pub mod vault;
+pub mod runtime;
+pub mod usecases;

@@ -7,8 +7,8 @@ use std::sync::atomic::Ordering;
 
 use calbridge::domain::{Interval, ScopeSet};
 use calbridge::fakes::FakeConsent;
-use calbridge::functions::{get_availability, list_calendars};
-use calbridge::ports::{CalendarEntry, GoogleAccount, GoogleApiError, GoogleOAuthError};
+use calbridge::handlers::{get_availability, list_calendars};
+use calbridge::ports::{CalendarEntry, ProviderAccount, GoogleApiError, OAuthError};
 use jiff::{SignedDuration, Timestamp};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
@@ -50,7 +50,7 @@ async fn connected(with_colleague: bool) -> Harness {
     );
     if with_colleague {
         let colleague = FakeConsent {
-            account: GoogleAccount { subject: COLLEAGUE_SUBJECT.into(), email: Some("sam@example.com".into()) },
+            account: ProviderAccount { id: COLLEAGUE_SUBJECT.into(), email: Some("sam@example.com".into()) },
             granted_scopes: ScopeSet::parse(ALL_SCOPES),
             issue_refresh_token: true,
         };
@@ -219,7 +219,7 @@ async fn users_of_other_tenants_look_unconnected_and_cost_no_google_call() {
 async fn harness_connect_other_tenant(h: &Harness) -> String {
     let outsider = "user-outside";
     let consent = FakeConsent {
-        account: GoogleAccount { subject: "1180000099".into(), email: Some("out@example.com".into()) },
+        account: ProviderAccount { id: "1180000099".into(), email: Some("out@example.com".into()) },
         granted_scopes: ScopeSet::parse(ALL_SCOPES),
         issue_refresh_token: true,
     };
@@ -293,7 +293,7 @@ async fn concurrent_requests_with_an_expired_token_refresh_once() {
 async fn a_revoked_grant_turns_the_connection_into_needs_reconnect() {
     let h = connected(false).await;
     h.clock.advance(SignedDuration::from_mins(56));
-    h.google.fail_next_refresh(GoogleOAuthError::InvalidGrant);
+    h.google.fail_next_refresh(OAuthError::InvalidGrant);
     let response = list(&h).await;
     assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (409, "needs_reconnect"));
     let status = h.status_as(TENANT, USER).await;

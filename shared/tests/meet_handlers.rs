@@ -3,7 +3,7 @@
 
 mod support;
 
-use calbridge::functions::create_meet;
+use calbridge::handlers::create_meet;
 use calbridge::ports::CalendarEntry;
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};

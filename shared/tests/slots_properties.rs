@@ -9,7 +9,7 @@
 //! starts on a whole minute, so every possible slot start is one of the scanned minutes.
 
 use calbridge::domain::{Interval, merge};
-use calbridge::slots::{
+use calbridge::usecases::slots::{
     BusyRequest, Mode, Slot, SlotRules, SlotsRequest, UserAvailability, WorkingHoursRequest, compute_slots,
 };
 use jiff::civil::{Date, date};

@@ -17,7 +17,7 @@ use base64::Engine as _;
 use calbridge::adapters::dynamodb::{DynamoDbStore, create_table};
 use calbridge::adapters::kms::{KmsKeyProvider, create_key_for_tests};
 use calbridge::adapters::secrets_manager::SecretsManagerSource;
-use calbridge::domain::ConnectionKey;
+use calbridge::domain::{ConnectionKey, Provider};
 use calbridge::ports::{
     ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError, KeyProvider, SealPurpose,
     SealedSecret, SecretSource, SecretsError, StoreError, WriteCondition,
@@ -67,7 +67,7 @@ fn secrets_manager() -> aws_sdk_secretsmanager::Client {
 const DEAD_ENDPOINT: &str = "http://127.0.0.1:9";
 
 fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", calbridge::random::token())
+    format!("{prefix}-{}", calbridge::crypto::random::token())
 }
 
 /// A fresh table of its own for one test.
@@ -225,7 +225,7 @@ async fn connection_item_follows_the_documented_layout() {
     assert_eq!(s(&item, "provider"), "google");
     assert_eq!(n(&item, "version"), record.version.to_string());
     assert_eq!(s(&item, "status"), "needs_reconnect");
-    assert_eq!(s(&item, "google_account_id"), record.google_account_id);
+    assert_eq!(s(&item, "account_id"), record.account_id);
     assert_eq!(s(&item, "email"), "ana.lima@example.com");
     assert_eq!(
         item.get("scopes"),
@@ -448,7 +448,7 @@ async fn secret_with(value: &str) -> SecretsManagerSource {
     let client = secrets_manager();
     let name = unique("calbridge/test");
     client.create_secret().name(&name).secret_string(value).send().await.unwrap();
-    SecretsManagerSource::new(client, name)
+    SecretsManagerSource::new(client, name, &[Provider::Google])
 }
 
 #[tokio::test]
@@ -460,7 +460,7 @@ async fn loads_the_client_secret_and_signing_key() {
     ))
     .await;
     let secrets = source.load().await.unwrap();
-    assert_eq!(secrets.google_client_secret.expose_secret(), CLIENT_SECRET);
+    assert_eq!(secrets.client_secret(Provider::Google).unwrap().expose_secret(), CLIENT_SECRET);
     assert_eq!(secrets.state_signing_key.expose_secret(), &signing_key);
     assert!(!format!("{source:?}").contains(CLIENT_SECRET));
 }
@@ -515,13 +515,13 @@ async fn a_binary_secret_is_malformed() {
         .send()
         .await
         .unwrap();
-    let result = SecretsManagerSource::new(client, name).load().await;
+    let result = SecretsManagerSource::new(client, name, &[Provider::Google]).load().await;
     assert!(matches!(result, Err(SecretsError::Malformed(ref what)) if what.contains("SecretString")));
 }
 
 #[tokio::test]
 async fn a_missing_or_unreachable_secret_is_unavailable() {
-    let missing = SecretsManagerSource::new(secrets_manager(), unique("calbridge/absent"));
+    let missing = SecretsManagerSource::new(secrets_manager(), unique("calbridge/absent"), &[Provider::Google]);
     match missing.load().await {
         Err(SecretsError::Unavailable(source)) => {
             let text = aws_sdk_secretsmanager::error::DisplayErrorContext(source.as_ref()).to_string();
@@ -530,6 +530,6 @@ async fn a_missing_or_unreachable_secret_is_unavailable() {
         Err(other) => panic!("expected Unavailable, got {other:?}"),
         Ok(_) => panic!("a secret that does not exist loaded"),
     }
-    let dead = SecretsManagerSource::new(client_for!(aws_sdk_secretsmanager, DEAD_ENDPOINT, 1), "calbridge/x");
+    let dead = SecretsManagerSource::new(client_for!(aws_sdk_secretsmanager, DEAD_ENDPOINT, 1), "calbridge/x", &[Provider::Google]);
     assert!(matches!(dead.load().await, Err(SecretsError::Unavailable(_))));
 }

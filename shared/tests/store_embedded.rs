@@ -28,7 +28,7 @@ async fn setup() -> StoreUnderTest {
         flows: store.clone(),
         syncs: store.clone(),
         meetings: store.clone(),
-        keys: Arc::new(LocalKeyProvider::new(calbridge::random::bytes::<32>())),
+        keys: Arc::new(LocalKeyProvider::new(calbridge::crypto::random::bytes::<32>())),
         raw: Arc::new(EmbeddedRaw(store)),
     }
 }
@@ -40,7 +40,7 @@ store_contract_tests!(setup);
 async fn file_store_keeps_connections_across_a_reopen() {
     use calbridge::ports::{ConnectionStore, WriteCondition};
 
-    let dir = std::env::temp_dir().join(format!("calbridge-store-test-{}", calbridge::random::token()));
+    let dir = std::env::temp_dir().join(format!("calbridge-store-test-{}", calbridge::crypto::random::token()));
     let path = dir.join("store.redb");
     let record = common::store_contract::full_record(common::store_contract::key("t1", "u1"));
     {

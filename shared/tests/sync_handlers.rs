@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use calbridge::domain::{AppointmentId, ScopeSet, TenantId};
 use calbridge::fakes::FakeConsent;
-use calbridge::functions::sync_appointment;
-use calbridge::ports::{CalendarEntry, GoogleAccount, GoogleApiError, GoogleEvent, GoogleOAuthError};
+use calbridge::handlers::sync_appointment;
+use calbridge::ports::{CalendarEntry, ProviderAccount, GoogleApiError, GoogleEvent, OAuthError};
 use jiff::SignedDuration;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -33,7 +33,7 @@ async fn connected() -> Harness {
 
 async fn connect_colleague(h: &Harness) {
     let colleague = FakeConsent {
-        account: GoogleAccount { subject: "1180000002".into(), email: Some(COLLEAGUE_CALENDAR.into()) },
+        account: ProviderAccount { id: "1180000002".into(), email: Some(COLLEAGUE_CALENDAR.into()) },
         granted_scopes: ScopeSet::parse(ALL_SCOPES),
         issue_refresh_token: true,
     };
@@ -52,7 +52,7 @@ fn with_detail(mut event: Value, patch: Value) -> Value {
     event
 }
 
-async fn deliver(h: &Harness, event: Value) -> Result<Value, calbridge::sync::SyncError> {
+async fn deliver(h: &Harness, event: Value) -> Result<Value, calbridge::usecases::sync::SyncError> {
     sync_appointment::handle_event(&h.app, event, Instant::now() + Duration::from_secs(10)).await
 }
 
@@ -79,7 +79,7 @@ async fn a_create_writes_one_private_event_with_the_derived_id() {
     assert_eq!(events.len(), 1);
     let event = &events[0];
     let expected_id =
-        calbridge::sync::google_event_id(&TenantId::parse(TENANT).unwrap(), &AppointmentId::parse("a-123").unwrap());
+        calbridge::domain::appointment_event_id(&TenantId::parse(TENANT).unwrap(), &AppointmentId::parse("a-123").unwrap());
     assert_eq!(event.id, expected_id);
     assert!(event.id.len() >= 5 && event.id.chars().all(|c| matches!(c, 'a'..='v' | '0'..='9')));
     assert_eq!(event.summary.as_deref(), Some("Appointment"), "titles stay out of Google unless allowed");
@@ -199,7 +199,7 @@ async fn failure_classes_are_recorded_and_answered_as_specified() {
     // Needs reconnect: recorded as failed with the reason, success.
     let h = connected().await;
     h.clock.advance(SignedDuration::from_mins(56));
-    h.google.fail_next_refresh(GoogleOAuthError::InvalidGrant);
+    h.google.fail_next_refresh(OAuthError::InvalidGrant);
     let outcome = deliver(&h, sync_event("create")).await.unwrap();
     assert_eq!(outcome["outcome"], "failed_needs_reconnect");
     let record = record_of(&h).await.unwrap();

@@ -1,6 +1,6 @@
-//! The `auth-callback` Lambda function: wiring only; the handler is `calbridge::functions::auth_callback`.
+//! The `auth-callback` Lambda function: wiring only; the handler is `calbridge::handlers::auth_callback`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    calbridge::functions::serve(calbridge::functions::auth_callback::handle).await
+    calbridge::runtime::serve(calbridge::handlers::auth_callback::handle).await
 }

@@ -1,6 +1,6 @@
-//! The `auth-start` Lambda function: wiring only; the handler is `calbridge::functions::auth_start`.
+//! The `auth-start` Lambda function: wiring only; the handler is `calbridge::handlers::auth_start`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    calbridge::functions::serve(calbridge::functions::auth_start::handle).await
+    calbridge::runtime::serve(calbridge::handlers::auth_start::handle).await
 }

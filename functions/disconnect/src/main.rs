@@ -1,6 +1,6 @@
-//! The `disconnect` Lambda function: wiring only; the handler is `calbridge::functions::disconnect`.
+//! The `disconnect` Lambda function: wiring only; the handler is `calbridge::handlers::disconnect`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    calbridge::functions::serve(calbridge::functions::disconnect::handle).await
+    calbridge::runtime::serve(calbridge::handlers::disconnect::handle).await
 }

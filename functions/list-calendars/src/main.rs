@@ -1,6 +1,6 @@
-//! The `list-calendars` Lambda function: wiring only; the handler is `calbridge::functions::list_calendars`.
+//! The `list-calendars` Lambda function: wiring only; the handler is `calbridge::handlers::list_calendars`.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    calbridge::functions::serve(calbridge::functions::list_calendars::handle).await
+    calbridge::runtime::serve(calbridge::handlers::list_calendars::handle).await
 }

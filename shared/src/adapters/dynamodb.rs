@@ -296,7 +296,7 @@ fn connection_to_item(record: &ConnectionRecord) -> Item {
     put_owner(&mut item, &record.key);
     item.insert("version".into(), number(record.version));
     item.insert("status".into(), AttributeValue::S(record.status.as_str().to_owned()));
-    item.insert("google_account_id".into(), AttributeValue::S(record.google_account_id.clone()));
+    item.insert("account_id".into(), AttributeValue::S(record.account_id.clone()));
     put_optional_string(&mut item, "email", record.email.as_deref());
     item.insert("scopes".into(), AttributeValue::L(record.scopes.iter().cloned().map(AttributeValue::S).collect()));
     item.insert("connected_at".into(), timestamp(record.connected_at));
@@ -378,7 +378,8 @@ fn connection_from_item(key: &ConnectionKey, item: &Item) -> Result<ConnectionRe
         key: stored_key,
         version: item.number("version")?,
         status: ConnectionStatus::parse(status).ok_or_else(|| corrupt("status"))?,
-        google_account_id: item.string("google_account_id")?.to_owned(),
+        // Items written before providers were neutral name it `google_account_id`.
+        account_id: item.string("account_id").or_else(|_| item.string("google_account_id"))?.to_owned(),
         email: item.optional_string("email")?,
         scopes: item.string_list("scopes")?,
         connected_at: item.timestamp("connected_at")?,
@@ -475,10 +476,7 @@ impl Attributes<'_> {
     fn owner(&self) -> Result<ConnectionKey, StoreError> {
         let tenant = TenantId::parse(self.string("tenant_id")?).map_err(|_| corrupt("tenant_id"))?;
         let user = UserId::parse(self.string("user_id")?).map_err(|_| corrupt("user_id"))?;
-        let provider = match self.string("provider")? {
-            "google" => Provider::Google,
-            _ => return Err(corrupt("provider")),
-        };
+        let provider = Provider::parse(self.string("provider")?).map_err(|_| corrupt("provider"))?;
         Ok(ConnectionKey { tenant, user, provider })
     }
 

@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use redb::{Database, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AppointmentId, ConnectionKey, SessionId, TenantId, UserId};
+use crate::domain::{AppointmentId, ConnectionKey, Provider, SessionId, TenantId, UserId};
 use crate::ports::{
     ConnectionRecord, ConnectionStatus, ConnectionStore, FlowKind, FlowRecord, FlowStore, MeetingRecord, MeetingState,
     MeetingStore, SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
@@ -470,20 +470,28 @@ impl StoredSealed {
     }
 }
 
-fn parse_key(tenant: &str, user: &str) -> Result<ConnectionKey, StoreError> {
-    Ok(ConnectionKey::google(
+fn parse_key(tenant: &str, user: &str, provider: &str) -> Result<ConnectionKey, StoreError> {
+    Ok(ConnectionKey::new(
         TenantId::parse(tenant).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         UserId::parse(user).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        Provider::parse(provider).map_err(|_| StoreError::Corrupt(format!("provider {provider:?}")))?,
     ))
+}
+
+fn google() -> String {
+    Provider::Google.as_str().to_owned()
 }
 
 #[derive(Serialize, Deserialize)]
 struct StoredConnection {
     tenant_id: String,
     user_id: String,
+    /// Absent in files written before providers were stored: those were all Google's.
+    #[serde(default = "google")]
+    provider: String,
     version: u64,
     status: String,
-    google_account_id: String,
+    account_id: String,
     email: Option<String>,
     scopes: Vec<String>,
     connected_at: Timestamp,
@@ -502,9 +510,10 @@ impl StoredConnection {
         Self {
             tenant_id: r.key.tenant.to_string(),
             user_id: r.key.user.to_string(),
+            provider: r.key.provider.as_str().to_owned(),
             version: r.version,
             status: r.status.as_str().to_owned(),
-            google_account_id: r.google_account_id.clone(),
+            account_id: r.account_id.clone(),
             email: r.email.clone(),
             scopes: r.scopes.clone(),
             connected_at: r.connected_at,
@@ -519,11 +528,11 @@ impl StoredConnection {
 
     fn into_record(self) -> Result<ConnectionRecord, StoreError> {
         Ok(ConnectionRecord {
-            key: parse_key(&self.tenant_id, &self.user_id)?,
+            key: parse_key(&self.tenant_id, &self.user_id, &self.provider)?,
             version: self.version,
             status: ConnectionStatus::parse(&self.status)
                 .ok_or_else(|| StoreError::Corrupt(format!("status {:?}", self.status)))?,
-            google_account_id: self.google_account_id,
+            account_id: self.account_id,
             email: self.email,
             scopes: self.scopes,
             connected_at: self.connected_at,
@@ -542,6 +551,8 @@ struct StoredFlow {
     id_hash: String,
     tenant_id: String,
     user_id: String,
+    #[serde(default = "google")]
+    provider: String,
     return_to: String,
     login_hint: Option<String>,
     browser_binding_hash: Option<String>,
@@ -555,6 +566,7 @@ impl StoredFlow {
             id_hash: r.id_hash.clone(),
             tenant_id: r.owner.tenant.to_string(),
             user_id: r.owner.user.to_string(),
+            provider: r.owner.provider.as_str().to_owned(),
             return_to: r.return_to.clone(),
             login_hint: r.login_hint.clone(),
             browser_binding_hash: r.browser_binding_hash.clone(),
@@ -567,7 +579,7 @@ impl StoredFlow {
         Ok(FlowRecord {
             kind,
             id_hash: self.id_hash,
-            owner: parse_key(&self.tenant_id, &self.user_id)?,
+            owner: parse_key(&self.tenant_id, &self.user_id, &self.provider)?,
             return_to: self.return_to,
             login_hint: self.login_hint,
             browser_binding_hash: self.browser_binding_hash,
@@ -583,14 +595,14 @@ mod tests {
 
     #[tokio::test]
     async fn survives_reopening_the_file() {
-        let dir = std::env::temp_dir().join(format!("calbridge-store-{}", crate::random::token()));
+        let dir = std::env::temp_dir().join(format!("calbridge-store-{}", crate::crypto::random::token()));
         let path = dir.join("calbridge.redb");
-        let key = parse_key("t1", "u1").unwrap();
+        let key = parse_key("t1", "u1", "google").unwrap();
         let record = ConnectionRecord {
             key: key.clone(),
             version: 1,
             status: ConnectionStatus::Connected,
-            google_account_id: "1001".into(),
+            account_id: "1001".into(),
             email: Some("a@example.com".into()),
             scopes: vec!["openid".into()],
             connected_at: Timestamp::UNIX_EPOCH,

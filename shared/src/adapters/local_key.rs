@@ -47,7 +47,7 @@ impl LocalKeyProvider {
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 std::fs::create_dir_all(dir)?;
-                let key = crate::random::bytes::<32>();
+                let key = crate::crypto::random::bytes::<32>();
                 write_private(&path, engine.encode(key).as_bytes())?;
                 Ok(Self::new(key))
             }
@@ -63,8 +63,8 @@ impl LocalKeyProvider {
 #[async_trait]
 impl KeyProvider for LocalKeyProvider {
     async fn generate_data_key(&self, context: &EncryptionContext) -> Result<DataKey, KeyError> {
-        let data_key = crate::random::bytes::<32>();
-        let nonce = crate::random::bytes::<12>();
+        let data_key = crate::crypto::random::bytes::<32>();
+        let nonce = crate::crypto::random::bytes::<12>();
         let aad = context.aad();
         let wrapped = self
             .cipher
@@ -128,7 +128,7 @@ mod tests {
     use secrecy::ExposeSecret;
 
     fn context(user: &str, purpose: SealPurpose) -> EncryptionContext {
-        let key = ConnectionKey::google(TenantId::parse("t1").unwrap(), UserId::parse(user).unwrap());
+        let key = ConnectionKey::new(TenantId::parse("t1").unwrap(), UserId::parse(user).unwrap(), crate::domain::Provider::Google);
         EncryptionContext::new(&key, purpose)
     }
 
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn master_key_file_is_created_once_and_reused() {
-        let dir = std::env::temp_dir().join(format!("calbridge-key-{}", crate::random::token()));
+        let dir = std::env::temp_dir().join(format!("calbridge-key-{}", crate::crypto::random::token()));
         let first = LocalKeyProvider::load_or_create(&dir).unwrap();
         let second = LocalKeyProvider::load_or_create(&dir).unwrap();
         assert_eq!(first.key_id(), second.key_id());

@@ -1,6 +1,7 @@
 //! The production [`SecretSource`]: one AWS Secrets Manager secret.
 //!
-//! The secret's `SecretString` is a JSON object:
+//! The secret's `SecretString` is a JSON object with one `<provider>_client_secret` per
+//! configured provider and the state-signing key:
 //! `{"google_client_secret": "...", "state_signing_key": "<base64 of at least 32 bytes>"}`.
 //! Other fields are ignored, so the secret can carry notes or rotation metadata.
 //!
@@ -18,7 +19,8 @@ use secrecy::zeroize::Zeroize;
 use secrecy::{SecretBox, SecretString};
 use serde_json::Value;
 
-use crate::ports::{AppSecrets, SecretSource, SecretsError};
+use crate::domain::Provider;
+use crate::ports::{AppSecrets, SecretSource, SecretsError, client_secret_field};
 
 /// The shortest state-signing key accepted, in bytes (HMAC-SHA-256 wants a full block of entropy).
 pub const MIN_STATE_SIGNING_KEY_BYTES: usize = 32;
@@ -27,11 +29,13 @@ pub struct SecretsManagerSource {
     client: aws_sdk_secretsmanager::Client,
     /// The secret's name or ARN.
     secret_id: String,
+    /// The providers whose client secret the secret must hold.
+    providers: Vec<Provider>,
 }
 
 impl SecretsManagerSource {
-    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>) -> Self {
-        Self { client, secret_id: secret_id.into() }
+    pub fn new(client: aws_sdk_secretsmanager::Client, secret_id: impl Into<String>, providers: &[Provider]) -> Self {
+        Self { client, secret_id: secret_id.into(), providers: providers.to_vec() }
     }
 }
 
@@ -54,7 +58,7 @@ impl SecretSource for SecretsManagerSource {
                 "SecretString is absent (a binary secret is not supported)".to_owned(),
             ));
         };
-        let parsed = parse_app_secrets(&raw);
+        let parsed = parse_app_secrets(&raw, &self.providers);
         raw.zeroize();
         parsed
     }
@@ -62,18 +66,20 @@ impl SecretSource for SecretsManagerSource {
 
 /// Parses the secret's JSON. Errors are built from field names only: serde's own messages can
 /// quote the offending value.
-fn parse_app_secrets(raw: &str) -> Result<AppSecrets, SecretsError> {
+fn parse_app_secrets(raw: &str, providers: &[Provider]) -> Result<AppSecrets, SecretsError> {
     let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(raw) else {
         return Err(SecretsError::Malformed("SecretString is not a JSON object".to_owned()));
     };
-    let google_client_secret = match fields.remove("google_client_secret") {
-        Some(Value::String(secret)) if !secret.is_empty() => SecretString::from(secret),
-        _ => {
-            return Err(SecretsError::Malformed(
-                "google_client_secret is missing or not a non-empty string".to_owned(),
-            ));
+    let mut client_secrets = std::collections::BTreeMap::new();
+    for &provider in providers {
+        let field = client_secret_field(provider);
+        match fields.remove(&field) {
+            Some(Value::String(secret)) if !secret.is_empty() => {
+                client_secrets.insert(provider, SecretString::from(secret));
+            }
+            _ => return Err(SecretsError::Malformed(format!("{field} is missing or not a non-empty string"))),
         }
-    };
+    }
     let signing_key_problem = || {
         SecretsError::Malformed(format!(
             "state_signing_key must be at least {MIN_STATE_SIGNING_KEY_BYTES} bytes, base64-encoded"
@@ -92,5 +98,5 @@ fn parse_app_secrets(raw: &str) -> Result<AppSecrets, SecretsError> {
         }
         Err(_) => return Err(signing_key_problem()),
     };
-    Ok(AppSecrets { google_client_secret, state_signing_key })
+    Ok(AppSecrets { client_secrets, state_signing_key })
 }

@@ -1,4 +1,5 @@
-//! Tenant and user identifiers and the key that names one stored connection.
+//! Tenant, user, appointment and session identifiers, the owner of connections and the key
+//! that names one stored connection.
 //!
 //! Ids come from the JWT authorizer's claims. They end up inside DynamoDB keys
 //! (`T#<tenant>#U#<user>`), KMS encryption contexts and AES-GCM associated data, so the one
@@ -6,6 +7,8 @@
 //! syntax: `#`, whitespace and control characters are rejected, and length is bounded.
 
 use std::fmt;
+
+use super::Provider;
 
 const MAX_ID_LEN: usize = 256;
 
@@ -78,18 +81,22 @@ id_type!(
     "session id"
 );
 
-/// The external account kind a connection is for. Only Google today; the variant is part of
-/// every key and encryption context so that adding a provider never aliases stored data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Provider {
-    Google,
+/// Whose connections: one user of one tenant. The edge knows the caller as an owner; the
+/// provider comes from the route (or, for calendar work, from the port that needs it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Owner {
+    pub tenant: TenantId,
+    pub user: UserId,
 }
 
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Google => "google",
-        }
+impl Owner {
+    pub fn new(tenant: TenantId, user: UserId) -> Self {
+        Self { tenant, user }
+    }
+
+    /// The key of this owner's connection to `provider`.
+    pub fn connection(&self, provider: Provider) -> ConnectionKey {
+        ConnectionKey { tenant: self.tenant.clone(), user: self.user.clone(), provider }
     }
 }
 
@@ -103,8 +110,12 @@ pub struct ConnectionKey {
 }
 
 impl ConnectionKey {
-    pub fn google(tenant: TenantId, user: UserId) -> Self {
-        Self { tenant, user, provider: Provider::Google }
+    pub fn new(tenant: TenantId, user: UserId, provider: Provider) -> Self {
+        Self { tenant, user, provider }
+    }
+
+    pub fn owner(&self) -> Owner {
+        Owner { tenant: self.tenant.clone(), user: self.user.clone() }
     }
 }
 

@@ -18,7 +18,7 @@ use calbridge::ports::{
     KeyProvider, MeetingRecord, MeetingState, MeetingStore, SealPurpose, SealedSecret, StoreError, SyncRecord,
     SyncStatus, SyncStore, WriteCondition,
 };
-use calbridge::vault::{Vault, VaultError};
+use calbridge::crypto::vault::{Vault, VaultError};
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
 
@@ -83,7 +83,7 @@ pub(crate) use store_contract_tests;
 // Fixtures
 
 pub fn key(tenant: &str, user: &str) -> ConnectionKey {
-    ConnectionKey::google(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap())
+    ConnectionKey::new(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap(), calbridge::domain::Provider::Google)
 }
 
 fn at(rfc3339: &str) -> Timestamp {
@@ -106,7 +106,7 @@ pub fn full_record(key: ConnectionKey) -> ConnectionRecord {
         key,
         version: 9_007_199_254_740_993,
         status: ConnectionStatus::NeedsReconnect,
-        google_account_id: "109876543210987654321".to_owned(),
+        account_id: "109876543210987654321".to_owned(),
         email: Some("ana.lima@example.com".to_owned()),
         scopes: vec![
             "https://www.googleapis.com/auth/calendar.events".to_owned(),
@@ -129,7 +129,7 @@ fn sparse_record(key: ConnectionKey) -> ConnectionRecord {
         key,
         version: 1,
         status: ConnectionStatus::Connected,
-        google_account_id: "42".to_owned(),
+        account_id: "42".to_owned(),
         email: None,
         scopes: vec!["openid".to_owned()],
         connected_at: at("2026-01-01T00:00:00Z"),
@@ -142,8 +142,8 @@ fn sparse_record(key: ConnectionKey) -> ConnectionRecord {
     }
 }
 
-fn with_version(record: &ConnectionRecord, version: u64, google_account_id: &str) -> ConnectionRecord {
-    ConnectionRecord { version, google_account_id: google_account_id.to_owned(), ..record.clone() }
+fn with_version(record: &ConnectionRecord, version: u64, account_id: &str) -> ConnectionRecord {
+    ConnectionRecord { version, account_id: account_id.to_owned(), ..record.clone() }
 }
 
 fn id_hash(seed: &str) -> String {
@@ -404,7 +404,7 @@ pub async fn stored_item_holds_no_plaintext_token(s: StoreUnderTest) {
     let raw = s.raw.raw_connection(&owner).await.expect("the backend holds the connection");
 
     // The dump is really the record: its non-secret fields are there in clear.
-    assert!(contains(&raw, record.google_account_id.as_bytes()), "raw dump does not show the record");
+    assert!(contains(&raw, record.account_id.as_bytes()), "raw dump does not show the record");
 
     for secret in [token_json().as_slice(), ACCESS_TOKEN.as_bytes(), REFRESH_TOKEN.as_bytes()] {
         for needle in encodings(secret) {

@@ -9,8 +9,8 @@ use calbridge::adapters::embedded_store::EmbeddedStore;
 use calbridge::app::App;
 use calbridge::domain::{ConnectionKey, ScopeSet, TenantId, UserId};
 use calbridge::fakes::{FakeCalendar, FakeConsent, FakeGoogle, ManualClock, test_app};
-use calbridge::functions::{auth_callback, auth_start, disconnect};
-use calbridge::ports::{ConnectionStore, GoogleAccount};
+use calbridge::handlers::{auth_callback, auth_start, disconnect};
+use calbridge::ports::{ConnectionStore, ProviderAccount};
 use lambda_http::{Body, Response};
 use serde_json::Value;
 use std::sync::Arc;
@@ -77,12 +77,12 @@ pub fn error_code(response: &Response<Body>) -> String {
 }
 
 pub fn owner(tenant: &str, user: &str) -> ConnectionKey {
-    ConnectionKey::google(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap())
+    ConnectionKey::new(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap(), calbridge::domain::Provider::Google)
 }
 
 pub fn consent(scopes: &str, refresh: bool) -> FakeConsent {
     FakeConsent {
-        account: GoogleAccount { subject: "1180000001".into(), email: Some("dr.lee@example.com".into()) },
+        account: ProviderAccount { id: "1180000001".into(), email: Some("dr.lee@example.com".into()) },
         granted_scopes: ScopeSet::parse(scopes),
         issue_refresh_token: refresh,
     }

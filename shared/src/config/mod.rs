@@ -1,0 +1,337 @@
+//! Every environment variable calbridge reads is read here, once, into a typed [`Config`].
+//!
+//! Parsing fails fast and names *every* missing or invalid variable in one error, so a
+//! misconfigured deployment is fixed in one round trip. The Google endpoints default to
+//! Google's real ones; pointing them (all of them, through these variables alone) at another
+//! Google-compatible server, such as the bundled emulator, is the only difference between
+//! production and the local stack.
+
+mod google;
+mod reader;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use secrecy::{SecretBox, SecretString};
+
+use crate::domain::{AllowedReturnTo, Provider};
+use reader::Reader;
+
+pub use google::{DEFAULT_SCOPES, GoogleConfig};
+
+pub(crate) const MIN_SIGNING_KEY_BYTES: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {}", .problems.join("; "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Config {
+    /// Google's section, when Google is enabled (its client id is set).
+    pub google: Option<GoogleConfig>,
+    pub secrets: SecretsConfig,
+    pub storage: StorageConfig,
+    pub allowed_return_to: AllowedReturnTo,
+    /// The JWT claim that carries the tenant id (`sub` always carries the user id).
+    pub tenant_claim: String,
+    pub sync: SyncConfig,
+    pub meet: MeetConfig,
+}
+
+/// How session meetings are created and which links may be attached.
+#[derive(Debug, Clone)]
+pub struct MeetConfig {
+    /// Hosts an attached meeting link may point at: exact names, or `*.example.com` for any
+    /// subdomain of example.com.
+    pub allowed_hosts: Vec<String>,
+    /// `sendUpdates` for invitations to attendees: `all`, `externalOnly` or `none`.
+    pub send_updates: crate::ports::SendUpdates,
+}
+
+pub const DEFAULT_MEETING_HOSTS: &str = "meet.google.com,zoom.us,*.zoom.us,teams.microsoft.com,teams.live.com";
+
+/// How appointments are mirrored into Google Calendar.
+#[derive(Debug, Clone)]
+pub struct SyncConfig {
+    /// The EventBridge `source` of the app's appointment events.
+    pub event_source: String,
+    /// The title every synced event carries unless titles are allowed.
+    pub event_title: String,
+    /// Whether an appointment's own `title` may reach Google (off: privacy by default).
+    pub allow_event_titles: bool,
+}
+
+/// The variable that enables a provider: its OAuth client id (`GOOGLE_CLIENT_ID`).
+pub fn client_id_variable(provider: Provider) -> String {
+    format!("{}_CLIENT_ID", provider.as_str().to_ascii_uppercase())
+}
+
+impl Config {
+    /// The providers this deployment offers.
+    pub fn providers(&self) -> Vec<Provider> {
+        self.google.iter().map(|_| Provider::Google).collect()
+    }
+}
+
+/// Where the providers' client secrets and the OAuth state-signing key come from.
+pub enum SecretsConfig {
+    /// Lambda: one Secrets Manager secret, fetched once per container on first use.
+    SecretsManager { secret_id: String },
+    /// Local runs and tests: given directly (`<PROVIDER>_CLIENT_SECRET`, `STATE_SIGNING_KEY`).
+    Inline { client_secrets: BTreeMap<Provider, SecretString>, state_signing_key: SecretBox<Vec<u8>> },
+}
+
+impl std::fmt::Debug for SecretsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretsConfig::SecretsManager { secret_id } => {
+                f.debug_struct("SecretsManager").field("secret_id", secret_id).finish()
+            }
+            SecretsConfig::Inline { .. } => f.write_str("Inline([redacted])"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum StorageConfig {
+    /// Production: DynamoDB table + KMS key (set `AWS_ENDPOINT_URL` to use moto).
+    Aws { table_name: String, kms_key_id: String },
+    /// Local stack: file-backed embedded store and a local master key.
+    Embedded { data_dir: PathBuf, master_key: Option<SecretBoxBytes> },
+}
+
+/// A 32-byte key given in configuration, redacted in `Debug`.
+#[derive(Clone)]
+pub struct SecretBoxBytes(pub [u8; 32]);
+
+impl std::fmt::Debug for SecretBoxBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads configuration through `lookup`, which returns a variable's value if set.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut env = Reader { lookup: &lookup, problems: Vec::new() };
+
+        // A provider is enabled when its client id is set. With none set, Google's section is
+        // read anyway, so the error names what a deployment has to set.
+        let enabled: Vec<Provider> =
+            Provider::ALL.into_iter().filter(|p| env.optional(&client_id_variable(*p)).is_some()).collect();
+        if enabled.contains(&Provider::Zoom) {
+            env.problem("ZOOM_CLIENT_ID is set, but this build of calbridge cannot connect Zoom yet");
+        }
+        let google = (enabled.is_empty() || enabled.contains(&Provider::Google)).then(|| google::read(&mut env));
+        // The providers whose sections were read: each needs its client secret too.
+        let providers: Vec<Provider> = google.iter().map(|_| Provider::Google).collect();
+        let google_ok = !matches!(google, Some(None));
+        let google: Option<GoogleConfig> = google.flatten();
+
+        let secrets = match env.optional("GOOGLE_SECRET_ARN") {
+            Some(secret_id) => Some(SecretsConfig::SecretsManager { secret_id }),
+            None => {
+                let mut client_secrets = BTreeMap::new();
+                for &provider in &providers {
+                    let name = format!("{}_CLIENT_SECRET", provider.as_str().to_ascii_uppercase());
+                    if let Some(secret) = env.required_because(&name, "GOOGLE_SECRET_ARN is not set") {
+                        client_secrets.insert(provider, SecretString::from(secret));
+                    }
+                }
+                let key = env
+                    .required_because("STATE_SIGNING_KEY", "GOOGLE_SECRET_ARN is not set")
+                    .and_then(|raw| env.signing_key("STATE_SIGNING_KEY", &raw));
+                match key {
+                    Some(key) if client_secrets.len() == providers.len() => Some(SecretsConfig::Inline {
+                        client_secrets,
+                        state_signing_key: SecretBox::new(Box::new(key)),
+                    }),
+                    _ => None,
+                }
+            }
+        };
+
+        let table_name = env.optional("TABLE_NAME");
+        let kms_key_id = env.optional("KMS_KEY_ID");
+        let storage = match (table_name, kms_key_id, env.optional("LOCAL_DATA_DIR")) {
+            (Some(table_name), Some(kms_key_id), _) => Some(StorageConfig::Aws { table_name, kms_key_id }),
+            (Some(_), None, _) => {
+                env.problem("KMS_KEY_ID is required when TABLE_NAME is set");
+                None
+            }
+            (None, Some(_), _) => {
+                env.problem("TABLE_NAME is required when KMS_KEY_ID is set");
+                None
+            }
+            (None, None, Some(dir)) => {
+                let master_key = env.optional("LOCAL_MASTER_KEY").and_then(|raw| {
+                    match base64::engine::general_purpose::STANDARD.decode(raw.trim()) {
+                        Ok(bytes) if bytes.len() == 32 => {
+                            let mut key = [0u8; 32];
+                            key.copy_from_slice(&bytes);
+                            Some(SecretBoxBytes(key))
+                        }
+                        _ => {
+                            env.problem("LOCAL_MASTER_KEY must be 32 bytes, base64-encoded");
+                            None
+                        }
+                    }
+                });
+                Some(StorageConfig::Embedded { data_dir: PathBuf::from(dir), master_key })
+            }
+            (None, None, None) => {
+                env.problem("TABLE_NAME and KMS_KEY_ID are required (or LOCAL_DATA_DIR for the embedded store)");
+                None
+            }
+        };
+
+        let allowed_return_to = env.required("ALLOWED_RETURN_TO").and_then(|raw| {
+            AllowedReturnTo::parse(&raw).map_err(|e| env.problem(&format!("ALLOWED_RETURN_TO: {e}"))).ok()
+        });
+        let tenant_claim = env.optional("TENANT_CLAIM").unwrap_or_else(|| "tenant_id".to_owned());
+        let sync = SyncConfig {
+            event_source: env.optional("APPOINTMENT_EVENT_SOURCE").unwrap_or_else(|| "app.appointments".to_owned()),
+            event_title: env.optional("EVENT_TITLE").unwrap_or_else(|| "Appointment".to_owned()),
+            allow_event_titles: env.flag("ALLOW_EVENT_TITLES"),
+        };
+        let meet = MeetConfig {
+            allowed_hosts: env
+                .optional("ALLOWED_MEETING_HOSTS")
+                .unwrap_or_else(|| DEFAULT_MEETING_HOSTS.to_owned())
+                .split(',')
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+            send_updates: match env.optional("MEET_SEND_UPDATES").as_deref() {
+                None | Some("none") => crate::ports::SendUpdates::None,
+                Some("all") => crate::ports::SendUpdates::All,
+                Some("externalOnly") => crate::ports::SendUpdates::ExternalOnly,
+                Some(_) => {
+                    env.problem("MEET_SEND_UPDATES must be all, externalOnly or none");
+                    crate::ports::SendUpdates::None
+                }
+            },
+        };
+
+        if !env.problems.is_empty() {
+            return Err(ConfigError { problems: env.problems });
+        }
+        // Every `None` above pushed a problem, so these cannot fail past this point.
+        let (true, Some(secrets), Some(storage), Some(allowed_return_to)) = (google_ok, secrets, storage, allowed_return_to)
+        else {
+            unreachable!("missing values are reported as problems");
+        };
+        Ok(Config {
+            google,
+            secrets,
+            storage,
+            allowed_return_to,
+            tenant_claim,
+            sync,
+            meet,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+    #[test]
+    fn names_every_missing_variable_at_once() {
+        let err = Config::from_lookup(lookup(&[])).unwrap_err();
+        let text = err.to_string();
+        for name in [
+            "GOOGLE_CLIENT_ID",
+            "GOOGLE_REDIRECT_URI",
+            "GOOGLE_CLIENT_SECRET",
+            "STATE_SIGNING_KEY",
+            "TABLE_NAME",
+            "ALLOWED_RETURN_TO",
+        ] {
+            assert!(text.contains(name), "{name} not named in: {text}");
+        }
+    }
+
+    #[test]
+    fn google_endpoints_default_to_google_and_can_all_be_overridden() {
+        let base = [
+            ("GOOGLE_CLIENT_ID", "cid"),
+            ("GOOGLE_REDIRECT_URI", "https://api.example/connections/google/callback"),
+            ("GOOGLE_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:x"),
+            ("TABLE_NAME", "t"),
+            ("KMS_KEY_ID", "k"),
+            ("ALLOWED_RETURN_TO", "https://app.example/done"),
+        ];
+        let config = Config::from_lookup(lookup(&base)).unwrap();
+        let google = config.google.as_ref().unwrap();
+        assert_eq!(google.token_url.as_str(), google::DEFAULT_TOKEN_URL);
+        assert_eq!(google.issuer, google::DEFAULT_ISSUER);
+        assert_eq!(config.tenant_claim, "tenant_id");
+        assert_eq!(google.launch_url().as_str(), "https://api.example/connections/google/launch");
+
+        let mut vars = base.to_vec();
+        vars.extend([
+            ("GOOGLE_AUTH_URL", "http://127.0.0.1:9/o/oauth2/v2/auth"),
+            ("GOOGLE_TOKEN_URL", "http://127.0.0.1:9/token"),
+            ("GOOGLE_REVOKE_URL", "http://127.0.0.1:9/revoke"),
+            ("GOOGLE_USERINFO_URL", "http://127.0.0.1:9/v1/userinfo"),
+            ("GOOGLE_CALENDAR_API_URL", "http://127.0.0.1:9/calendar/v3/"),
+            ("GOOGLE_JWKS_URL", "http://127.0.0.1:9/oauth2/v3/certs"),
+            ("GOOGLE_ISSUER", "http://127.0.0.1:9"),
+        ]);
+        let config = Config::from_lookup(lookup(&vars)).unwrap();
+        let google = config.google.unwrap();
+        assert_eq!(google.token_url.as_str(), "http://127.0.0.1:9/token");
+        assert_eq!(google.calendar_api_url.as_str(), "http://127.0.0.1:9/calendar/v3");
+        assert_eq!(google.issuer, "http://127.0.0.1:9");
+    }
+
+    #[test]
+    fn local_storage_and_inline_secrets() {
+        let config = Config::from_lookup(lookup(&[
+            ("GOOGLE_CLIENT_ID", "cid"),
+            ("GOOGLE_CLIENT_SECRET", "shh"),
+            ("STATE_SIGNING_KEY", KEY),
+            ("GOOGLE_REDIRECT_URI", "http://127.0.0.1:8787/connections/google/callback"),
+            ("LOCAL_DATA_DIR", "/tmp/x"),
+            ("ALLOWED_RETURN_TO", "myapp://integrations"),
+        ]))
+        .unwrap();
+        assert!(matches!(config.storage, StorageConfig::Embedded { .. }));
+        assert!(matches!(config.secrets, SecretsConfig::Inline { .. }));
+        assert!(!format!("{config:?}").contains("shh"), "secrets leak through Debug");
+    }
+
+    #[test]
+    fn rejects_short_signing_keys_and_half_aws_storage() {
+        let err = Config::from_lookup(lookup(&[
+            ("GOOGLE_CLIENT_ID", "cid"),
+            ("GOOGLE_CLIENT_SECRET", "shh"),
+            ("STATE_SIGNING_KEY", "c2hvcnQ="),
+            ("GOOGLE_REDIRECT_URI", "https://api.example/connections/google/callback"),
+            ("TABLE_NAME", "t"),
+            ("ALLOWED_RETURN_TO", "https://app.example"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("STATE_SIGNING_KEY must be at least 32"), "{err}");
+        assert!(err.contains("KMS_KEY_ID is required when TABLE_NAME is set"), "{err}");
+    }
+}

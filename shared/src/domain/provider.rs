@@ -1,0 +1,55 @@
+//! The outside services a user connects (Google, Zoom, ...), as one value with one parse.
+//!
+//! A provider's name is part of every stored key, encryption context and route, so the set
+//! of names is closed and each parses from exactly one spelling. Knowing a provider is not
+//! the same as offering it: a deployment offers the providers it configured (see
+//! [`crate::app::App::oauth`]); a known but unconfigured one answers like an unknown one.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Provider {
+    Google,
+    Zoom,
+}
+
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
+#[error("unknown provider")]
+pub struct UnknownProvider;
+
+impl Provider {
+    pub const ALL: [Provider; 2] = [Provider::Google, Provider::Zoom];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Google => "google",
+            Provider::Zoom => "zoom",
+        }
+    }
+
+    /// The one parse of a provider name, used by routes and by both stores.
+    pub fn parse(raw: &str) -> Result<Self, UnknownProvider> {
+        Self::ALL.into_iter().find(|p| p.as_str() == raw).ok_or(UnknownProvider)
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_provider_parses_from_its_own_name_only() {
+        for provider in Provider::ALL {
+            assert_eq!(Provider::parse(provider.as_str()), Ok(provider));
+        }
+        for raw in ["", "Google", "GOOGLE", " google", "google ", "microsoft", "google#zoom"] {
+            assert_eq!(Provider::parse(raw), Err(UnknownProvider), "{raw:?}");
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! `disconnect`: `GET /connections/{provider}` (status) and `DELETE /connections/{provider}`
+//! (revoke at the provider, then erase), both for the authenticated caller only.
+
+use http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+use crate::app::App;
+use crate::http::{self as edge, ApiError, Route};
+use crate::usecases::connect;
+
+pub const STATUS: Route = Route::new(Method::GET, "/connections/{provider}");
+pub const DISCONNECT: Route = Route::new(Method::DELETE, "/connections/{provider}");
+pub const ROUTES: &[Route] = &[STATUS, DISCONNECT];
+
+pub async fn handle(app: &App, request: Request) -> Response<Body> {
+    respond(app, &request).await.unwrap_or_else(ApiError::into_response)
+}
+
+async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let (route, params) = edge::route(request, ROUTES)?;
+    let caller = super::caller(app, request)?;
+    let owner = caller.connection(super::provider(app, &params)?);
+    if *route == STATUS {
+        Ok(edge::json(StatusCode::OK, &connect::status(app, &owner).await?))
+    } else {
+        connect::disconnect(app, &owner).await?;
+        Ok(edge::no_content())
+    }
+}

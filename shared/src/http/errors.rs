@@ -1,0 +1,133 @@
+//! Every use-case error mapped to what the client sees, in one place.
+//!
+//! Contract: input errors are 400 with their own code; the user's own state (not connected,
+//! needs reconnect) is 409; an unknown or unconfigured provider is 404 `unknown_provider`; a
+//! provider refusing is 502; a dependency that is down is 503 with `Retry-After`; anything else
+//! is 500. Every 5xx logs its cause chain here (see [`ApiError::internal`]) and shows none of it.
+
+use http::StatusCode;
+
+use super::ApiError;
+use crate::domain::UnknownProvider;
+use crate::errors::ErrorChain;
+use crate::ports::{GoogleApiError, OAuthError, StoreError};
+use crate::usecases::access_tokens::{AccessError, NotUsable};
+use crate::usecases::availability::AvailabilityError;
+use crate::usecases::calendars::CalendarsError;
+use crate::usecases::connect::ConnectError;
+use crate::usecases::meetings::MeetingError;
+use crate::usecases::sync::SyncError;
+
+impl From<UnknownProvider> for ApiError {
+    fn from(_: UnknownProvider) -> Self {
+        ApiError::new(StatusCode::NOT_FOUND, "unknown_provider", "this deployment does not offer that provider")
+    }
+}
+
+impl From<ConnectError> for ApiError {
+    fn from(error: ConnectError) -> Self {
+        match &error {
+            ConnectError::UnknownProvider(unknown) => (*unknown).into(),
+            ConnectError::InvalidReturnTo(_) => ApiError::bad_request(
+                "invalid_return_to",
+                "return_to must exactly match one of the allowed return URLs",
+            ),
+            ConnectError::InvalidRequest(message) => ApiError::bad_request("invalid_request", *message),
+            ConnectError::InvalidTicket => ApiError::bad_request("invalid_ticket", error.to_string()),
+            ConnectError::InvalidState => ApiError::bad_request("invalid_state", error.to_string()),
+            ConnectError::BrowserMismatch => ApiError::bad_request("browser_mismatch", error.to_string()),
+            ConnectError::Store(StoreError::Unavailable(_)) | ConnectError::Secrets(_) => {
+                ApiError::unavailable("dependency unavailable", &error)
+            }
+            ConnectError::Store(_) | ConnectError::Tokens(_) => ApiError::internal("request failed", &error),
+        }
+    }
+}
+
+/// The user's own Google connection cannot be used (calendar routes).
+fn user_not_usable(state: NotUsable) -> ApiError {
+    match state {
+        NotUsable::NotConnected => ApiError::conflict("not_connected", "the user has not connected a Google account"),
+        NotUsable::NeedsReconnect => ApiError::conflict(
+            "needs_reconnect",
+            "the user's Google connection has expired or was revoked; the user must connect again",
+        ),
+    }
+}
+
+impl From<AccessError> for ApiError {
+    fn from(error: AccessError) -> Self {
+        match &error {
+            AccessError::NotUsable(state) => user_not_usable(*state),
+            AccessError::UnknownProvider => UnknownProvider.into(),
+            AccessError::Google(google) if google.is_retryable() => {
+                let mut api = ApiError::unavailable("google unavailable after retries", &error);
+                if let GoogleApiError::RateLimited { retry_after: Some(after) } = google {
+                    api.retry_after_seconds = Some(after.as_secs().max(1));
+                }
+                api
+            }
+            AccessError::Refresh(OAuthError::Unavailable(_)) | AccessError::Store(StoreError::Unavailable(_)) => {
+                ApiError::unavailable("dependency unavailable", &error)
+            }
+            AccessError::Google(_) | AccessError::Refresh(_) => {
+                tracing::warn!(error = %ErrorChain(&error), "google refused the request");
+                ApiError::new(StatusCode::BAD_GATEWAY, "google_error", "Google refused the request")
+            }
+            AccessError::Store(_) | AccessError::Tokens(_) | AccessError::Replaced => {
+                ApiError::internal("request failed", &error)
+            }
+        }
+    }
+}
+
+impl From<CalendarsError> for ApiError {
+    fn from(error: CalendarsError) -> Self {
+        match error {
+            CalendarsError::Access(access) => access.into(),
+            CalendarsError::InvalidCalendarId => ApiError::bad_request("invalid_request", error.to_string()),
+            CalendarsError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "calendar_not_found", error.to_string()),
+            CalendarsError::NotWritable => ApiError::bad_request("calendar_not_writable", error.to_string()),
+        }
+    }
+}
+
+impl From<AvailabilityError> for ApiError {
+    fn from(error: AvailabilityError) -> Self {
+        match error {
+            AvailabilityError::Invalid(input) => input.into(),
+            AvailabilityError::Slots(slots) => ApiError::bad_request(slots.code(), slots.to_string()),
+            AvailabilityError::Access(access) => access.into(),
+        }
+    }
+}
+
+impl From<MeetingError> for ApiError {
+    fn from(error: MeetingError) -> Self {
+        match error {
+            MeetingError::Invalid(input) => input.into(),
+            MeetingError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such meeting"),
+            MeetingError::HostNotUsable(NotUsable::NotConnected) => ApiError::conflict(
+                "not_connected",
+                "the host has not connected a Google account; attach an existing_url instead",
+            ),
+            MeetingError::HostNotUsable(NotUsable::NeedsReconnect) => ApiError::conflict(
+                "needs_reconnect",
+                "the host's Google connection has expired or was revoked; the host must connect again",
+            ),
+            MeetingError::CreationFailed => {
+                ApiError::new(StatusCode::BAD_GATEWAY, "meet_creation_failed", "Google could not create the Meet")
+            }
+            MeetingError::Access(access) => access.into(),
+        }
+    }
+}
+
+impl From<SyncError> for ApiError {
+    fn from(error: SyncError) -> Self {
+        match error {
+            SyncError::Invalid(input) => input.into(),
+            SyncError::Transient(_) => ApiError::unavailable("appointment sync failed", &error),
+        }
+    }
+}

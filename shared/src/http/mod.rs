@@ -1,0 +1,77 @@
+//! The HTTP edge, in one place: who is calling, which route was asked for, how errors become
+//! responses ([`response`], [`errors`]), and the headers every response carries.
+//!
+//! Caller identity comes only from the API Gateway JWT authorizer's claims in the request
+//! context (`sub` = user, the configured claim = tenant); ids in bodies or query strings are
+//! never trusted for "who am I". Errors are answered as `{"error":{"code","message"}}` with a
+//! stable snake_case code and a plain message; a 5xx never shows its cause to the client,
+//! which instead goes to the log with its whole `source()` chain. Routes are matched on the
+//! raw request path by [`router`], the same way for every function.
+
+mod errors;
+pub mod response;
+pub mod router;
+
+use lambda_http::request::RequestContext;
+use lambda_http::{Request, RequestExt};
+
+use crate::domain::{Owner, TenantId, UserId};
+
+pub use crate::errors::ErrorChain;
+pub use response::{ApiError, browser, browser_error, json, no_content, redirect};
+pub use router::{PathParams, Route, route};
+
+/// The authenticated caller, as the owner (tenant, user) of connections; the handler adds the
+/// provider from the route.
+pub fn caller(request: &Request, tenant_claim: &str) -> Result<Owner, ApiError> {
+    let claims = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => {
+            context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims)
+        }
+        _ => None,
+    }
+    .ok_or_else(ApiError::unauthenticated)?;
+    let user = claims.get("sub").and_then(|s| UserId::parse(s).ok());
+    let tenant = claims.get(tenant_claim).and_then(|s| TenantId::parse(s).ok());
+    match (tenant, user) {
+        (Some(tenant), Some(user)) => Ok(Owner::new(tenant, user)),
+        _ => Err(ApiError::unauthenticated()),
+    }
+}
+
+/// The request path as the client sent it, without an API Gateway stage prefix.
+pub fn path(request: &Request) -> &str {
+    let raw = request.raw_http_path();
+    if raw.is_empty() { request.uri().path() } else { raw }
+}
+
+/// One query parameter, percent-decoded.
+pub fn query_param(request: &Request, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// One cookie's value from the `Cookie` header(s).
+pub fn cookie(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|header| header.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Parses an optional JSON body; an empty body is `T::default()`.
+pub fn json_body<T: serde::de::DeserializeOwned + Default>(request: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::bad_request("invalid_request", format!("request body is not valid: {e}")))
+}
+

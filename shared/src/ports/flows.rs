@@ -1,0 +1,56 @@
+//! The short-lived, single-use steps of the consent flow, and their store.
+//!
+//! Contract: a step is stored under the SHA-256 of its bearer value (the store never holds a
+//! usable ticket or state) and taken atomically: of concurrent takers exactly one gets it.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use super::{SealedSecret, StoreError};
+use crate::domain::ConnectionKey;
+
+/// A short-lived, single-use step of the consent flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowKind {
+    /// Minted by `POST /connections/{provider}/authorize`, spent by the browser at `/launch`.
+    LaunchTicket,
+    /// Minted at `/launch`, spent by Google's redirect to `/callback`.
+    OAuthState,
+}
+
+impl FlowKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowKind::LaunchTicket => "ticket",
+            FlowKind::OAuthState => "state",
+        }
+    }
+}
+
+/// A pending flow step. Stored under the SHA-256 of its bearer value, so the store never holds
+/// a usable ticket or state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowRecord {
+    pub kind: FlowKind,
+    /// Hex SHA-256 of the ticket or state id.
+    pub id_hash: String,
+    pub owner: ConnectionKey,
+    pub return_to: String,
+    pub login_hint: Option<String>,
+    /// Hex SHA-256 of the browser-binding cookie (state records only).
+    pub browser_binding_hash: Option<String>,
+    /// The PKCE verifier, sealed for (owner, `oauth_state`) (state records only).
+    pub sealed_pkce_verifier: Option<SealedSecret>,
+    pub expires_at: Timestamp,
+}
+
+#[async_trait]
+pub trait FlowStore: Send + Sync {
+    /// Stores a new flow record ([`StoreError::ConditionFailed`] if its id exists); stores also
+    /// set a TTL from `expires_at`.
+    async fn put_flow(&self, record: &FlowRecord) -> Result<(), StoreError>;
+
+    /// Atomically removes and returns the record: of concurrent callers, exactly one gets it.
+    /// Expiry is the caller's check (TTL deletion is lazy), so an expired record is returned.
+    async fn take_flow(&self, kind: FlowKind, id_hash: &str) -> Result<Option<FlowRecord>, StoreError>;
+}

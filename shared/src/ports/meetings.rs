@@ -1,0 +1,60 @@
+//! The meeting of one session (a Meet calbridge created, or an attached link), and its store.
+//!
+//! Contract: one record per (tenant, session); writes and deletes are conditional on
+//! `revision`, which is how one creator wins under concurrency.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use super::{StoreError, WriteCondition};
+use crate::domain::{SessionId, TenantId, UserId};
+
+/// Where a session's meeting stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MeetingState {
+    /// A Google Meet is being created by the holder of this lease (millisecond precision).
+    Creating {
+        lease_until: Timestamp,
+    },
+    Ready,
+}
+
+/// The meeting of one session: a Google Meet calbridge created, or a link the host attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MeetingRecord {
+    pub tenant: TenantId,
+    pub session_id: SessionId,
+    /// Bumped by every write; writes are conditional on the revision they read.
+    pub revision: u64,
+    pub state: MeetingState,
+    pub host_user_id: UserId,
+    pub participant_user_ids: Vec<UserId>,
+    /// `google_meet`, `zoom`, `teams` or `other`.
+    pub provider: String,
+    pub meeting_url: Option<String>,
+    pub conference_id: Option<String>,
+    /// The Google event calbridge created for a Meet (deleted with the meeting).
+    pub calendar_event_id: Option<String>,
+    pub calendar_id: Option<String>,
+    /// The Meet `createRequest.requestId`: fresh and unique per session.
+    pub request_id: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[async_trait]
+pub trait MeetingStore: Send + Sync {
+    async fn get_meeting(&self, tenant: &TenantId, session_id: &SessionId)
+    -> Result<Option<MeetingRecord>, StoreError>;
+
+    /// Writes `record` if `condition` holds on its revision, else [`StoreError::ConditionFailed`].
+    async fn put_meeting(&self, record: &MeetingRecord, condition: WriteCondition) -> Result<(), StoreError>;
+
+    /// Deletes the meeting if it is still at `revision`; returns whether it was deleted.
+    async fn delete_meeting(
+        &self,
+        tenant: &TenantId,
+        session_id: &SessionId,
+        revision: u64,
+    ) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,246 @@
+//! A valid access token for a connection to any provider, refreshed at most once however many
+//! callers (Lambda containers) need it at the same moment.
+//!
+//! A stored token is used while it has more than [`REFRESH_MARGIN`] left. Otherwise the caller
+//! tries to take the connection's refresh lease (a conditional write on the record's version,
+//! see [`ConnectionStore::acquire_refresh_lease`]). The one that gets it refreshes at the provider and
+//! writes the new token conditionally on the version it leased, which also releases the lease;
+//! everyone else re-reads the record until the new token appears (or the lease lapses, when
+//! they compete again). A refresh response without a refresh_token keeps the stored one; one
+//! with a new refresh_token replaces it. `invalid_grant` is terminal: the connection becomes
+//! `needs_reconnect` with `last_error`, and no provider call is made for it again until the
+//! user reconnects. A 401 on an API call forces one refresh (unless another caller has already
+//! replaced the rejected token), never more: see [`super::calendar_session`].
+//!
+//! Whether a connection can be used at all is answered in one place, [`NotUsable`]: every use
+//! case that reports "not connected" or "needs reconnect" asks [`AccessError::not_usable`].
+//!
+//! [`ConnectionStore::acquire_refresh_lease`]: crate::ports::ConnectionStore::acquire_refresh_lease
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jiff::SignedDuration;
+use oauth2::AccessToken;
+use serde::Serialize;
+
+use crate::app::App;
+use crate::crypto::tokens::{self, StoredTokens, TokensError};
+use crate::domain::ConnectionKey;
+use crate::ports::{
+    ConnectionRecord, ConnectionStatus, GoogleApiError, LeaseWait, LostWrite, OAuthError, SealedSecret, StoreError,
+    WriteCondition, retry_lost_writes,
+};
+
+/// Tokens this close to expiry are refreshed first.
+pub const REFRESH_MARGIN: SignedDuration = SignedDuration::from_mins(5);
+/// How long a refresher holds the lease: longer than one token exchange may take.
+pub const LEASE_TTL: SignedDuration = SignedDuration::from_secs(15);
+/// How often a waiting caller re-reads the record.
+const WAIT_STEP: Duration = Duration::from_millis(50);
+
+/// Why a connection cannot be used: the user's own state, not a failure of calbridge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotUsable {
+    /// No connection to this provider.
+    NotConnected,
+    /// The provider refused the refresh token: the user must consent again.
+    NeedsReconnect,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("the connection cannot be used: {0:?}")]
+    NotUsable(NotUsable),
+    /// The connection's provider is no longer configured in this deployment.
+    #[error("the connection's provider is not configured")]
+    UnknownProvider,
+    /// The user reconnected another account while this caller was refreshing the old one.
+    #[error("the connection was replaced while refreshing it")]
+    Replaced,
+    #[error("google call failed")]
+    Google(#[source] GoogleApiError),
+    #[error("token refresh failed")]
+    Refresh(#[source] OAuthError),
+    #[error("storage failed")]
+    Store(#[from] StoreError),
+    #[error("stored tokens do not open")]
+    Tokens(#[from] TokensError),
+}
+
+impl AccessError {
+    /// The user's state that makes the connection unusable, if that is what this error says.
+    pub fn not_usable(&self) -> Option<NotUsable> {
+        match self {
+            AccessError::NotUsable(state) => Some(*state),
+            _ => None,
+        }
+    }
+}
+
+impl LostWrite for AccessError {
+    fn is_lost_write(&self) -> bool {
+        matches!(self, AccessError::Store(error) if error.is_lost_write())
+    }
+}
+
+/// `last_error` of a connection whose refresh token the provider refused.
+fn invalid_grant_error(provider: &str) -> String {
+    format!(
+        "invalid_grant: {provider} no longer accepts the refresh token (revoked, expired or password changed); reconnect"
+    )
+}
+
+/// A usable access token and the connection record it came from.
+pub struct Access {
+    pub token: AccessToken,
+    pub record: ConnectionRecord,
+}
+
+/// A token with more than [`REFRESH_MARGIN`] left, refreshing if needed.
+pub async fn access_token(app: &App, owner: &ConnectionKey) -> Result<Access, AccessError> {
+    fresh_token(app, owner, None).await
+}
+
+/// A token other than `rejected` (which the provider just answered 401 for), refreshing if
+/// nobody else already has.
+#[tracing::instrument(skip_all, fields(tenant = %owner.tenant, user = %owner.user, provider = %owner.provider))]
+pub(crate) async fn fresh_token(
+    app: &App,
+    owner: &ConnectionKey,
+    rejected: Option<&AccessToken>,
+) -> Result<Access, AccessError> {
+    let wait = LeaseWait::new(tokio::time::Instant::now() + LEASE_TTL.unsigned_abs() + Duration::from_secs(2), WAIT_STEP);
+    loop {
+        let record =
+            app.connections.get_connection(owner).await?.ok_or(AccessError::NotUsable(NotUsable::NotConnected))?;
+        if record.status == ConnectionStatus::NeedsReconnect {
+            return Err(AccessError::NotUsable(NotUsable::NeedsReconnect));
+        }
+        let stored = tokens::open(&app.vault, owner, &record.sealed_tokens).await?;
+        let now = app.clock.now();
+        let unexpired = stored.access_token_expires_at.is_some_and(|at| at > now + REFRESH_MARGIN);
+        let was_rejected = rejected.is_some_and(|r| r.secret() == stored.access_token.secret());
+        if unexpired && !was_rejected {
+            return Ok(Access { token: stored.access_token, record });
+        }
+        if app.connections.acquire_refresh_lease(owner, record.version, now, now + LEASE_TTL).await? {
+            return refresh(app, record, stored).await;
+        }
+        if !wait.step().await {
+            return Err(AccessError::Store(StoreError::Unavailable(
+                "another caller's token refresh did not finish in time".into(),
+            )));
+        }
+    }
+}
+
+/// Refreshes under the lease taken on `leased`, then publishes the outcome.
+async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> Result<Access, AccessError> {
+    let provider = app.oauth(leased.key.provider).map_err(|_| AccessError::UnknownProvider)?;
+    match provider.client.refresh(&stored.refresh_token).await {
+        Ok(grant) => {
+            tracing::info!("access token refreshed");
+            let tokens = StoredTokens {
+                access_token: grant.access_token,
+                // Google usually omits refresh_token on refresh: keep ours. A new one wins.
+                refresh_token: grant.refresh_token.unwrap_or(stored.refresh_token),
+                access_token_expires_at: grant.expires_at,
+            };
+            let record = publish(
+                app,
+                leased,
+                |record, sealed, now| ConnectionRecord {
+                    version: record.version + 1,
+                    status: ConnectionStatus::Connected,
+                    scopes: grant.granted_scopes.as_ref().map_or_else(|| record.scopes.clone(), |s| s.to_vec()),
+                    updated_at: now,
+                    last_error: None,
+                    access_token_expires_at: tokens.access_token_expires_at,
+                    refresh_lease_until: None,
+                    sealed_tokens: sealed.clone(),
+                    ..record.clone()
+                },
+                Some(&tokens),
+            )
+            .await?;
+            Ok(Access { token: tokens.access_token, record })
+        }
+        Err(OAuthError::InvalidGrant) => {
+            tracing::warn!("refresh token refused by the provider; connection needs reconnect");
+            publish(
+                app,
+                leased,
+                |record, _, now| ConnectionRecord {
+                    version: record.version + 1,
+                    status: ConnectionStatus::NeedsReconnect,
+                    updated_at: now,
+                    last_error: Some(invalid_grant_error(provider.display_name)),
+                    refresh_lease_until: None,
+                    ..record.clone()
+                },
+                None,
+            )
+            .await?;
+            Err(AccessError::NotUsable(NotUsable::NeedsReconnect))
+        }
+        Err(error) => {
+            // Release the lease so waiters do not sit out its whole TTL for nothing.
+            let _ = publish(
+                app,
+                leased,
+                |record, _, _| ConnectionRecord {
+                    version: record.version + 1,
+                    refresh_lease_until: None,
+                    ..record.clone()
+                },
+                None,
+            )
+            .await;
+            Err(AccessError::Refresh(error))
+        }
+    }
+}
+
+/// Writes `change(record)` conditionally on the record's version. If the record changed
+/// meanwhile (say, a calendar selection), the change is applied again on the fresh record, as
+/// long as it is still the same account; a deleted record stays deleted.
+async fn publish(
+    app: &App,
+    leased: ConnectionRecord,
+    change: impl Fn(&ConnectionRecord, &SealedSecret, jiff::Timestamp) -> ConnectionRecord,
+    tokens: Option<&StoredTokens>,
+) -> Result<ConnectionRecord, AccessError> {
+    let owner = leased.key.clone();
+    let account_id = leased.account_id.clone();
+    let sealed = match tokens {
+        Some(tokens) => Some(tokens::seal(&app.vault, &owner, tokens).await?),
+        None => None,
+    };
+    // The first attempt writes over the leased record; later ones over a fresh read.
+    let leased = Mutex::new(Some(leased));
+    retry_lost_writes(|| async {
+        let first = leased.lock().expect("never poisoned").take();
+        let record = match first {
+            Some(record) => record,
+            None => {
+                let current = app
+                    .connections
+                    .get_connection(&owner)
+                    .await?
+                    .ok_or(AccessError::NotUsable(NotUsable::NotConnected))?;
+                if current.account_id != account_id {
+                    // Reconnected to another account meanwhile: our refresh is moot.
+                    return Err(AccessError::Replaced);
+                }
+                current
+            }
+        };
+        let sealed = sealed.as_ref().unwrap_or(&record.sealed_tokens);
+        let updated = change(&record, sealed, app.clock.now());
+        app.connections.put_connection(&updated, WriteCondition::Version(record.version)).await?;
+        Ok(updated)
+    })
+    .await
+}

@@ -1,0 +1,260 @@
+//! Busy intervals and bookable slots across one or many users of the caller's tenant.
+//!
+//! Every user is looked up in the *caller's* tenant, so a user of another tenant is exactly
+//! as unknown as one who never connected (`not_connected`), and no Google call is made for
+//! either. For each readable user, Google FreeBusy is asked in as many requests as Google's
+//! limits need (the adapter's [`free_busy_requests`](crate::ports::GoogleCalendar::free_busy_requests)),
+//! and the answers are merged. The default calendars are the connection's
+//! [`busy_calendars`](crate::ports::ConnectionRecord::busy_calendars).
+//!
+//! Fail closed: a calendar FreeBusy reports with `errors` (or leaves out) is never taken as
+//! free; its user is reported `calendar_error` and treated as busy throughout, so `mode: all`
+//! offers no slot at all. Busy intervals are merged and sorted; event details never leave
+//! Google. When slots are asked for, busy time is read over the window widened by the buffers,
+//! so a meeting just outside the window still blocks the slots next to it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use futures_util::StreamExt as _;
+use jiff::{SignedDuration, Timestamp};
+use oauth2::AccessToken;
+use serde::{Deserialize, Serialize};
+
+use super::access_tokens::{AccessError, NotUsable};
+use super::calendar_session::CalendarSession;
+use super::slots::{self, SlotRules, SlotsError, SlotsRequest, UserAvailability};
+use crate::app::App;
+use crate::domain::{Interval, Owner, TenantId, UserId, merge};
+use crate::errors::InputError;
+use crate::ports::CalendarBusy;
+
+/// The longest range one request may ask about.
+pub const MAX_RANGE: SignedDuration = SignedDuration::from_hours(62 * 24);
+/// The most users one request may ask about.
+pub const MAX_USERS: usize = 50;
+/// The most calendars one user may be asked about.
+pub const MAX_CALENDARS_PER_USER: usize = 250;
+/// Users whose calendars are read at the same time.
+const CONCURRENT_USERS: usize = 8;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityRequest {
+    #[serde(default)]
+    pub user_ids: Option<Vec<String>>,
+    pub time_min: Timestamp,
+    pub time_max: Timestamp,
+    #[serde(default)]
+    pub calendar_ids: Option<HashMap<String, Vec<String>>>,
+    #[serde(default)]
+    pub slots: Option<SlotsRequest>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AvailabilityError {
+    #[error(transparent)]
+    Invalid(#[from] InputError),
+    #[error(transparent)]
+    Slots(#[from] SlotsError),
+    /// Reading a calendar failed in a way that is not the user's state (Google or AWS down).
+    #[error(transparent)]
+    Access(AccessError),
+}
+
+fn invalid(code: &'static str, message: impl Into<String>) -> AvailabilityError {
+    AvailabilityError::Invalid(InputError::new(code, message))
+}
+
+/// Why a user's busy time is not in the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unavailable {
+    NotConnected,
+    NeedsReconnect,
+    CalendarError,
+}
+
+impl From<NotUsable> for Unavailable {
+    fn from(state: NotUsable) -> Self {
+        match state {
+            NotUsable::NotConnected => Unavailable::NotConnected,
+            NotUsable::NeedsReconnect => Unavailable::NeedsReconnect,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct AvailabilityView {
+    pub busy: BTreeMap<String, Vec<Interval>>,
+    pub unavailable: BTreeMap<String, Unavailable>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slots: Option<Vec<slots::Slot>>,
+}
+
+/// A request that passed validation.
+struct Query {
+    window: Interval,
+    /// The range FreeBusy is read over (the window widened by slot buffers).
+    lookup: Interval,
+    users: Vec<UserId>,
+    calendars: HashMap<UserId, Vec<String>>,
+    rules: Option<SlotRules>,
+}
+
+fn validate(caller: &Owner, request: AvailabilityRequest) -> Result<Query, AvailabilityError> {
+    let window = Interval::new(request.time_min, request.time_max)
+        .map_err(|_| invalid("invalid_time_range", "time_max must be after time_min"))?;
+    if window.duration() > MAX_RANGE {
+        return Err(invalid("time_range_too_long", "the range may span at most 62 days"));
+    }
+    let requested = request.user_ids.unwrap_or_else(|| vec![caller.user.as_str().to_owned()]);
+    if requested.is_empty() {
+        return Err(invalid("invalid_request", "user_ids must not be empty"));
+    }
+    let mut users: Vec<UserId> = Vec::new();
+    for raw in &requested {
+        let user = UserId::parse(raw).map_err(|e| invalid("invalid_request", format!("user_ids: {e}")))?;
+        if !users.contains(&user) {
+            users.push(user);
+        }
+    }
+    if users.len() > MAX_USERS {
+        return Err(invalid("too_many_users", format!("at most {MAX_USERS} users per request")));
+    }
+    let mut calendars = HashMap::new();
+    for (raw_user, ids) in request.calendar_ids.unwrap_or_default() {
+        let user = UserId::parse(&raw_user).map_err(|e| invalid("invalid_request", format!("calendar_ids: {e}")))?;
+        if !users.contains(&user) {
+            return Err(invalid("invalid_request", format!("calendar_ids names {raw_user:?}, who is not in user_ids")));
+        }
+        if ids.is_empty() || ids.len() > MAX_CALENDARS_PER_USER || ids.iter().any(|id| id.trim().is_empty()) {
+            return Err(invalid(
+                "invalid_request",
+                format!("calendar_ids of {raw_user:?} must list 1 to {MAX_CALENDARS_PER_USER} non-empty ids"),
+            ));
+        }
+        let mut unique: Vec<String> = Vec::new();
+        for id in ids {
+            if !unique.contains(&id) {
+                unique.push(id);
+            }
+        }
+        calendars.insert(user, unique);
+    }
+    let rules = request.slots.map(SlotRules::parse).transpose()?;
+    let lookup = rules.as_ref().map_or(window, |rules| rules.busy_lookup_range(window));
+    Ok(Query { window, lookup, users, calendars, rules })
+}
+
+/// What one user's calendars said.
+enum UserBusy {
+    Readable(Vec<Interval>),
+    Unavailable(Unavailable),
+}
+
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
+pub async fn availability(
+    app: &App,
+    caller: &Owner,
+    request: AvailabilityRequest,
+) -> Result<AvailabilityView, AvailabilityError> {
+    let query = validate(caller, request)?;
+    let tenant = &caller.tenant;
+    // The futures are built up front (not in a stream combinator's closure) so their borrows
+    // have one concrete lifetime, which keeps the whole future `Send`.
+    let reads: Vec<_> =
+        query.users.iter().map(|user| async { (user.clone(), read_user(app, tenant, user, &query).await) }).collect();
+    let answers: Vec<(UserId, Result<UserBusy, AccessError>)> =
+        futures_util::stream::iter(reads).buffered(CONCURRENT_USERS).collect().await;
+
+    let mut view = AvailabilityView { busy: BTreeMap::new(), unavailable: BTreeMap::new(), slots: None };
+    let mut inputs = Vec::with_capacity(answers.len());
+    for (user, answer) in answers {
+        match answer.map_err(AvailabilityError::Access)? {
+            UserBusy::Readable(busy) => {
+                let clipped = clip(&busy, query.window);
+                view.busy.insert(user.to_string(), clipped);
+                inputs.push(UserAvailability { user_id: user.to_string(), busy, readable: true });
+            }
+            UserBusy::Unavailable(reason) => {
+                view.unavailable.insert(user.to_string(), reason);
+                inputs.push(UserAvailability { user_id: user.to_string(), busy: Vec::new(), readable: false });
+            }
+        }
+    }
+    if let Some(rules) = &query.rules {
+        view.slots = Some(slots::compute_slots(rules, query.window, app.clock.now(), &inputs));
+    }
+    Ok(view)
+}
+
+/// One user's merged busy time over the lookup range, or why it cannot be read. A user's own
+/// state (not connected, needs reconnect, a calendar Google cannot read for them) becomes
+/// `Unavailable`; Google or AWS being down fails the whole request, to be retried.
+async fn read_user(app: &App, tenant: &TenantId, user: &UserId, query: &Query) -> Result<UserBusy, AccessError> {
+    let unusable = |error: AccessError| match error.not_usable() {
+        Some(state) => Ok(UserBusy::Unavailable(state.into())),
+        None => Err(error),
+    };
+    let mut session = match CalendarSession::open(app, &Owner::new(tenant.clone(), user.clone())).await {
+        Ok(session) => session,
+        Err(error) => return unusable(error),
+    };
+    let calendars = match query.calendars.get(user) {
+        Some(ids) => ids.clone(),
+        None => session.connection().busy_calendars(),
+    };
+    let mut busy = Vec::new();
+    for request in app.calendar.free_busy_requests(query.lookup, &calendars) {
+        let request = &request;
+        let call = |token: AccessToken| async move { app.calendar.free_busy(&token, request).await };
+        let answers = match session.call(call).await {
+            Ok(answers) => answers,
+            Err(AccessError::Google(error)) if !error.is_retryable() => {
+                tracing::warn!(error = %crate::errors::ErrorChain(&error), "freebusy refused; user unavailable");
+                return Ok(UserBusy::Unavailable(Unavailable::CalendarError));
+            }
+            Err(error) => return unusable(error),
+        };
+        for (calendar, answer) in answers {
+            match answer {
+                CalendarBusy::Busy(intervals) => busy.extend(intervals),
+                CalendarBusy::Unreadable { reason } => {
+                    tracing::warn!(calendar_reason = %reason, calendars = calendar.len(), "a calendar could not be read");
+                    return Ok(UserBusy::Unavailable(Unavailable::CalendarError));
+                }
+            }
+        }
+    }
+    Ok(UserBusy::Readable(merge(busy)))
+}
+
+/// The parts of merged `busy` inside `window`.
+fn clip(busy: &[Interval], window: Interval) -> Vec<Interval> {
+    busy.iter()
+        .filter(|b| b.overlaps(&window))
+        .map(|b| Interval { start: b.start.max(window.start), end: b.end.min(window.end) })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn busy_is_clipped_to_the_window() {
+        let window = Interval { start: at("2026-12-01T09:00:00Z"), end: at("2026-12-01T17:00:00Z") };
+        let busy = [
+            Interval { start: at("2026-12-01T08:00:00Z"), end: at("2026-12-01T09:30:00Z") },
+            Interval { start: at("2026-12-01T12:00:00Z"), end: at("2026-12-01T13:00:00Z") },
+            Interval { start: at("2026-12-01T17:00:00Z"), end: at("2026-12-01T18:00:00Z") },
+        ];
+        let clipped = clip(&busy, window);
+        assert_eq!(clipped.len(), 2);
+        assert_eq!(clipped[0].start, window.start);
+    }
+}

@@ -1,0 +1,22 @@
+//! What calbridge does, one module per capability. Use cases take the [`App`](crate::app::App)
+//! and domain values, talk to the outside only through [`crate::ports`], and return typed
+//! errors that [`crate::http`] maps to responses in one place.
+//!
+//! - [`connect`]: authorize -> launch -> callback, status and disconnect, for any provider.
+//! - [`access_tokens`]: a valid access token per connection, refreshed once under a lease.
+//! - [`calendar_session`]: Google Calendar calls with that token, retries and one refresh.
+//! - [`calendars`]: the user's calendars and the selected one.
+//! - [`availability`] with [`slots`]: busy time and bookable slots across users.
+//! - [`sync`]: mirroring appointments into the assignee's calendar.
+//! - [`meetings`]: a session's Meet or attached link.
+//! - [`retry`]: how provider calls are retried.
+
+pub mod access_tokens;
+pub mod availability;
+pub mod calendar_session;
+pub mod calendars;
+pub mod connect;
+pub mod meetings;
+pub mod retry;
+pub mod slots;
+pub mod sync;

@@ -1,0 +1,194 @@
+//! Mirroring the app's appointments into the assigned user's Google Calendar: exactly once,
+//! in order, privately.
+//!
+//! Transport (EventBridge) delivers at least once and in any order, so correctness lives here:
+//! - **Never a duplicate.** The Google event id is derived from (tenant, appointment), so every
+//!   attempt writes the same event: an insert Google already applied (even one whose response
+//!   was lost) answers 409 `duplicate`, and is resolved by patching that event.
+//! - **In order.** The sync record keeps the highest version applied; an event whose version
+//!   is not greater is ignored and reported so. Deletes leave a versioned tombstone, so a late
+//!   create for an older version cannot bring the event back. One worker at a time applies a
+//!   version (a lease on the record, longer than an invocation can run), so two versions never
+//!   race each other at Google.
+//! - **Privately.** The Google event carries start, end, time zone and a neutral title (unless
+//!   the app allows titles and sends one), plus private extended properties linking it to the
+//!   tenant and appointment: no description, no attendees, no patient or client data.
+//!
+//! Failure policy: user not connected -> `skipped_not_connected`, success (no retry storm);
+//! connection needs reconnect -> `failed` with the reason, success; Google or AWS down ->
+//! retried with backoff inside the time the invocation has left, then `failed` with attempts
+//! and an error the caller returns so EventBridge/Lambda retry; invalid input -> rejected
+//! without retry. Reassigning an appointment removes the event from the old user's calendar
+//! and creates it on the new one's.
+
+
+mod calendar;
+mod change;
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use tokio::time::Instant;
+
+use super::access_tokens::AccessError;
+use super::retry::RetryPolicy;
+use crate::app::App;
+use crate::domain::{AppointmentId, TenantId, appointment_event_id};
+use crate::errors::ErrorChain;
+use crate::ports::{LeaseWait, StoreError, SyncRecord, SyncStatus, WriteCondition};
+
+pub use change::{Action, AppointmentChange, Outcome, SyncError, SyncView, ValidChange};
+use calendar::{Applied, apply_at_google};
+
+/// The EventBridge `detail-type` of appointment changes.
+pub const DETAIL_TYPE: &str = "AppointmentChanged";
+/// How long one worker holds an appointment: longer than any invocation may run, so a live
+/// holder is never overtaken.
+pub const LEASE_TTL: SignedDuration = SignedDuration::from_secs(120);
+/// Time kept back from the invocation's deadline to record the outcome.
+const DEADLINE_RESERVE: Duration = Duration::from_secs(2);
+const WAIT_STEP: Duration = Duration::from_millis(100);
+
+/// The stored record, if any.
+pub async fn record(
+    app: &App,
+    tenant: &TenantId,
+    appointment: &AppointmentId,
+) -> Result<Option<SyncRecord>, SyncError> {
+    app.syncs.get_sync(tenant, appointment).await.map_err(|e| SyncError::Transient(Box::new(e)))
+}
+
+/// Applies one change, giving up (with [`SyncError::Transient`]) at `deadline`.
+#[tracing::instrument(skip_all, fields(tenant = %change.tenant, appointment = %change.appointment, version = change.version, action = ?change.action))]
+pub async fn apply(app: &App, change: &ValidChange, deadline: Instant) -> Result<(Outcome, SyncRecord), SyncError> {
+    let transient = |e: StoreError| SyncError::Transient(Box::new(e));
+    let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(DEADLINE_RESERVE);
+    let retry = RetryPolicy { budget: budget.min(app.retry.budget), ..app.retry };
+
+    // 1. Take the appointment's lease, unless the change is stale.
+    let wait = LeaseWait::new(deadline, WAIT_STEP);
+    let leased = loop {
+        let current = app.syncs.get_sync(&change.tenant, &change.appointment).await.map_err(transient)?;
+        let now = app.clock.now();
+        if let Some(current) = &current {
+            if current.version >= change.version {
+                tracing::info!(applied = current.version, "stale or duplicate change ignored");
+                return Ok((Outcome::IgnoredStale, current.clone()));
+            }
+            if current.lease_until.is_some_and(|until| until > now) {
+                if !wait.step().await {
+                    return Err(SyncError::Transient("another delivery is applying this appointment".into()));
+                }
+                continue;
+            }
+        }
+        let leased = match &current {
+            Some(current) => {
+                SyncRecord { revision: current.revision + 1, lease_until: Some(now + LEASE_TTL), ..current.clone() }
+            }
+            None => SyncRecord {
+                tenant: change.tenant.clone(),
+                appointment_id: change.appointment.clone(),
+                revision: 1,
+                version: 0,
+                user_id: change.user.clone(),
+                calendar_id: None,
+                google_event_id: appointment_event_id(&change.tenant, &change.appointment),
+                status: SyncStatus::Failed,
+                last_synced_at: None,
+                error: Some("first version is being applied".into()),
+                attempts: 0,
+                lease_until: Some(now + LEASE_TTL),
+            },
+        };
+        let condition = current.as_ref().map_or(WriteCondition::Absent, |c| WriteCondition::Version(c.revision));
+        match app.syncs.put_sync(&leased, condition).await {
+            Ok(()) => break leased,
+            Err(StoreError::ConditionFailed) => continue,
+            Err(error) => return Err(transient(error)),
+        }
+    };
+
+    // 2. Apply at Google, 3. publish the outcome (which also releases the lease).
+    let applied = apply_at_google(app, &retry, &leased, change).await;
+    let now = app.clock.now();
+    let (outcome, settled) = match applied {
+        Ok(Applied::Written { calendar_id }) => {
+            (Outcome::Synced, settle(&leased, change, SyncStatus::Synced, Some(calendar_id), None, now))
+        }
+        Ok(Applied::Removed) => {
+            (Outcome::Deleted, settle(&leased, change, SyncStatus::Deleted, leased.calendar_id.clone(), None, now))
+        }
+        Ok(Applied::NotConnected) => (
+            Outcome::SkippedNotConnected,
+            settle(
+                &leased,
+                change,
+                SyncStatus::SkippedNotConnected,
+                None,
+                Some("the user has no Google connection"),
+                now,
+            ),
+        ),
+        Ok(Applied::NeedsReconnect) => (
+            Outcome::FailedNeedsReconnect,
+            settle(
+                &leased,
+                change,
+                SyncStatus::Failed,
+                leased.calendar_id.clone(),
+                Some("needs_reconnect: the user must connect Google again"),
+                now,
+            ),
+        ),
+        Err(error) => {
+            tracing::warn!(error = %ErrorChain(&error), "appointment sync failed; will be retried");
+            let failed = SyncRecord {
+                revision: leased.revision + 1,
+                status: SyncStatus::Failed,
+                error: Some(short_error(&error)),
+                attempts: leased.attempts + 1,
+                lease_until: None,
+                ..leased.clone()
+            };
+            // Best effort: the retry will find the lease expired anyway.
+            if let Err(e) = app.syncs.put_sync(&failed, WriteCondition::Version(leased.revision)).await {
+                tracing::warn!(error = %ErrorChain(&e), "could not record the failure");
+            }
+            return Err(SyncError::Transient(Box::new(error)));
+        }
+    };
+    app.syncs.put_sync(&settled, WriteCondition::Version(leased.revision)).await.map_err(transient)?;
+    tracing::info!(outcome = ?outcome, "appointment change applied");
+    Ok((outcome, settled))
+}
+
+fn settle(
+    leased: &SyncRecord,
+    change: &ValidChange,
+    status: SyncStatus,
+    calendar_id: Option<String>,
+    error: Option<&str>,
+    now: Timestamp,
+) -> SyncRecord {
+    SyncRecord {
+        revision: leased.revision + 1,
+        version: change.version,
+        user_id: change.user.clone(),
+        calendar_id,
+        status,
+        last_synced_at: Some(now),
+        error: error.map(str::to_owned),
+        attempts: 0,
+        lease_until: None,
+        ..leased.clone()
+    }
+}
+
+/// A short, token-free description of a failure for the sync record.
+fn short_error(error: &AccessError) -> String {
+    match error {
+        AccessError::Google(google) => format!("google: {google}"),
+        other => other.to_string(),
+    }
+}
