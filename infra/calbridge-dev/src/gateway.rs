@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use calbridge::app::App;
-use calbridge::functions::{
+use calbridge::handlers::{
     auth_callback, auth_start, create_meet, disconnect, get_availability, list_calendars, sync_appointment,
 };
 use http::{Method, StatusCode};
@@ -41,24 +41,30 @@ pub struct Route {
     pub jwt: bool,
 }
 
-/// The HTTP API's routes: the same table as `template.yaml`.
+/// The HTTP API's routes: the same table as `template.yaml`, taken from each function's own
+/// route list.
 pub fn routes() -> Vec<Route> {
-    let route = |method, path, function, jwt| Route { method, path, function, jwt };
-    vec![
-        route(Method::POST, auth_start::AUTHORIZE_PATH, Function::AuthStart, true),
-        route(Method::GET, auth_start::LAUNCH_PATH, Function::AuthStart, false),
-        route(Method::GET, auth_callback::CALLBACK_PATH, Function::AuthCallback, false),
-        route(Method::GET, disconnect::CONNECTION_PATH, Function::Disconnect, true),
-        route(Method::DELETE, disconnect::CONNECTION_PATH, Function::Disconnect, true),
-        route(Method::GET, list_calendars::CALENDARS_PATH, Function::ListCalendars, true),
-        route(Method::PUT, list_calendars::SELECTED_PATH, Function::ListCalendars, true),
-        route(Method::POST, get_availability::AVAILABILITY_PATH, Function::GetAvailability, true),
-        route(Method::POST, sync_appointment::SYNC_ROUTE, Function::SyncAppointment, true),
-        route(Method::GET, sync_appointment::SYNC_ROUTE, Function::SyncAppointment, true),
-        route(Method::POST, create_meet::MEETING_ROUTE, Function::CreateMeet, true),
-        route(Method::GET, create_meet::MEETING_ROUTE, Function::CreateMeet, true),
-        route(Method::DELETE, create_meet::MEETING_ROUTE, Function::CreateMeet, true),
-    ]
+    let public = &[auth_start::LAUNCH, auth_callback::CALLBACK];
+    let functions: [(Function, &[calbridge::http::Route]); 7] = [
+        (Function::AuthStart, auth_start::ROUTES),
+        (Function::AuthCallback, auth_callback::ROUTES),
+        (Function::Disconnect, disconnect::ROUTES),
+        (Function::ListCalendars, list_calendars::ROUTES),
+        (Function::GetAvailability, get_availability::ROUTES),
+        (Function::SyncAppointment, sync_appointment::ROUTES),
+        (Function::CreateMeet, create_meet::ROUTES),
+    ];
+    functions
+        .into_iter()
+        .flat_map(|(function, routes)| {
+            routes.iter().map(move |route| Route {
+                method: route.method.clone(),
+                path: route.pattern,
+                function,
+                jwt: !public.contains(route),
+            })
+        })
+        .collect()
 }
 
 pub struct Gateway {
@@ -169,7 +175,7 @@ fn api_gateway_event(
                 "sourceIp": "127.0.0.1",
                 "userAgent": parts.headers.get(http::header::USER_AGENT).and_then(|h| h.to_str().ok()).unwrap_or(""),
             },
-            "requestId": calbridge::random::token(),
+            "requestId": calbridge::crypto::random::token(),
             "routeKey": route_key,
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S %z").to_string(),

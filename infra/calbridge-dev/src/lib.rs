@@ -119,7 +119,7 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
     let data_dir = PathBuf::from(var("LOCAL_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
     std::fs::create_dir_all(&data_dir).map_err(|source| StackError::DataDir { dir: data_dir.clone(), source })?;
     let redirect_uri = var("GOOGLE_REDIRECT_URI")
-        .unwrap_or_else(|| format!("{base_url}{}", calbridge::functions::auth_callback::CALLBACK_PATH));
+        .unwrap_or_else(|| format!("{base_url}{}", calbridge::handlers::auth_callback::CALLBACK.pattern.replace("{provider}", "google")));
 
     let external_google = var("GOOGLE_AUTH_URL").is_some() || var("GOOGLE_TOKEN_URL").is_some();
     let emulator = if external_google {
@@ -223,7 +223,7 @@ fn local_secret(dir: &Path, file: &str) -> Result<String, StackError> {
     match std::fs::read_to_string(&path) {
         Ok(text) => Ok(text.trim().to_owned()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let secret = base64::engine::general_purpose::STANDARD.encode(calbridge::random::bytes::<32>());
+            let secret = base64::engine::general_purpose::STANDARD.encode(calbridge::crypto::random::bytes::<32>());
             std::fs::write(&path, &secret).map_err(io)?;
             #[cfg(unix)]
             {
@@ -291,7 +291,7 @@ async fn deliver_event(State(gateway): State<Arc<Gateway>>, body: axum::body::By
         Err(e) => return local_error("invalid_request", &format!("body is not JSON: {e}")),
     };
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    match calbridge::functions::sync_appointment::handle_event(&gateway.app, event, deadline).await {
+    match calbridge::handlers::sync_appointment::handle_event(&gateway.app, event, deadline).await {
         Ok(outcome) => axum::Json(outcome).into_response(),
         Err(error) => (
             StatusCode::INTERNAL_SERVER_ERROR,

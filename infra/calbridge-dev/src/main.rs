@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    calbridge::telemetry::init();
+    calbridge::runtime::init();
     let stack = match calbridge_dev::start(|name| std::env::var(name).ok()).await {
         Ok(stack) => stack,
         Err(e) => {

@@ -72,19 +72,19 @@ pub async fn create_stack_resources(endpoint: &str, stack_name: &str) -> StackRe
     let kms = client_for!(aws_sdk_kms, endpoint);
     let secrets = client_for!(aws_sdk_secretsmanager, endpoint);
 
-    let table_name = format!("{stack_name}-TokenTable-{}", calbridge::random::token());
+    let table_name = format!("{stack_name}-TokenTable-{}", calbridge::crypto::random::token());
     calbridge::adapters::dynamodb::create_table(&dynamodb, &table_name).await.expect("moto creates the table");
     let key_arn = calbridge::adapters::kms::create_key_for_tests(&kms).await;
     let key_id = key_arn.rsplit('/').next().unwrap_or(&key_arn).to_owned();
 
-    let signing_key = base64::engine::general_purpose::STANDARD.encode(calbridge::random::bytes::<32>());
+    let signing_key = base64::engine::general_purpose::STANDARD.encode(calbridge::crypto::random::bytes::<32>());
     let value = serde_json::json!({
         "google_client_secret": GOOGLE_CLIENT_SECRET,
         "state_signing_key": signing_key,
     });
     let created = secrets
         .create_secret()
-        .name(format!("{stack_name}/google-oauth-{}", calbridge::random::token()))
+        .name(format!("{stack_name}/google-oauth-{}", calbridge::crypto::random::token()))
         .secret_string(value.to_string())
         .send()
         .await

@@ -162,7 +162,7 @@ pub fn api_gateway_event(
             "sourceIp": "203.0.113.10",
             "userAgent": user_agent,
         },
-        "requestId": format!("e2e-{}", calbridge::random::token()),
+        "requestId": format!("e2e-{}", calbridge::crypto::random::token()),
         "routeKey": route.route_key(),
         "stage": "$default",
         "time": now.strftime("%d/%b/%Y:%H:%M:%S %z").to_string(),

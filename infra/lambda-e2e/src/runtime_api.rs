@@ -106,7 +106,7 @@ impl RuntimeApi {
     /// Queues one event and returns a receiver for its outcome.
     fn enqueue(&self, event: Value, deadline: Duration) -> oneshot::Receiver<Outcome> {
         let (reply, outcome) = oneshot::channel();
-        let id = format!("e2e-{}", calbridge::random::token());
+        let id = format!("e2e-{}", calbridge::crypto::random::token());
         let _ = self.sender.send(Pending { id, event, deadline, reply });
         outcome
     }

@@ -11,11 +11,11 @@ use serde_json::Value;
 
 /// The HTTP contract: (method, path, package, JWT).
 const ROUTES: [(&str, &str, &str, bool); 13] = [
-    ("POST", "/connections/google/authorize", "auth-start", true),
-    ("GET", "/connections/google/launch", "auth-start", false),
-    ("GET", "/connections/google/callback", "auth-callback", false),
-    ("GET", "/connections/google", "disconnect", true),
-    ("DELETE", "/connections/google", "disconnect", true),
+    ("POST", "/connections/{provider}/authorize", "auth-start", true),
+    ("GET", "/connections/{provider}/launch", "auth-start", false),
+    ("GET", "/connections/{provider}/callback", "auth-callback", false),
+    ("GET", "/connections/{provider}", "disconnect", true),
+    ("DELETE", "/connections/{provider}", "disconnect", true),
     ("GET", "/calendars", "list-calendars", true),
     ("PUT", "/calendars/selected", "list-calendars", true),
     ("POST", "/availability", "get-availability", true),
@@ -151,7 +151,7 @@ fn every_function_is_configured_completely_by_the_template() {
 /// String literals of the Rust files that read the environment.
 fn literals_read_by_calbridge() -> BTreeSet<String> {
     let mut literals = BTreeSet::new();
-    for file in ["shared/src/config.rs", "shared/src/telemetry.rs"] {
+    for file in ["shared/src/config/mod.rs", "shared/src/config/google.rs", "shared/src/runtime.rs"] {
         let text = std::fs::read_to_string(workspace_root().join(file)).unwrap();
         for (i, piece) in text.split('"').enumerate() {
             if i % 2 == 1 {
@@ -185,11 +185,11 @@ fn the_events_the_gateway_builds_have_the_shape_of_the_samples() {
         serde_json::from_str(&std::fs::read_to_string(workspace_root().join("events/disconnect/status.json")).unwrap())
             .unwrap();
     let route =
-        Route { method: "GET".into(), path: "/connections/google".into(), function_name: "f".into(), jwt: true };
+        Route { method: "GET".into(), path: "/connections/{provider}".into(), function_name: "f".into(), jwt: true };
     let authorizer = Authorizer { issuer: "https://i/".into(), audience: "a".into(), tenant_claim: "tenant_id".into() };
     let request = ApiRequest::get("/connections/google").as_caller("clinic-42", "user-7f3a");
-    let built =
-        api_gateway_event(&route, &Default::default(), &request, "a1b2c3d4e5", "api.calbridge.example", &authorizer);
+    let parameters = [("provider".to_owned(), "google".to_owned())].into();
+    let built = api_gateway_event(&route, &parameters, &request, "a1b2c3d4e5", "api.calbridge.example", &authorizer);
     let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<BTreeSet<_>>();
     assert_eq!(keys(&built), keys(&sample));
     assert_eq!(keys(&built["requestContext"]), keys(&sample["requestContext"]));

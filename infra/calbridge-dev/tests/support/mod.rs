@@ -24,7 +24,7 @@ pub async fn start() -> Stack {
 
 /// [`start`] with extra configuration variables.
 pub async fn start_with(extra: &[(&str, &str)]) -> Stack {
-    let data_dir = std::env::temp_dir().join(format!("calbridge-e2e-{}", calbridge::random::token()));
+    let data_dir = std::env::temp_dir().join(format!("calbridge-e2e-{}", calbridge::crypto::random::token()));
     let mut vars: HashMap<&str, String> = HashMap::from([
         ("LISTEN_ADDR", "127.0.0.1:0".to_owned()),
         ("EMULATOR_LISTEN_ADDR", "127.0.0.1:0".to_owned()),

@@ -93,7 +93,7 @@ pub async fn callback(
     let result = complete(app, oauth, &flow, query).await;
     match &result {
         Ok(()) => {
-            tracing::info!(tenant = %flow.owner.tenant, user = %flow.owner.user, "account connected")
+            tracing::info!(tenant = %flow.owner.tenant, user = %flow.owner.user, "{provider} account connected")
         }
         Err(reason) => {
             tracing::warn!(tenant = %flow.owner.tenant, user = %flow.owner.user, reason = reason.code(), "connect failed")

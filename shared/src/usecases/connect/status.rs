@@ -73,10 +73,10 @@ pub async fn disconnect(app: &App, owner: &ConnectionKey) -> Result<(), ConnectE
     };
     match tokens::open(&app.vault, owner, &record.sealed_tokens).await {
         Ok(stored) => match oauth.client.revoke(&stored.refresh_token).await {
-            Ok(()) => tracing::info!("grant revoked at the provider"),
+            Ok(()) => tracing::info!("grant revoked at {}", owner.provider),
             // Already revoked or expired at the provider: nothing left to revoke.
             Err(OAuthError::InvalidGrant) => {
-                tracing::info!("grant was already invalid at the provider")
+                tracing::info!("grant was already invalid at {}", owner.provider)
             }
             Err(e) => log_provider_error("revocation (deleting anyway)", &e),
         },
