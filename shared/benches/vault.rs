@@ -16,9 +16,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use calbridge::adapters::local_key::LocalKeyProvider;
-use calbridge::domain::{ConnectionKey, TenantId, UserId};
 use calbridge::crypto::tokens::{self, StoredTokens};
 use calbridge::crypto::vault::Vault;
+use calbridge::domain::{ConnectionKey, TenantId, UserId};
 use criterion::{Criterion, criterion_group, criterion_main};
 use oauth2::{AccessToken, RefreshToken};
 
@@ -33,7 +33,11 @@ fn record() -> StoredTokens {
 fn bench_token_record(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
     let keys = Arc::new(LocalKeyProvider::new([7u8; 32]));
-    let key = ConnectionKey::new(TenantId::parse("tenant-1").unwrap(), UserId::parse("user-1").unwrap(), calbridge::domain::Provider::Google);
+    let key = ConnectionKey::new(
+        TenantId::parse("tenant-1").unwrap(),
+        UserId::parse("user-1").unwrap(),
+        calbridge::domain::Provider::Google,
+    );
     let tokens = record();
     let vault = Vault::new(keys.clone());
     let sealed = runtime.block_on(tokens::seal(&vault, &key, &tokens)).unwrap();

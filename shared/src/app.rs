@@ -156,7 +156,8 @@ impl App {
         let http = http_client(google.http_timeout);
         let mut oauth = BTreeMap::new();
         if let Some(section) = &config.google {
-            let client = Arc::new(GoogleOAuthClient::new(section.clone(), http.clone(), secrets.clone(), clock.clone()));
+            let client =
+                Arc::new(GoogleOAuthClient::new(section.clone(), http.clone(), secrets.clone(), clock.clone()));
             oauth.insert(Provider::Google, OAuthProvider::google(section, client));
         }
         let calendar = Arc::new(GoogleCalendarClient::new(google.calendar_api_url.clone(), http));

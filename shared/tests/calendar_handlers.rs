@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use calbridge::domain::{Interval, ScopeSet};
 use calbridge::fakes::FakeConsent;
 use calbridge::handlers::{get_availability, list_calendars};
-use calbridge::ports::{CalendarEntry, ProviderAccount, GoogleApiError, OAuthError};
+use calbridge::ports::{CalendarEntry, GoogleApiError, OAuthError, ProviderAccount};
 use jiff::{SignedDuration, Timestamp};
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use calbridge::adapters::local_key::LocalKeyProvider;
+use calbridge::crypto::vault::Vault;
 use calbridge::handlers::{auth_start, disconnect};
 use calbridge::ports::{Clock, ConnectionStore};
-use calbridge::crypto::vault::Vault;
 use jiff::{SignedDuration, Timestamp};
 use support::*;
 use url::Url;
@@ -275,15 +275,18 @@ async fn reconsent_without_refresh_token_keeps_the_stored_one() {
     let h = harness();
     h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
     let first = h.store.get_connection(&owner(TENANT, USER)).await.unwrap().unwrap();
-    let original_refresh =
-        calbridge::crypto::tokens::open(&h.app.vault, &owner(TENANT, USER), &first.sealed_tokens).await.unwrap().refresh_token;
+    let original_refresh = calbridge::crypto::tokens::open(&h.app.vault, &owner(TENANT, USER), &first.sealed_tokens)
+        .await
+        .unwrap()
+        .refresh_token;
 
     let response = h.connect_as(TENANT, USER, consent(ALL_SCOPES, false)).await;
     assert_eq!(redirect_outcome(&response).1["status"], "connected");
     let second = h.store.get_connection(&owner(TENANT, USER)).await.unwrap().unwrap();
     assert_eq!(second.version, first.version + 1);
     assert_eq!(second.connected_at, first.connected_at);
-    let kept = calbridge::crypto::tokens::open(&h.app.vault, &owner(TENANT, USER), &second.sealed_tokens).await.unwrap();
+    let kept =
+        calbridge::crypto::tokens::open(&h.app.vault, &owner(TENANT, USER), &second.sealed_tokens).await.unwrap();
     assert_eq!(kept.refresh_token.secret(), original_refresh.secret());
     assert_ne!(second.sealed_tokens, first.sealed_tokens, "a fresh data key and access token per write");
 }
@@ -318,8 +321,16 @@ async fn a_sealed_blob_moved_to_another_users_row_does_not_open() {
     stolen.key = owner(TENANT, "colleague");
     h.store.put_connection(&stolen, calbridge::ports::WriteCondition::Absent).await.unwrap();
     let fresh_vault = Vault::new(Arc::new(LocalKeyProvider::new([3u8; 32])));
-    assert!(calbridge::crypto::tokens::open(&fresh_vault, &owner(TENANT, "colleague"), &stolen.sealed_tokens).await.is_err());
-    assert!(calbridge::crypto::tokens::open(&h.app.vault, &owner(TENANT, "colleague"), &stolen.sealed_tokens).await.is_err());
+    assert!(
+        calbridge::crypto::tokens::open(&fresh_vault, &owner(TENANT, "colleague"), &stolen.sealed_tokens)
+            .await
+            .is_err()
+    );
+    assert!(
+        calbridge::crypto::tokens::open(&h.app.vault, &owner(TENANT, "colleague"), &stolen.sealed_tokens)
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

@@ -530,6 +530,10 @@ async fn a_missing_or_unreachable_secret_is_unavailable() {
         Err(other) => panic!("expected Unavailable, got {other:?}"),
         Ok(_) => panic!("a secret that does not exist loaded"),
     }
-    let dead = SecretsManagerSource::new(client_for!(aws_sdk_secretsmanager, DEAD_ENDPOINT, 1), "calbridge/x", &[Provider::Google]);
+    let dead = SecretsManagerSource::new(
+        client_for!(aws_sdk_secretsmanager, DEAD_ENDPOINT, 1),
+        "calbridge/x",
+        &[Provider::Google],
+    );
     assert!(matches!(dead.load().await, Err(SecretsError::Unavailable(_))));
 }

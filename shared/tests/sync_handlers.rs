@@ -9,7 +9,7 @@ use std::time::Duration;
 use calbridge::domain::{AppointmentId, ScopeSet, TenantId};
 use calbridge::fakes::FakeConsent;
 use calbridge::handlers::sync_appointment;
-use calbridge::ports::{CalendarEntry, ProviderAccount, GoogleApiError, GoogleEvent, OAuthError};
+use calbridge::ports::{CalendarEntry, GoogleApiError, GoogleEvent, OAuthError, ProviderAccount};
 use jiff::SignedDuration;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -78,8 +78,10 @@ async fn a_create_writes_one_private_event_with_the_derived_id() {
     let events = google_events(&h);
     assert_eq!(events.len(), 1);
     let event = &events[0];
-    let expected_id =
-        calbridge::domain::appointment_event_id(&TenantId::parse(TENANT).unwrap(), &AppointmentId::parse("a-123").unwrap());
+    let expected_id = calbridge::domain::appointment_event_id(
+        &TenantId::parse(TENANT).unwrap(),
+        &AppointmentId::parse("a-123").unwrap(),
+    );
     assert_eq!(event.id, expected_id);
     assert!(event.id.len() >= 5 && event.id.chars().all(|c| matches!(c, 'a'..='v' | '0'..='9')));
     assert_eq!(event.summary.as_deref(), Some("Appointment"), "titles stay out of Google unless allowed");

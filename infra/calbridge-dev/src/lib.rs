@@ -118,8 +118,9 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
 
     let data_dir = PathBuf::from(var("LOCAL_DATA_DIR").unwrap_or_else(|| DEFAULT_DATA_DIR.to_owned()));
     std::fs::create_dir_all(&data_dir).map_err(|source| StackError::DataDir { dir: data_dir.clone(), source })?;
-    let redirect_uri = var("GOOGLE_REDIRECT_URI")
-        .unwrap_or_else(|| format!("{base_url}{}", calbridge::handlers::auth_callback::CALLBACK.pattern.replace("{provider}", "google")));
+    let redirect_uri = var("GOOGLE_REDIRECT_URI").unwrap_or_else(|| {
+        format!("{base_url}{}", calbridge::handlers::auth_callback::CALLBACK.pattern.replace("{provider}", "google"))
+    });
 
     let external_google = var("GOOGLE_AUTH_URL").is_some() || var("GOOGLE_TOKEN_URL").is_some();
     let emulator = if external_google {

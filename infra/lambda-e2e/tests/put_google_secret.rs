@@ -52,9 +52,16 @@ fn printed(output: &Output) -> String {
 }
 
 async fn stored(arn: &str) -> (String, Vec<u8>) {
-    let source = SecretsManagerSource::new(aws::secrets_manager_client(&moto_endpoint()), arn, &[calbridge::domain::Provider::Google]);
+    let source = SecretsManagerSource::new(
+        aws::secrets_manager_client(&moto_endpoint()),
+        arn,
+        &[calbridge::domain::Provider::Google],
+    );
     let secrets = source.load().await.unwrap_or_else(|e| panic!("calbridge cannot read what the script wrote: {e}"));
-    (secrets.client_secret(calbridge::domain::Provider::Google).unwrap().expose_secret().to_owned(), secrets.state_signing_key.expose_secret().clone())
+    (
+        secrets.client_secret(calbridge::domain::Provider::Google).unwrap().expose_secret().to_owned(),
+        secrets.state_signing_key.expose_secret().clone(),
+    )
 }
 
 async fn new_empty_secret() -> String {

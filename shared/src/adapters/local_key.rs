@@ -128,7 +128,11 @@ mod tests {
     use secrecy::ExposeSecret;
 
     fn context(user: &str, purpose: SealPurpose) -> EncryptionContext {
-        let key = ConnectionKey::new(TenantId::parse("t1").unwrap(), UserId::parse(user).unwrap(), crate::domain::Provider::Google);
+        let key = ConnectionKey::new(
+            TenantId::parse("t1").unwrap(),
+            UserId::parse(user).unwrap(),
+            crate::domain::Provider::Google,
+        );
         EncryptionContext::new(&key, purpose)
     }
 

@@ -60,7 +60,6 @@ impl GoogleConfig {
     }
 }
 
-
 /// Reads the section; `None` when something is missing or invalid (each problem is recorded).
 pub(super) fn read<F: Fn(&str) -> Option<String>>(env: &mut Reader<'_, F>) -> Option<GoogleConfig> {
     let client_id = env.required("GOOGLE_CLIENT_ID");

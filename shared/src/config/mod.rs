@@ -150,10 +150,9 @@ impl Config {
                     .required_because("STATE_SIGNING_KEY", "GOOGLE_SECRET_ARN is not set")
                     .and_then(|raw| env.signing_key("STATE_SIGNING_KEY", &raw));
                 match key {
-                    Some(key) if client_secrets.len() == providers.len() => Some(SecretsConfig::Inline {
-                        client_secrets,
-                        state_signing_key: SecretBox::new(Box::new(key)),
-                    }),
+                    Some(key) if client_secrets.len() == providers.len() => {
+                        Some(SecretsConfig::Inline { client_secrets, state_signing_key: SecretBox::new(Box::new(key)) })
+                    }
                     _ => None,
                 }
             }
@@ -225,19 +224,12 @@ impl Config {
             return Err(ConfigError { problems: env.problems });
         }
         // Every `None` above pushed a problem, so these cannot fail past this point.
-        let (true, Some(secrets), Some(storage), Some(allowed_return_to)) = (google_ok, secrets, storage, allowed_return_to)
+        let (true, Some(secrets), Some(storage), Some(allowed_return_to)) =
+            (google_ok, secrets, storage, allowed_return_to)
         else {
             unreachable!("missing values are reported as problems");
         };
-        Ok(Config {
-            google,
-            secrets,
-            storage,
-            allowed_return_to,
-            tenant_claim,
-            sync,
-            meet,
-        })
+        Ok(Config { google, secrets, storage, allowed_return_to, tenant_claim, sync, meet })
     }
 }
 

@@ -90,4 +90,3 @@ impl<F: Fn(&str) -> Option<String>> Reader<'_, F> {
         }
     }
 }
-

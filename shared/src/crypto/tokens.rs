@@ -9,9 +9,9 @@ use oauth2::{AccessToken, RefreshToken};
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
+use crate::crypto::vault::{Vault, VaultError};
 use crate::domain::ConnectionKey;
 use crate::ports::{EncryptionContext, SealPurpose, SealedSecret};
-use crate::crypto::vault::{Vault, VaultError};
 
 #[derive(Debug)]
 pub struct StoredTokens {

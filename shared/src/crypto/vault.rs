@@ -128,7 +128,11 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn context(tenant: &str, user: &str) -> EncryptionContext {
-        let key = ConnectionKey::new(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap(), crate::domain::Provider::Google);
+        let key = ConnectionKey::new(
+            TenantId::parse(tenant).unwrap(),
+            UserId::parse(user).unwrap(),
+            crate::domain::Provider::Google,
+        );
         EncryptionContext::new(&key, SealPurpose::Tokens)
     }
 

@@ -272,4 +272,3 @@ impl GoogleCalendar for FakeCalendar {
             .collect())
     }
 }
-

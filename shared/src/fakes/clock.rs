@@ -25,4 +25,3 @@ impl Clock for ManualClock {
         *self.0.lock().unwrap()
     }
 }
-

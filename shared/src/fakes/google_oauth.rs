@@ -205,4 +205,3 @@ impl OAuthClient for FakeGoogle {
             .ok_or_else(|| OAuthError::InvalidIdentity("unknown access token".into()))
     }
 }
-

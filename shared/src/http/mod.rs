@@ -74,4 +74,3 @@ pub fn json_body<T: serde::de::DeserializeOwned + Default>(request: &Request) ->
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("invalid_request", format!("request body is not valid: {e}")))
 }
-

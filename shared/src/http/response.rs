@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use crate::errors::{ErrorChain, InputError};
 
-
 /// An error as the client sees it.
 #[derive(Debug)]
 pub struct ApiError {

@@ -111,7 +111,8 @@ pub(crate) async fn fresh_token(
     owner: &ConnectionKey,
     rejected: Option<&AccessToken>,
 ) -> Result<Access, AccessError> {
-    let wait = LeaseWait::new(tokio::time::Instant::now() + LEASE_TTL.unsigned_abs() + Duration::from_secs(2), WAIT_STEP);
+    let wait =
+        LeaseWait::new(tokio::time::Instant::now() + LEASE_TTL.unsigned_abs() + Duration::from_secs(2), WAIT_STEP);
     loop {
         let record =
             app.connections.get_connection(owner).await?.ok_or(AccessError::NotUsable(NotUsable::NotConnected))?;

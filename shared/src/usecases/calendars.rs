@@ -11,7 +11,9 @@ use super::access_tokens::{AccessError, NotUsable};
 use super::calendar_session::CalendarSession;
 use crate::app::App;
 use crate::domain::{Owner, Provider};
-use crate::ports::{CalendarEntry, ConnectionRecord, LostWrite, PRIMARY_CALENDAR, StoreError, WriteCondition, retry_lost_writes};
+use crate::ports::{
+    CalendarEntry, ConnectionRecord, LostWrite, PRIMARY_CALENDAR, StoreError, WriteCondition, retry_lost_writes,
+};
 
 const MAX_CALENDAR_ID_LEN: usize = 1024;
 

@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use calbridge::domain::{AppointmentId, ConnectionKey, SessionId, TenantId, UserId};
+use calbridge::crypto::vault::{Vault, VaultError};
+use calbridge::domain::{AppointmentId, ConnectionKey, Provider, SessionId, TenantId, UserId};
 use calbridge::ports::{
     ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError,
     KeyProvider, MeetingRecord, MeetingState, MeetingStore, SealPurpose, SealedSecret, StoreError, SyncRecord,
     SyncStatus, SyncStore, WriteCondition,
 };
-use calbridge::crypto::vault::{Vault, VaultError};
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
 
@@ -54,6 +54,7 @@ macro_rules! store_contract_tests {
             late_writer_cannot_resurrect_a_deleted_connection,
             delete_reports_whether_a_connection_existed,
             connections_of_different_users_and_tenants_are_independent,
+            every_provider_round_trips_and_providers_never_alias,
             flow_is_taken_exactly_once,
             concurrent_takes_yield_exactly_one_flow,
             take_of_an_unknown_flow_is_none,
@@ -83,7 +84,7 @@ pub(crate) use store_contract_tests;
 // Fixtures
 
 pub fn key(tenant: &str, user: &str) -> ConnectionKey {
-    ConnectionKey::new(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap(), calbridge::domain::Provider::Google)
+    ConnectionKey::new(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap(), Provider::Google)
 }
 
 fn at(rfc3339: &str) -> Timestamp {
@@ -267,6 +268,30 @@ pub async fn connections_of_different_users_and_tenants_are_independent(s: Store
     assert_eq!(s.connections.get_connection(&records[0].key).await.unwrap(), Some(replaced));
     assert_eq!(s.connections.get_connection(&records[1].key).await.unwrap(), None);
     assert_eq!(s.connections.get_connection(&records[2].key).await.unwrap().as_ref(), Some(&records[2]));
+}
+
+pub async fn every_provider_round_trips_and_providers_never_alias(s: StoreUnderTest) {
+    // Given the same user connected to every provider, with a pending consent for each
+    let mut records = Vec::new();
+    for (i, provider) in Provider::ALL.into_iter().enumerate() {
+        let key = ConnectionKey { provider, ..key("t1", "u1") };
+        let record = ConnectionRecord { account_id: format!("{provider}-account"), ..full_record(key) };
+        s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+        let flow =
+            FlowRecord { owner: record.key.clone(), ..state_flow(&format!("flow-{i}"), at("2099-01-01T00:00:00Z")) };
+        s.flows.put_flow(&flow).await.unwrap();
+        records.push((record, flow));
+    }
+    // Then each comes back under its own provider, never labelled as another
+    for (record, flow) in &records {
+        assert_eq!(s.connections.get_connection(&record.key).await.unwrap().as_ref(), Some(record));
+        let taken = s.flows.take_flow(flow.kind, &flow.id_hash).await.unwrap();
+        assert_eq!(taken.map(|f| f.owner), Some(record.key.clone()), "{}", record.key.provider);
+    }
+    // And deleting one provider's connection leaves the others
+    let (zoom, _) = records.iter().find(|(r, _)| r.key.provider == Provider::Zoom).unwrap();
+    assert!(s.connections.delete_connection(&zoom.key).await.unwrap());
+    assert!(s.connections.get_connection(&key("t1", "u1")).await.unwrap().is_some(), "google's connection is kept");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -77,7 +77,11 @@ pub fn error_code(response: &Response<Body>) -> String {
 }
 
 pub fn owner(tenant: &str, user: &str) -> ConnectionKey {
-    ConnectionKey::new(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap(), calbridge::domain::Provider::Google)
+    ConnectionKey::new(
+        TenantId::parse(tenant).unwrap(),
+        UserId::parse(user).unwrap(),
+        calbridge::domain::Provider::Google,
+    )
 }
 
 pub fn consent(scopes: &str, refresh: bool) -> FakeConsent {

@@ -20,4 +20,3 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
         .build()
         .expect("the HTTP client configuration is static and valid")
 }
-

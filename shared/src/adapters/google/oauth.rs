@@ -30,8 +30,8 @@ use tokio::sync::RwLock;
 use url::Url;
 
 use crate::config::GoogleConfig;
-use crate::domain::ScopeSet;
 use crate::domain::Provider;
+use crate::domain::ScopeSet;
 use crate::ports::{Clock, OAuthClient, OAuthError, ProviderAccount, Secrets, TokenGrant};
 
 /// How long a fetched JWKS is trusted before it is fetched again.
@@ -153,10 +153,7 @@ impl GoogleOAuthClient {
         let claims = jsonwebtoken::decode::<IdTokenClaims>(token, &key, &validation)
             .map_err(|e| OAuthError::InvalidIdentity(format!("id_token rejected: {:?}", e.kind())))?
             .claims;
-        Ok(ProviderAccount {
-            id: claims.sub,
-            email: claims.email.filter(|_| claims.email_verified.unwrap_or(false)),
-        })
+        Ok(ProviderAccount { id: claims.sub, email: claims.email.filter(|_| claims.email_verified.unwrap_or(false)) })
     }
 
     async fn userinfo(&self, access_token: &AccessToken) -> Result<ProviderAccount, OAuthError> {

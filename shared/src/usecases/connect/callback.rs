@@ -299,4 +299,3 @@ fn server_error(what: &str, error: &(dyn std::error::Error + 'static)) -> Failur
 pub(super) fn log_provider_error(what: &str, error: &OAuthError) {
     tracing::warn!(error = %ErrorChain(error), "provider: {what} failed");
 }
-

@@ -166,4 +166,3 @@ pub async fn launch(app: &App, provider: Provider, ticket: &str) -> Result<Launc
     tracing::info!(tenant = %record.owner.tenant, user = %record.owner.user, "consent started");
     Ok(LaunchRedirect { location, binding_cookie, cookie_max_age: STATE_TTL })
 }
-

@@ -99,8 +99,9 @@ pub(super) async fn delete_event(
     calendar_id: &str,
     event_id: &str,
 ) -> Result<(), AccessError> {
-    let delete =
-        |token: AccessToken| async move { app.calendar.delete_event(&token, calendar_id, event_id, SendUpdates::None).await };
+    let delete = |token: AccessToken| async move {
+        app.calendar.delete_event(&token, calendar_id, event_id, SendUpdates::None).await
+    };
     match session.call(delete).await {
         Ok(()) | Err(AccessError::Google(GoogleApiError::NotFound | GoogleApiError::Gone)) => Ok(()),
         Err(error) => Err(error),

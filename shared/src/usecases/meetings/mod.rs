@@ -167,15 +167,7 @@ fn validate(app: &App, request: MeetingRequest) -> Result<NewMeeting, MeetingErr
         .as_deref()
         .map(|raw| parse_meeting_link(raw, &app.settings.meet.allowed_hosts))
         .transpose()?;
-    Ok(NewMeeting {
-        start,
-        end,
-        time_zone,
-        title,
-        attendee_emails: request.attendee_emails,
-        participants,
-        existing,
-    })
+    Ok(NewMeeting { start, end, time_zone, title, attendee_emails: request.attendee_emails, participants, existing })
 }
 
 /// Creates (or returns) the session's meeting. `Ok((view, true))` when this call created it.

@@ -13,7 +13,6 @@ use crate::usecases::access_tokens::{AccessError, NotUsable};
 use crate::usecases::calendar_session::CalendarSession;
 use crate::usecases::retry::RetryPolicy;
 
-
 pub(super) enum Applied {
     Written { calendar_id: String },
     Removed,
@@ -46,7 +45,9 @@ pub(super) async fn apply_at_google(
                 // Reassigned: take it off the previous user's calendar first.
                 match remove(app, retry, &change.tenant, &leased.user_id, Some(calendar), event_id).await? {
                     Ok(()) => tracing::info!("event removed from the previous assignee's calendar"),
-                    Err(state) => tracing::warn!(previous = ?state, "could not remove the event from the previous assignee"),
+                    Err(state) => {
+                        tracing::warn!(previous = ?state, "could not remove the event from the previous assignee")
+                    }
                 }
             }
             let owner = Owner::new(change.tenant.clone(), change.user.clone());

@@ -76,16 +76,7 @@ impl ValidChange {
             },
         };
         let title = EventTitle::parse_optional(change.title.as_deref()).map_err(|e| invalid(e.to_string()))?;
-        Ok(Self {
-            tenant,
-            appointment,
-            user,
-            action: change.action,
-            version: change.version,
-            slot,
-            time_zone,
-            title,
-        })
+        Ok(Self { tenant, appointment, user, action: change.action, version: change.version, slot, time_zone, title })
     }
 }
 

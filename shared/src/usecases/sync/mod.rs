@@ -21,7 +21,6 @@
 //! without retry. Reassigning an appointment removes the event from the old user's calendar
 //! and creates it on the new one's.
 
-
 mod calendar;
 mod change;
 
@@ -37,8 +36,8 @@ use crate::domain::{AppointmentId, TenantId, appointment_event_id};
 use crate::errors::ErrorChain;
 use crate::ports::{LeaseWait, StoreError, SyncRecord, SyncStatus, WriteCondition};
 
-pub use change::{Action, AppointmentChange, Outcome, SyncError, SyncView, ValidChange};
 use calendar::{Applied, apply_at_google};
+pub use change::{Action, AppointmentChange, Outcome, SyncError, SyncView, ValidChange};
 
 /// The EventBridge `detail-type` of appointment changes.
 pub const DETAIL_TYPE: &str = "AppointmentChanged";
