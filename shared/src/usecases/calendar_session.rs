@@ -15,7 +15,7 @@ use super::access_tokens::{Access, AccessError, access_token, fresh_token};
 use super::retry::RetryPolicy;
 use crate::app::App;
 use crate::domain::{Owner, Provider};
-use crate::ports::{ConnectionRecord, GoogleApiError};
+use crate::ports::{ConnectionRecord, GoogleApiError, SendUpdates};
 
 pub struct CalendarSession<'a> {
     app: &'a App,
@@ -56,6 +56,19 @@ impl<'a> CalendarSession<'a> {
                 self.retry.run(|| call(self.access.token.clone())).await.map_err(AccessError::Google)
             }
             Err(error) => Err(AccessError::Google(error)),
+        }
+    }
+
+    /// Deletes an event calbridge wrote, telling nobody; an event Google no longer has (never
+    /// written, or already deleted) counts as deleted.
+    pub async fn delete_event(&mut self, calendar_id: &str, event_id: &str) -> Result<(), AccessError> {
+        let app = self.app;
+        let delete = |token: AccessToken| async move {
+            app.calendar.delete_event(&token, calendar_id, event_id, SendUpdates::None).await
+        };
+        match self.call(delete).await {
+            Ok(()) | Err(AccessError::Google(GoogleApiError::NotFound | GoogleApiError::Gone)) => Ok(()),
+            Err(error) => Err(error),
         }
     }
 }

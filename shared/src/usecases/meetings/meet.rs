@@ -78,7 +78,7 @@ pub(super) async fn create_meet(
     }
     tracing::warn!(conference = ?created.conference.as_ref().map(conference_label), "meet conference was not created");
     // Do not leave an event without a working link on the host's calendar.
-    if let Err(error) = delete_event(app, &mut session, &calendar_id, &created.id).await {
+    if let Err(error) = session.delete_event(&calendar_id, &created.id).await {
         tracing::warn!(error = %ErrorChain(&error), "could not remove the meet event");
     }
     Err(MeetingError::CreationFailed)
@@ -89,21 +89,5 @@ fn conference_label(state: &ConferenceState) -> &'static str {
         ConferenceState::Pending => "pending",
         ConferenceState::Ready { .. } => "ready",
         ConferenceState::Failed => "failed",
-    }
-}
-
-/// Deletes an event calbridge made; one Google no longer has counts as deleted.
-pub(super) async fn delete_event(
-    app: &App,
-    session: &mut CalendarSession<'_>,
-    calendar_id: &str,
-    event_id: &str,
-) -> Result<(), AccessError> {
-    let delete = |token: AccessToken| async move {
-        app.calendar.delete_event(&token, calendar_id, event_id, SendUpdates::None).await
-    };
-    match session.call(delete).await {
-        Ok(()) | Err(AccessError::Google(GoogleApiError::NotFound | GoogleApiError::Gone)) => Ok(()),
-        Err(error) => Err(error),
     }
 }

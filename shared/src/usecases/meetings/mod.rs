@@ -304,7 +304,7 @@ pub async fn delete(app: &App, caller: &Owner, session: &SessionId) -> Result<()
     }
     if let (Some(calendar_id), Some(event_id)) = (&record.calendar_id, &record.calendar_event_id) {
         let mut calendar = CalendarSession::open(app, caller).await?;
-        meet::delete_event(app, &mut calendar, calendar_id, event_id).await?;
+        calendar.delete_event(calendar_id, event_id).await?;
     }
     if !app.meetings.delete_meeting(&caller.tenant, session, record.revision).await? {
         // Changed meanwhile (a concurrent delete): what the caller wanted has happened or will.

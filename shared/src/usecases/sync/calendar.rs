@@ -135,14 +135,7 @@ async fn remove(
         let owner = Owner::new(tenant.clone(), user.clone());
         let mut session = CalendarSession::open(app, &owner).await?.with_retry(*retry);
         let calendar_id = calendar.unwrap_or_else(|| session.connection().target_calendar());
-        let calendar_id = calendar_id.as_str();
-        let delete = |token: AccessToken| async move {
-            app.calendar.delete_event(&token, calendar_id, event_id, SendUpdates::None).await
-        };
-        match session.call(delete).await {
-            Ok(()) | Err(AccessError::Google(GoogleApiError::NotFound | GoogleApiError::Gone)) => Ok(()),
-            Err(error) => Err(error),
-        }
+        session.delete_event(&calendar_id, event_id).await
     };
     match removed.await {
         Ok(()) => Ok(Ok(())),
