@@ -173,7 +173,8 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
     };
     let authorizer = DevAuthorizer::new(jwt_secret.as_bytes(), &config.tenant_claim);
     let app = App::from_config(config).await?;
-    let gateway = Arc::new(Gateway { app, authorizer, routes: gateway::routes() });
+    let gateway =
+        Arc::new(Gateway { app, authorizer, api: gateway::local_api(local.port()), routes: gateway::routes() });
     let router = Router::new()
         .route("/_local/token", post(mint_token))
         .route("/_local/done", get(done_page))

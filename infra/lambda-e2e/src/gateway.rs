@@ -1,13 +1,22 @@
-//! What API Gateway (HTTP API, payload format 2.0) does between a client and a function:
-//! a request becomes the event Lambda delivers (the shape of the samples in `events/`), with
-//! the JWT authorizer's claims on routes that have it, and the function's answer becomes an
-//! HTTP response (cookies from their own array, as `Set-Cookie`).
+//! The client's side of the API for the Runtime-API tests: requests as a browser or an app
+//! sends them, responses as it receives them, and the JWT authorizer this test deployment
+//! stands in for.
+//!
+//! Contract: what API Gateway does in between (the route taken, the payload-2.0 event, the
+//! answer made an HTTP response) is the [`apigw`] emulation, the one `calbridge-dev` uses too.
+//! This module only describes this deployment to it (account, API id, the documentation
+//! address `203.0.113.10` as the client) and says which claims a verified token carries:
+//! `sub`, the template's tenant claim, issuer, audience, and an hour of validity.
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use serde_json::Value;
 
 use crate::template::Route;
+
+/// The client address API Gateway reports for every request of these tests.
+pub const CLIENT_IP: &str = "203.0.113.10";
 
 /// The app user a verified JWT names.
 #[derive(Debug, Clone)]
@@ -19,7 +28,7 @@ pub struct Caller {
 /// An HTTP request as a browser or an app sends it.
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
-    pub method: String,
+    pub method: Method,
     pub path: String,
     /// Raw query string, without `?`.
     pub query: String,
@@ -43,7 +52,8 @@ impl ApiRequest {
         };
         let (path, query) = path_and_query.split_once('?').unwrap_or((&path_and_query, ""));
         Self {
-            method: method.to_uppercase(),
+            method: Method::from_bytes(method.to_uppercase().as_bytes())
+                .unwrap_or_else(|_| panic!("{method} is not an HTTP method")),
             path: path.to_owned(),
             query: query.to_owned(),
             headers: vec![("user-agent".into(), "calbridge-lambda-e2e".into())],
@@ -127,109 +137,82 @@ pub struct Authorizer {
     pub tenant_claim: String,
 }
 
+impl Authorizer {
+    /// The claims API Gateway passes on for a token it verified for `caller`.
+    pub fn claims(&self, caller: &Caller) -> BTreeMap<String, String> {
+        let now = jiff::Timestamp::now().as_second();
+        BTreeMap::from([
+            ("sub".to_owned(), caller.user.clone()),
+            (self.tenant_claim.clone(), caller.tenant.clone()),
+            ("iss".to_owned(), self.issuer.clone()),
+            ("aud".to_owned(), self.audience.clone()),
+            ("iat".to_owned(), now.to_string()),
+            ("exp".to_owned(), (now + 3600).to_string()),
+        ])
+    }
+}
+
+impl ApiRequest {
+    /// The request as it reaches API Gateway: the cookies in one `Cookie` header, as a browser
+    /// sends them, and the claims of the caller's token.
+    pub fn to_gateway(&self, authorizer: &Authorizer) -> apigw::Request {
+        let mut headers = HeaderMap::new();
+        let cookie = (!self.cookies.is_empty()).then(|| ("cookie".to_owned(), self.cookies.join("; ")));
+        for (name, value) in self.headers.iter().cloned().chain(cookie) {
+            let name = HeaderName::from_bytes(name.as_bytes()).unwrap_or_else(|_| panic!("header name {name:?}"));
+            let value = HeaderValue::from_str(&value).unwrap_or_else(|_| panic!("{name} value {value:?}"));
+            headers.append(name, value);
+        }
+        apigw::Request {
+            method: self.method.clone(),
+            path: self.path.clone(),
+            query: self.query.clone(),
+            headers,
+            body: self.body.clone().map(String::into_bytes),
+            claims: self.caller.as_ref().map(|caller| authorizer.claims(caller)),
+        }
+    }
+}
+
+/// This test deployment's API, served at `domain`.
+pub fn api(api_id: &str, domain: &str) -> apigw::Api {
+    apigw::Api {
+        account_id: crate::stack::ACCOUNT_ID.to_owned(),
+        api_id: api_id.to_owned(),
+        domain_name: domain.to_owned(),
+        source_ip: CLIENT_IP.to_owned(),
+        scheme: "https".to_owned(),
+        port: 443,
+    }
+}
+
 /// The event API Gateway delivers for `request` on `route` of API `api_id` served at `domain`.
 pub fn api_gateway_event(
     route: &Route,
-    path_parameters: &BTreeMap<String, String>,
+    path_parameters: &apigw::PathParameters,
     request: &ApiRequest,
     api_id: &str,
     domain: &str,
     authorizer: &Authorizer,
 ) -> Value {
-    let now = jiff::Timestamp::now();
-    let mut headers = Map::new();
-    headers.insert("host".into(), domain.into());
-    headers.insert("x-forwarded-for".into(), "203.0.113.10".into());
-    headers.insert("x-forwarded-port".into(), "443".into());
-    headers.insert("x-forwarded-proto".into(), "https".into());
-    for (name, value) in &request.headers {
-        // API Gateway joins repeated headers with commas.
-        headers
-            .entry(name.to_lowercase())
-            .and_modify(|v| *v = Value::String(format!("{},{value}", v.as_str().unwrap_or_default())))
-            .or_insert_with(|| Value::String(value.clone()));
-    }
-    let user_agent = headers.get("user-agent").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let mut context = json!({
-        "accountId": "123456789012",
-        "apiId": api_id,
-        "domainName": domain,
-        "domainPrefix": domain.split('.').next().unwrap_or(domain),
-        "http": {
-            "method": request.method,
-            "path": request.path,
-            "protocol": "HTTP/1.1",
-            "sourceIp": "203.0.113.10",
-            "userAgent": user_agent,
-        },
-        "requestId": format!("e2e-{}", calbridge::crypto::random::token()),
-        "routeKey": route.route_key(),
-        "stage": "$default",
-        "time": now.strftime("%d/%b/%Y:%H:%M:%S %z").to_string(),
-        "timeEpoch": now.as_millisecond(),
-    });
-    if let (true, Some(caller)) = (route.jwt, &request.caller) {
-        let mut claims = Map::new();
-        claims.insert("sub".into(), caller.user.clone().into());
-        claims.insert(authorizer.tenant_claim.clone(), caller.tenant.clone().into());
-        claims.insert("iss".into(), authorizer.issuer.clone().into());
-        claims.insert("aud".into(), authorizer.audience.clone().into());
-        claims.insert("iat".into(), now.as_second().to_string().into());
-        claims.insert("exp".into(), (now.as_second() + 3600).to_string().into());
-        context["authorizer"] = json!({ "jwt": { "claims": claims, "scopes": null } });
-    }
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": route.route_key(),
-        "rawPath": request.path,
-        "rawQueryString": request.query,
-        "headers": headers,
-        "requestContext": context,
-        "isBase64Encoded": false,
-    });
-    if !request.query.is_empty() {
-        let mut parameters = Map::new();
-        for (name, value) in url::form_urlencoded::parse(request.query.as_bytes()) {
-            parameters
-                .entry(name.into_owned())
-                .and_modify(|v| *v = Value::String(format!("{},{value}", v.as_str().unwrap_or_default())))
-                .or_insert_with(|| Value::String(value.into_owned()));
-        }
-        event["queryStringParameters"] = Value::Object(parameters);
-    }
-    if !path_parameters.is_empty() {
-        event["pathParameters"] = json!(path_parameters);
-    }
-    if !request.cookies.is_empty() {
-        event["cookies"] = json!(request.cookies);
-    }
-    if let Some(body) = &request.body {
-        event["body"] = Value::String(body.clone());
-    }
-    event
+    api(api_id, domain).event(route, path_parameters, &request.to_gateway(authorizer))
 }
 
 /// The HTTP response for a function's payload-2.0 answer.
-pub fn http_response(answer: &Value) -> Result<ApiResponse, String> {
-    let status = answer["statusCode"].as_u64().ok_or_else(|| format!("no statusCode in {answer}"))? as u16;
-    let mut headers = BTreeMap::new();
-    for (name, value) in answer["headers"].as_object().into_iter().flatten() {
-        headers.insert(name.to_lowercase(), value.as_str().unwrap_or_default().to_owned());
-    }
-    for (name, values) in answer["multiValueHeaders"].as_object().into_iter().flatten() {
-        let joined: Vec<&str> = values.as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        headers.entry(name.to_lowercase()).or_insert_with(|| joined.join(","));
-    }
-    let cookies =
-        answer["cookies"].as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_owned).collect();
-    let body = match (answer["body"].as_str(), answer["isBase64Encoded"].as_bool()) {
-        (Some(body), Some(true)) => {
-            use base64::Engine as _;
-            let bytes = base64::engine::general_purpose::STANDARD.decode(body).map_err(|e| e.to_string())?;
-            String::from_utf8_lossy(&bytes).into_owned()
+pub fn http_response(answer: &Value) -> Result<ApiResponse, apigw::AnswerError> {
+    apigw::http_response(answer).map(ApiResponse::from)
+}
+
+impl From<http::Response<Vec<u8>>> for ApiResponse {
+    fn from(response: http::Response<Vec<u8>>) -> Self {
+        let (parts, body) = response.into_parts();
+        let text = |v: &HeaderValue| String::from_utf8_lossy(v.as_bytes()).into_owned();
+        let mut headers = BTreeMap::new();
+        for name in parts.headers.keys().filter(|n| *n != http::header::SET_COOKIE) {
+            let values: Vec<String> = parts.headers.get_all(name).iter().map(text).collect();
+            headers.insert(name.as_str().to_owned(), values.join(","));
         }
-        (Some(body), _) => body.to_owned(),
-        (None, _) => String::new(),
-    };
-    Ok(ApiResponse { status, headers, cookies, body })
+        let cookies = parts.headers.get_all(http::header::SET_COOKIE).iter().map(text).collect();
+        Self { status: parts.status.as_u16(), headers, cookies, body: String::from_utf8_lossy(&body).into_owned() }
+    }
 }

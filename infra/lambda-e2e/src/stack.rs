@@ -311,30 +311,18 @@ impl DeployedStack {
     /// the function, routes with the JWT authorizer refuse a request without a token (401,
     /// the function is not invoked), and the function's answer becomes the HTTP response.
     pub async fn api(&self, request: ApiRequest) -> ApiResponse {
-        let Some((route, path_parameters)) =
-            self.routes.iter().find_map(|r| r.matches(&request.method, &request.path).map(|p| (r, p)))
-        else {
-            return ApiResponse {
-                status: 404,
-                headers: BTreeMap::new(),
-                cookies: Vec::new(),
-                body: json!({"message": "Not Found"}).to_string(),
-            };
+        let Some(taken) = apigw::select(&self.routes, &request.method, &request.path) else {
+            return apigw::GatewayError::NotFound.response().into();
         };
+        let route = taken.route;
         if route.jwt && request.caller.is_none() {
-            return ApiResponse {
-                status: 401,
-                headers: BTreeMap::new(),
-                cookies: Vec::new(),
-                body: json!({"message": "Unauthorized"}).to_string(),
-            };
+            return apigw::GatewayError::Unauthorized.response().into();
         }
-        let function =
-            self.functions.values().find(|f| f.spec.function_name == route.function_name).unwrap_or_else(|| {
-                panic!("{} is served by {}, which this test did not start", route.route_key(), route.function_name)
-            });
+        let function = self.functions.values().find(|f| f.spec.function_name == route.target).unwrap_or_else(|| {
+            panic!("{} is served by {}, which this test did not start", route.route_key(), route.target)
+        });
         let event =
-            gateway::api_gateway_event(route, &path_parameters, &request, API_ID, &self.domain, &self.authorizer);
+            gateway::api_gateway_event(route, &taken.parameters, &request, API_ID, &self.domain, &self.authorizer);
         let limit = Duration::from_secs(function.spec.timeout_seconds.max(1));
         match function.process.invoke(event, limit).await {
             Ok(Outcome::Response(answer)) => gateway::http_response(&answer).unwrap_or_else(|e| {

@@ -493,48 +493,8 @@ impl Evaluator<'_> {
     }
 }
 
-/// One route of the HTTP API.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    /// Upper case, as in a route key.
-    pub method: String,
-    /// As in the OpenAPI document, with `{parameters}`.
-    pub path: String,
-    /// The Lambda function name the integration invokes.
-    pub function_name: String,
-    /// Whether the route has the JWT authorizer.
-    pub jwt: bool,
-}
-
-impl Route {
-    pub fn route_key(&self) -> String {
-        format!("{} {}", self.method, self.path)
-    }
-
-    /// The path parameters when `path` matches this route's template.
-    pub fn matches(&self, method: &str, path: &str) -> Option<BTreeMap<String, String>> {
-        if !self.method.eq_ignore_ascii_case(method) {
-            return None;
-        }
-        let pattern: Vec<&str> = self.path.split('/').collect();
-        let actual: Vec<&str> = path.split('/').collect();
-        if pattern.len() != actual.len() {
-            return None;
-        }
-        let mut parameters = BTreeMap::new();
-        for (p, a) in pattern.iter().zip(&actual) {
-            match p.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-                Some(name) if !a.is_empty() => {
-                    parameters.insert(name.to_owned(), (*a).to_owned());
-                }
-                Some(_) => return None,
-                None if p == a => {}
-                None => return None,
-            }
-        }
-        Some(parameters)
-    }
-}
+/// One route of the HTTP API; its target is the Lambda function name the integration invokes.
+pub type Route = apigw::Route<String>;
 
 impl Evaluator<'_> {
     /// The routes of the one `AWS::Serverless::HttpApi`'s `DefinitionBody`.
@@ -577,12 +537,11 @@ impl Evaluator<'_> {
                         }
                     }
                 }
-                routes.push(Route {
-                    method: method.to_uppercase(),
-                    path: path.clone(),
-                    function_name,
-                    jwt: !security.is_empty(),
-                });
+                let method = http::Method::from_bytes(method.to_uppercase().as_bytes())
+                    .map_err(|_| invalid(format!("{method} {path}: not an HTTP method")))?;
+                let route = Route::new(method, path, !security.is_empty(), function_name)
+                    .map_err(|e| invalid(e.to_string()))?;
+                routes.push(route);
             }
         }
         Ok(routes)
@@ -667,14 +626,5 @@ Resources:
         let d = Deployment { parameters: HashMap::from([("Name".into(), "n".into())]), ..Default::default() };
         let err = Evaluator { template: &template, deployment: &d }.function("Fn").unwrap_err().to_string();
         assert!(err.contains("Api") || err.contains("Key.Arn"), "{err}");
-    }
-
-    #[test]
-    fn routes_match_path_parameters() {
-        let route = Route { method: "POST".into(), path: "/a/{id}/b".into(), function_name: "f".into(), jwt: true };
-        assert_eq!(route.matches("POST", "/a/42/b").unwrap()["id"], "42");
-        assert!(route.matches("GET", "/a/42/b").is_none());
-        assert!(route.matches("POST", "/a//b").is_none());
-        assert!(route.matches("POST", "/a/42").is_none());
     }
 }

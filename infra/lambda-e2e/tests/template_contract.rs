@@ -62,12 +62,12 @@ fn the_route_table_is_the_http_contract() {
     let routes = evaluator.routes().unwrap_or_else(|e| panic!("{e}"));
     let specs = functions(&template, &d);
     let package_of = |route: &Route| {
-        specs.iter().find(|s| s.function_name == route.function_name).map(|s| s.package.clone()).unwrap_or_else(|| {
-            panic!("{} invokes {}, which is no function of the template", route.route_key(), route.function_name)
+        specs.iter().find(|s| s.function_name == route.target).map(|s| s.package.clone()).unwrap_or_else(|| {
+            panic!("{} invokes {}, which is no function of the template", route.route_key(), route.target)
         })
     };
     let actual: BTreeSet<(String, String, String, bool)> =
-        routes.iter().map(|r| (r.method.clone(), r.path.clone(), package_of(r), r.jwt)).collect();
+        routes.iter().map(|r| (r.method.to_string(), r.path.to_string(), package_of(r), r.jwt)).collect();
     let expected: BTreeSet<(String, String, String, bool)> =
         ROUTES.iter().map(|(m, p, f, j)| ((*m).to_owned(), (*p).to_owned(), (*f).to_owned(), *j)).collect();
     assert_eq!(actual, expected);
@@ -184,8 +184,7 @@ fn the_events_the_gateway_builds_have_the_shape_of_the_samples() {
     let sample: Value =
         serde_json::from_str(&std::fs::read_to_string(workspace_root().join("events/disconnect/status.json")).unwrap())
             .unwrap();
-    let route =
-        Route { method: "GET".into(), path: "/connections/{provider}".into(), function_name: "f".into(), jwt: true };
+    let route = Route::new(http::Method::GET, "/connections/{provider}", true, "f".into()).unwrap();
     let authorizer = Authorizer { issuer: "https://i/".into(), audience: "a".into(), tenant_claim: "tenant_id".into() };
     let request = ApiRequest::get("/connections/google").as_caller("clinic-42", "user-7f3a");
     let parameters = [("provider".to_owned(), "google".to_owned())].into();
@@ -226,9 +225,13 @@ fn api_gateway_may_invoke_each_function_for_its_own_routes_only() {
     let needed: BTreeSet<(String, String, String)> = routes
         .iter()
         .map(|r| {
-            let path: Vec<&str> =
-                r.path.split('/').map(|s| if s.starts_with('{') && s.ends_with('}') { "*" } else { s }).collect();
-            (r.method.clone(), path.join("/"), r.function_name.clone())
+            let path: Vec<&str> = r
+                .path
+                .as_str()
+                .split('/')
+                .map(|s| if s.starts_with('{') && s.ends_with('}') { "*" } else { s })
+                .collect();
+            (r.method.to_string(), path.join("/"), r.target.clone())
         })
         .collect();
     assert_eq!(granted, needed);
