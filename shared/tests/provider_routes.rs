@@ -6,10 +6,11 @@
 mod support;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use calbridge::app::OAuthProvider;
 use calbridge::domain::{Provider, ScopeSet};
-use calbridge::fakes::FakeGoogle;
+use calbridge::fakes::{FakeConsent, FakeGoogle};
 use calbridge::handlers::{auth_callback, auth_start, disconnect};
 use serde_json::Value;
 use support::*;
@@ -88,57 +89,50 @@ fn two_providers() -> (Harness, Arc<FakeGoogle>) {
     (h, zoom)
 }
 
-#[tokio::test]
-async fn every_step_stays_bound_to_the_provider_it_started_with() {
-    let (h, zoom) = two_providers();
-    let zoom_authorize = as_user(for_provider(event("auth-start/authorize.json"), "zoom"), TENANT, USER);
-
-    // Given a Zoom ticket, when it is launched on Google's route, then it is refused and burned
-    let ticket = {
-        let response = call(&h, zoom_authorize.clone()).await;
-        assert_eq!(response.status(), 200);
-        let launch = Url::parse(body_json(&response)["launch_url"].as_str().unwrap()).unwrap();
-        assert_eq!(launch.path(), "/connections/zoom/launch");
-        launch.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned()
-    };
-    assert_eq!(code_of(&h.launch(&ticket).await), "invalid_ticket");
-    let on_zoom = with_query(for_provider(event("auth-start/launch.json"), "zoom"), &format!("ticket={ticket}"));
-    assert_eq!(code_of(&call(&h, on_zoom).await), "invalid_ticket", "a refused ticket is spent");
-
-    // Given a Zoom consent, when Zoom's state comes back on Google's callback, then it is refused
-    let response = call(&h, zoom_authorize.clone()).await;
-    let launch = Url::parse(body_json(&response)["launch_url"].as_str().unwrap()).unwrap();
-    let ticket = launch.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned();
-    let launched =
-        call(&h, with_query(for_provider(event("auth-start/launch.json"), "zoom"), &format!("ticket={ticket}"))).await;
+/// A Zoom consent started for the harness user and approved at the fake Zoom: (state,
+/// binding cookie, code), ready for a callback.
+async fn approved_zoom_consent(h: &Harness, zoom: &FakeGoogle) -> (String, String, String) {
+    let ticket = zoom_ticket(h).await;
+    let launch = with_query(for_provider(event("auth-start/launch.json"), "zoom"), &format!("ticket={ticket}"));
+    let launched = call(h, launch).await;
     assert_eq!(launched.status(), 302);
     let consent_url = Url::parse(header(&launched, "location").unwrap()).unwrap();
     let state = consent_url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
     let cookie = header(&launched, "set-cookie").unwrap();
     let cookie = cookie.strip_prefix("__Host-calbridge-oauth=").unwrap().split(';').next().unwrap().to_owned();
-    let code = zoom.approve(
-        &consent_url,
-        calbridge::fakes::FakeConsent { granted_scopes: ScopeSet::parse("meeting:write"), ..consent("", true) },
-    );
+    let granted = FakeConsent { granted_scopes: ScopeSet::parse("meeting:write"), ..consent("", true) };
+    let code = zoom.approve(&consent_url, granted);
+    (state, cookie, code)
+}
+
+/// A launch ticket minted on Zoom's authorize route.
+async fn zoom_ticket(h: &Harness) -> String {
+    let response = call(h, as_user(for_provider(event("auth-start/authorize.json"), "zoom"), TENANT, USER)).await;
+    assert_eq!(response.status(), 200);
+    let launch = Url::parse(body_json(&response)["launch_url"].as_str().unwrap()).unwrap();
+    assert_eq!(launch.path(), "/connections/zoom/launch");
+    launch.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned()
+}
+
+#[tokio::test]
+async fn every_step_stays_bound_to_the_provider_it_started_with() {
+    let (h, zoom) = two_providers();
+
+    // Given a Zoom ticket, when it is launched on Google's route, then it is refused and burned
+    let ticket = zoom_ticket(&h).await;
+    assert_eq!(code_of(&h.launch(&ticket).await), "invalid_ticket");
+    let on_zoom = with_query(for_provider(event("auth-start/launch.json"), "zoom"), &format!("ticket={ticket}"));
+    assert_eq!(code_of(&call(&h, on_zoom).await), "invalid_ticket", "a refused ticket is spent");
+
+    // Given an approved Zoom consent, when it comes back on Google's callback, then it is refused
+    let (state, cookie, code) = approved_zoom_consent(&h, &zoom).await;
     let query = format!("code={}&state={}", urlencode(&code), urlencode(&state));
     assert_eq!(code_of(&h.callback(&query, Some(&cookie)).await), "invalid_state");
     assert!(!h.stored(TENANT, USER).await, "nothing was stored for Google");
-    assert_eq!(zoom.exchanges.load(std::sync::atomic::Ordering::SeqCst), 0, "no code was exchanged");
+    assert_eq!(zoom.exchanges.load(Ordering::SeqCst), 0, "no code was exchanged");
 
     // And a complete Zoom flow connects Zoom only, under its own key
-    let response = call(&h, zoom_authorize).await;
-    let launch = Url::parse(body_json(&response)["launch_url"].as_str().unwrap()).unwrap();
-    let ticket = launch.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned();
-    let launched =
-        call(&h, with_query(for_provider(event("auth-start/launch.json"), "zoom"), &format!("ticket={ticket}"))).await;
-    let consent_url = Url::parse(header(&launched, "location").unwrap()).unwrap();
-    let state = consent_url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
-    let cookie = header(&launched, "set-cookie").unwrap();
-    let cookie = cookie.strip_prefix("__Host-calbridge-oauth=").unwrap().split(';').next().unwrap().to_owned();
-    let code = zoom.approve(
-        &consent_url,
-        calbridge::fakes::FakeConsent { granted_scopes: ScopeSet::parse("meeting:write"), ..consent("", true) },
-    );
+    let (state, cookie, code) = approved_zoom_consent(&h, &zoom).await;
     let callback = with_cookie(
         with_query(
             for_provider(event("auth-callback/callback.json"), "zoom"),

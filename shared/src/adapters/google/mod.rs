@@ -7,6 +7,7 @@
 //! window and the 50-calendar limit ([`calendar::free_busy_requests`]).
 
 pub mod calendar;
+mod event_wire;
 pub mod oauth;
 
 use std::time::Duration;
