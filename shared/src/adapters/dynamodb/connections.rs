@@ -1,22 +1,30 @@
-//! Connection items: pk `T#{tenant}#U#{user}`, sk `CONN#{provider}`, one per user and provider.
-//! Contract: the item's own `tenant_id`/`user_id`/`provider` must agree with its key; items
-//! written before providers were neutral name the account `google_account_id` and still read.
+//! Connection items: pk `T#{tenant}#U#{user}`, sk `CONN#{provider}`, one per user and
+//! provider, holding a [`StoredConnection`].
+//!
+//! Contract: puts are conditional on `version`; delete is unconditional; the refresh lease is
+//! one conditional `UpdateItem` of `refresh_lease_until` that leaves `version` alone.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use jiff::Timestamp;
 
-use super::attributes::{Attributes, epoch_millis, number, put_optional_string, put_owner, put_sealed, timestamp};
-use super::{DynamoDbStore, Item, corrupt, sdk_unavailable};
+use super::items::{from_item, to_item, value};
+use super::{DynamoDbStore, conditional, sdk_unavailable};
+use crate::adapters::stored_forms::{EpochMillis, StoredConnection};
 use crate::domain::ConnectionKey;
-use crate::ports::{ConnectionRecord, ConnectionStatus, ConnectionStore, StoreError, WriteCondition};
+use crate::ports::{ConnectionRecord, ConnectionStore, StoreError, WriteCondition};
+
+fn connection_key(key: &ConnectionKey) -> (String, String) {
+    (format!("T#{}#U#{}", key.tenant, key.user), format!("CONN#{}", key.provider.as_str()))
+}
 
 #[async_trait]
 impl ConnectionStore for DynamoDbStore {
     #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user))]
     async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError> {
         let (pk, sk) = connection_key(key);
-        self.get_item(pk, &sk).await?.map(|item| connection_from_item(key, &item)).transpose()
+        let Some(item) = self.get_item(pk, &sk).await? else { return Ok(None) };
+        from_item::<StoredConnection>(item)?.into_record(key).map(Some)
     }
 
     #[tracing::instrument(
@@ -24,7 +32,8 @@ impl ConnectionStore for DynamoDbStore {
         fields(table = %self.table, tenant = %record.key.tenant, user = %record.key.user, version = record.version)
     )]
     async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError> {
-        self.put_item_if(connection_to_item(record), condition, "version").await
+        let (pk, sk) = connection_key(&record.key);
+        self.put_item_if(to_item(&StoredConnection::from_record(record), pk, &sk), condition, "version").await
     }
 
     #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user))]
@@ -53,6 +62,7 @@ impl ConnectionStore for DynamoDbStore {
         until: Timestamp,
     ) -> Result<bool, StoreError> {
         let (pk, sk) = connection_key(key);
+        // The attribute names are the form's field names.
         let result = self
             .client
             .update_item()
@@ -63,79 +73,74 @@ impl ConnectionStore for DynamoDbStore {
             .condition_expression("#version = :version AND (attribute_not_exists(#lease) OR #lease <= :now)")
             .expression_attribute_names("#lease", "refresh_lease_until")
             .expression_attribute_names("#version", "version")
-            .expression_attribute_values(":until", epoch_millis(until))
-            .expression_attribute_values(":now", epoch_millis(now))
-            .expression_attribute_values(":version", number(version))
+            .expression_attribute_values(":until", value(EpochMillis(until)))
+            .expression_attribute_values(":now", value(EpochMillis(now)))
+            .expression_attribute_values(":version", value(version))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
-            Err(err) => Err(sdk_unavailable("UpdateItem", err)),
-        }
+        Ok(conditional("UpdateItem", result)?.is_some())
     }
 }
 
-fn connection_key(key: &ConnectionKey) -> (String, String) {
-    (format!("T#{}#U#{}", key.tenant, key.user), format!("CONN#{}", key.provider.as_str()))
-}
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::primitives::Blob;
 
-fn connection_to_item(record: &ConnectionRecord) -> Item {
-    let (pk, sk) = connection_key(&record.key);
-    let mut item = Item::new();
-    item.insert("pk".into(), AttributeValue::S(pk));
-    item.insert("sk".into(), AttributeValue::S(sk));
-    put_owner(&mut item, &record.key);
-    item.insert("version".into(), number(record.version));
-    item.insert("status".into(), AttributeValue::S(record.status.as_str().to_owned()));
-    item.insert("account_id".into(), AttributeValue::S(record.account_id.clone()));
-    put_optional_string(&mut item, "email", record.email.as_deref());
-    item.insert("scopes".into(), AttributeValue::L(record.scopes.iter().cloned().map(AttributeValue::S).collect()));
-    item.insert("connected_at".into(), timestamp(record.connected_at));
-    item.insert("updated_at".into(), timestamp(record.updated_at));
-    put_optional_string(&mut item, "last_error", record.last_error.as_deref());
-    if let Some(at) = record.access_token_expires_at {
-        item.insert("access_token_expires_at".into(), timestamp(at));
-    }
-    put_optional_string(&mut item, "selected_calendar_id", record.selected_calendar_id.as_deref());
-    if let Some(until) = record.refresh_lease_until {
-        item.insert("refresh_lease_until".into(), epoch_millis(until));
-    }
-    put_sealed(&mut item, "tokens", &record.sealed_tokens);
-    item
-}
+    use super::*;
+    use crate::domain::{Provider, TenantId, UserId};
+    use crate::ports::{ConnectionStatus, SealedSecret};
 
-fn connection_from_item(key: &ConnectionKey, item: &Item) -> Result<ConnectionRecord, StoreError> {
-    let item = Attributes(item);
-    let stored_key = item.owner()?;
-    if &stored_key != key {
-        // The item's own fields must agree with the key it was found under.
-        return Err(StoreError::Corrupt("tenant_id/user_id/provider disagree with pk/sk".to_owned()));
+    #[test]
+    fn an_item_from_before_providers_were_neutral_still_reads() {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let b = |v: &[u8]| AttributeValue::B(Blob::new(v.to_vec()));
+        let item = [
+            ("pk", s("T#t1#U#u1")),
+            ("sk", s("CONN#google")),
+            ("tenant_id", s("t1")),
+            ("user_id", s("u1")),
+            ("provider", s("google")),
+            ("version", AttributeValue::N("3".to_owned())),
+            ("status", s("connected")),
+            ("google_account_id", s("1001")),
+            ("scopes", AttributeValue::L(vec![s("openid")])),
+            ("connected_at", s("2026-01-01T00:00:00Z")),
+            ("updated_at", s("2026-01-02T00:00:00.5Z")),
+            ("refresh_lease_until", AttributeValue::N("1767225630123".to_owned())),
+            ("tokens_ct", b(&[1, 2, 3])),
+            ("tokens_nonce", b(&[9; 12])),
+            ("tokens_edk", b(&[4, 5])),
+            ("tokens_key_id", s("arn:aws:kms:us-east-1:000000000000:key/k")),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+        let key = ConnectionKey::new(TenantId::parse("t1").unwrap(), UserId::parse("u1").unwrap(), Provider::Google);
+
+        let record = from_item::<StoredConnection>(item).unwrap().into_record(&key).unwrap();
+
+        assert_eq!(
+            record,
+            ConnectionRecord {
+                key,
+                version: 3,
+                status: ConnectionStatus::Connected,
+                account_id: "1001".to_owned(),
+                email: None,
+                scopes: vec!["openid".to_owned()],
+                connected_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+                updated_at: "2026-01-02T00:00:00.5Z".parse().unwrap(),
+                last_error: None,
+                access_token_expires_at: None,
+                selected_calendar_id: None,
+                refresh_lease_until: Some("2026-01-01T00:00:30.123Z".parse().unwrap()),
+                sealed_tokens: SealedSecret {
+                    ciphertext: vec![1, 2, 3],
+                    nonce: [9; 12],
+                    encrypted_data_key: vec![4, 5],
+                    key_id: "arn:aws:kms:us-east-1:000000000000:key/k".to_owned(),
+                },
+            }
+        );
     }
-    let status = item.string("status")?;
-    Ok(ConnectionRecord {
-        key: stored_key,
-        version: item.number("version")?,
-        status: ConnectionStatus::parse(status).ok_or_else(|| corrupt("status"))?,
-        // Items written before providers were neutral name it `google_account_id`.
-        account_id: item.string("account_id").or_else(|_| item.string("google_account_id"))?.to_owned(),
-        email: item.optional_string("email")?,
-        scopes: item.string_list("scopes")?,
-        connected_at: item.timestamp("connected_at")?,
-        updated_at: item.timestamp("updated_at")?,
-        last_error: item.optional_string("last_error")?,
-        access_token_expires_at: item.optional_timestamp("access_token_expires_at")?,
-        selected_calendar_id: item.optional_string("selected_calendar_id")?,
-        refresh_lease_until: match item.0.get("refresh_lease_until") {
-            None => None,
-            Some(AttributeValue::N(ms)) => Some(
-                ms.parse()
-                    .ok()
-                    .and_then(|ms| Timestamp::from_millisecond(ms).ok())
-                    .ok_or_else(|| corrupt("refresh_lease_until"))?,
-            ),
-            Some(_) => return Err(corrupt("refresh_lease_until")),
-        },
-        sealed_tokens: item.sealed("tokens")?,
-    })
 }

@@ -20,9 +20,9 @@
 //! A failed condition is [`StoreError::ConditionFailed`], an item that does not parse is
 //! [`StoreError::Corrupt`] naming the attribute, anything else is [`StoreError::Unavailable`].
 
-mod attributes;
 mod connections;
 mod flows;
+mod items;
 mod meetings;
 mod syncs;
 mod table;
@@ -33,7 +33,7 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::ports::{StoreError, WriteCondition};
-use attributes::number;
+use items::value;
 
 pub use table::create_table;
 
@@ -83,23 +83,28 @@ impl DynamoDbStore {
             WriteCondition::Version(expected) => request
                 .condition_expression("#counter = :expected")
                 .expression_attribute_names("#counter", counter)
-                .expression_attribute_values(":expected", number(expected)),
+                .expression_attribute_values(":expected", value(expected)),
         };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Err(StoreError::ConditionFailed)
-            }
-            Err(err) => Err(sdk_unavailable("PutItem", err)),
-        }
+        conditional("PutItem", request.send().await)?.map(drop).ok_or(StoreError::ConditionFailed)
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-fn corrupt(attribute: &str) -> StoreError {
-    StoreError::Corrupt(format!("attribute `{attribute}` is missing or has the wrong type"))
+/// The output of a conditional call, or `None` when only its condition did not hold.
+fn conditional<T, E, R>(operation: &'static str, result: Result<T, SdkError<E, R>>) -> Result<Option<T>, StoreError>
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(output) => Ok(Some(output)),
+        // Every operation's error type has its own `is_conditional_check_failed_exception`; the
+        // code they all read it from is this one.
+        Err(err) if err.code() == Some("ConditionalCheckFailedException") => Ok(None),
+        Err(err) => Err(sdk_unavailable(operation, err)),
+    }
 }
 
 fn unavailable(err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
