@@ -1,7 +1,8 @@
 //! Implementations of the ports: the production adapters (DynamoDB, KMS, Secrets Manager,
 //! each provider over HTTPS) and the offline ones (embedded store, local key, inline
 //! secrets). Production and local runs use the same code paths with different endpoints;
-//! only storage, keys and secrets have offline twins.
+//! only storage, keys and secrets have offline twins, and both stores write each record in the
+//! one stored form of `stored_forms`.
 
 pub mod dynamodb;
 pub mod embedded_store;
@@ -10,3 +11,4 @@ pub mod inline_secrets;
 pub mod kms;
 pub mod local_key;
 pub mod secrets_manager;
+pub(crate) mod stored_forms;

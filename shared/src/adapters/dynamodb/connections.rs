@@ -1,0 +1,146 @@
+//! Connection items: pk `T#{tenant}#U#{user}`, sk `CONN#{provider}`, one per user and
+//! provider, holding a [`StoredConnection`].
+//!
+//! Contract: puts are conditional on `version`; delete is unconditional; the refresh lease is
+//! one conditional `UpdateItem` of `refresh_lease_until` that leaves `version` alone.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use jiff::Timestamp;
+
+use super::items::{from_item, to_item, value};
+use super::{DynamoDbStore, conditional, sdk_unavailable};
+use crate::adapters::stored_forms::{EpochMillis, StoredConnection};
+use crate::domain::ConnectionKey;
+use crate::ports::{ConnectionRecord, ConnectionStore, StoreError, WriteCondition};
+
+fn connection_key(key: &ConnectionKey) -> (String, String) {
+    (format!("T#{}#U#{}", key.tenant, key.user), format!("CONN#{}", key.provider.as_str()))
+}
+
+#[async_trait]
+impl ConnectionStore for DynamoDbStore {
+    #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user))]
+    async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError> {
+        let (pk, sk) = connection_key(key);
+        let Some(item) = self.get_item(pk, &sk).await? else { return Ok(None) };
+        from_item::<StoredConnection>(item)?.into_record(key).map(Some)
+    }
+
+    #[tracing::instrument(
+        skip_all,
+        fields(table = %self.table, tenant = %record.key.tenant, user = %record.key.user, version = record.version)
+    )]
+    async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError> {
+        let (pk, sk) = connection_key(&record.key);
+        self.put_item_if(to_item(&StoredConnection::from_record(record), pk, &sk), condition, "version").await
+    }
+
+    #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user))]
+    async fn delete_connection(&self, key: &ConnectionKey) -> Result<bool, StoreError> {
+        let (pk, sk) = connection_key(key);
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            // The old item tells whether there was one; it is dropped unread.
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|err| sdk_unavailable("DeleteItem", err))?;
+        Ok(output.attributes.is_some_and(|item| !item.is_empty()))
+    }
+
+    #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user, version))]
+    async fn acquire_refresh_lease(
+        &self,
+        key: &ConnectionKey,
+        version: u64,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = connection_key(key);
+        // The attribute names are the form's field names.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .update_expression("SET #lease = :until")
+            .condition_expression("#version = :version AND (attribute_not_exists(#lease) OR #lease <= :now)")
+            .expression_attribute_names("#lease", "refresh_lease_until")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":until", value(EpochMillis(until)))
+            .expression_attribute_values(":now", value(EpochMillis(now)))
+            .expression_attribute_values(":version", value(version))
+            .send()
+            .await;
+        Ok(conditional("UpdateItem", result)?.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::primitives::Blob;
+
+    use super::*;
+    use crate::domain::{Provider, TenantId, UserId};
+    use crate::ports::{ConnectionStatus, SealedSecret};
+
+    #[test]
+    fn an_item_from_before_providers_were_neutral_still_reads() {
+        let s = |v: &str| AttributeValue::S(v.to_owned());
+        let b = |v: &[u8]| AttributeValue::B(Blob::new(v.to_vec()));
+        let item = [
+            ("pk", s("T#t1#U#u1")),
+            ("sk", s("CONN#google")),
+            ("tenant_id", s("t1")),
+            ("user_id", s("u1")),
+            ("provider", s("google")),
+            ("version", AttributeValue::N("3".to_owned())),
+            ("status", s("connected")),
+            ("google_account_id", s("1001")),
+            ("scopes", AttributeValue::L(vec![s("openid")])),
+            ("connected_at", s("2026-01-01T00:00:00Z")),
+            ("updated_at", s("2026-01-02T00:00:00.5Z")),
+            ("refresh_lease_until", AttributeValue::N("1767225630123".to_owned())),
+            ("tokens_ct", b(&[1, 2, 3])),
+            ("tokens_nonce", b(&[9; 12])),
+            ("tokens_edk", b(&[4, 5])),
+            ("tokens_key_id", s("arn:aws:kms:us-east-1:000000000000:key/k")),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect();
+        let key = ConnectionKey::new(TenantId::parse("t1").unwrap(), UserId::parse("u1").unwrap(), Provider::Google);
+
+        let record = from_item::<StoredConnection>(item).unwrap().into_record(&key).unwrap();
+
+        assert_eq!(
+            record,
+            ConnectionRecord {
+                key,
+                version: 3,
+                status: ConnectionStatus::Connected,
+                account_id: "1001".to_owned(),
+                email: None,
+                scopes: vec!["openid".to_owned()],
+                connected_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+                updated_at: "2026-01-02T00:00:00.5Z".parse().unwrap(),
+                last_error: None,
+                access_token_expires_at: None,
+                selected_calendar_id: None,
+                refresh_lease_until: Some("2026-01-01T00:00:30.123Z".parse().unwrap()),
+                sealed_tokens: SealedSecret {
+                    ciphertext: vec![1, 2, 3],
+                    nonce: [9; 12],
+                    encrypted_data_key: vec![4, 5],
+                    key_id: "arn:aws:kms:us-east-1:000000000000:key/k".to_owned(),
+                },
+            }
+        );
+    }
+}

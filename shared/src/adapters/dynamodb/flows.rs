@@ -1,0 +1,60 @@
+//! Flow items: pk `FLOW#{kind}#{id_hash}`, sk `FLOW`, holding a [`StoredFlow`] and `ttl`
+//! (`expires_at` in epoch seconds) so that DynamoDB reaps abandoned consents.
+//!
+//! Contract: created only where none exists; taken by a conditional `DeleteItem` returning the
+//! old item, so of concurrent takers exactly one gets it.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::items::{from_item, to_item};
+use super::{DynamoDbStore, TTL_ATTRIBUTE, conditional};
+use crate::adapters::stored_forms::StoredFlow;
+use crate::ports::{FlowKind, FlowRecord, FlowStore, StoreError};
+
+const FLOW_SK: &str = "FLOW";
+
+fn flow_pk(kind: FlowKind, id_hash: &str) -> String {
+    format!("FLOW#{}#{}", kind.as_str(), id_hash)
+}
+
+#[async_trait]
+impl FlowStore for DynamoDbStore {
+    #[tracing::instrument(skip_all, fields(table = %self.table, kind = record.kind.as_str()))]
+    async fn put_flow(&self, record: &FlowRecord) -> Result<(), StoreError> {
+        let mut item = to_item(&StoredFlow::from_record(record), flow_pk(record.kind, &record.id_hash), FLOW_SK);
+        item.insert(TTL_ATTRIBUTE.to_owned(), AttributeValue::N(record.expires_at.as_second().to_string()));
+        // Ids are hashes of 256 random bits, so a collision means a bug: never overwrite a
+        // pending step someone else may be about to spend.
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        conditional("PutItem", result)?.map(drop).ok_or(StoreError::ConditionFailed)
+    }
+
+    #[tracing::instrument(skip_all, fields(table = %self.table, kind = kind.as_str()))]
+    async fn take_flow(&self, kind: FlowKind, id_hash: &str) -> Result<Option<FlowRecord>, StoreError> {
+        // A conditional delete is the atomic "take": DynamoDB serialises writes to one item, so
+        // only one caller's condition sees the item.
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(flow_pk(kind, id_hash)))
+            .key("sk", AttributeValue::S(FLOW_SK.to_owned()))
+            .condition_expression("attribute_exists(pk)")
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let Some(output) = conditional("DeleteItem", result)? else { return Ok(None) };
+        match output.attributes {
+            Some(item) if !item.is_empty() => from_item::<StoredFlow>(item)?.into_record(kind, id_hash).map(Some),
+            _ => Err(StoreError::Corrupt("DeleteItem returned no old item".to_owned())),
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The stored form of a [`ConnectionRecord`].
+//!
+//! Contract: the sealed tokens are the four `tokens_*` attributes; the form's own
+//! `tenant_id`/`user_id`/`provider` must agree with the key it was found under; forms written
+//! before providers were neutral name the account `google_account_id` and still read.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{Bytes, EpochMillis, Nonce, invalid, owner};
+use crate::domain::ConnectionKey;
+use crate::ports::{ConnectionRecord, ConnectionStatus, SealedSecret, StoreError};
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoredConnection {
+    tenant_id: String,
+    user_id: String,
+    provider: String,
+    pub(crate) version: u64,
+    status: String,
+    #[serde(alias = "google_account_id")]
+    account_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    scopes: Vec<String>,
+    connected_at: Timestamp,
+    updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    access_token_expires_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    selected_calendar_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) refresh_lease_until: Option<EpochMillis>,
+    tokens_ct: Bytes,
+    tokens_nonce: Nonce,
+    tokens_edk: Bytes,
+    tokens_key_id: String,
+}
+
+impl StoredConnection {
+    pub(crate) fn from_record(record: &ConnectionRecord) -> Self {
+        let sealed = &record.sealed_tokens;
+        Self {
+            tenant_id: record.key.tenant.to_string(),
+            user_id: record.key.user.to_string(),
+            provider: record.key.provider.as_str().to_owned(),
+            version: record.version,
+            status: record.status.as_str().to_owned(),
+            account_id: record.account_id.clone(),
+            email: record.email.clone(),
+            scopes: record.scopes.clone(),
+            connected_at: record.connected_at,
+            updated_at: record.updated_at,
+            last_error: record.last_error.clone(),
+            access_token_expires_at: record.access_token_expires_at,
+            selected_calendar_id: record.selected_calendar_id.clone(),
+            refresh_lease_until: record.refresh_lease_until.map(EpochMillis),
+            tokens_ct: Bytes(sealed.ciphertext.clone()),
+            tokens_nonce: Nonce(sealed.nonce),
+            tokens_edk: Bytes(sealed.encrypted_data_key.clone()),
+            tokens_key_id: sealed.key_id.clone(),
+        }
+    }
+
+    /// The record, if the form is one stored under `key`.
+    pub(crate) fn into_record(self, key: &ConnectionKey) -> Result<ConnectionRecord, StoreError> {
+        let stored_key = owner(&self.tenant_id, &self.user_id, &self.provider)?;
+        if &stored_key != key {
+            return Err(StoreError::Corrupt("tenant_id/user_id/provider disagree with the key".to_owned()));
+        }
+        Ok(ConnectionRecord {
+            key: stored_key,
+            version: self.version,
+            status: ConnectionStatus::parse(&self.status).ok_or_else(|| invalid("status"))?,
+            account_id: self.account_id,
+            email: self.email,
+            scopes: self.scopes,
+            connected_at: self.connected_at,
+            updated_at: self.updated_at,
+            last_error: self.last_error,
+            access_token_expires_at: self.access_token_expires_at,
+            selected_calendar_id: self.selected_calendar_id,
+            refresh_lease_until: self.refresh_lease_until.map(|lease| lease.0),
+            sealed_tokens: SealedSecret {
+                ciphertext: self.tokens_ct.0,
+                nonce: self.tokens_nonce.0,
+                encrypted_data_key: self.tokens_edk.0,
+                key_id: self.tokens_key_id,
+            },
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! The stored form of a [`MeetingRecord`].
+//!
+//! Contract: `revision` is the counter writes and deletes are conditional on; the state is
+//! `state` (`ready` or `creating`), and a meeting being created carries its creator's lease in
+//! `lease_until`, in epoch milliseconds.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{EpochMillis, invalid};
+use crate::domain::{SessionId, TenantId, UserId};
+use crate::ports::{MeetingRecord, MeetingState, StoreError};
+
+const READY: &str = "ready";
+const CREATING: &str = "creating";
+
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoredMeeting {
+    tenant_id: String,
+    session_id: String,
+    pub(crate) revision: u64,
+    state: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lease_until: Option<EpochMillis>,
+    host_user_id: String,
+    participant_user_ids: Vec<String>,
+    provider: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    meeting_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    conference_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    calendar_event_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    calendar_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl StoredMeeting {
+    pub(crate) fn from_record(record: &MeetingRecord) -> Self {
+        let (state, lease_until) = match record.state {
+            MeetingState::Ready => (READY, None),
+            MeetingState::Creating { lease_until } => (CREATING, Some(EpochMillis(lease_until))),
+        };
+        Self {
+            tenant_id: record.tenant.to_string(),
+            session_id: record.session_id.to_string(),
+            revision: record.revision,
+            state: state.to_owned(),
+            lease_until,
+            host_user_id: record.host_user_id.to_string(),
+            participant_user_ids: record.participant_user_ids.iter().map(ToString::to_string).collect(),
+            provider: record.provider.clone(),
+            meeting_url: record.meeting_url.clone(),
+            conference_id: record.conference_id.clone(),
+            calendar_event_id: record.calendar_event_id.clone(),
+            calendar_id: record.calendar_id.clone(),
+            request_id: record.request_id.clone(),
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
+
+    pub(crate) fn into_record(self) -> Result<MeetingRecord, StoreError> {
+        let state = match (self.state.as_str(), self.lease_until) {
+            (READY, _) => MeetingState::Ready,
+            (CREATING, Some(lease)) => MeetingState::Creating { lease_until: lease.0 },
+            (CREATING, None) => return Err(invalid("lease_until")),
+            _ => return Err(invalid("state")),
+        };
+        Ok(MeetingRecord {
+            tenant: TenantId::parse(&self.tenant_id).map_err(|_| invalid("tenant_id"))?,
+            session_id: SessionId::parse(&self.session_id).map_err(|_| invalid("session_id"))?,
+            revision: self.revision,
+            state,
+            host_user_id: UserId::parse(&self.host_user_id).map_err(|_| invalid("host_user_id"))?,
+            participant_user_ids: self
+                .participant_user_ids
+                .iter()
+                .map(|user| UserId::parse(user).map_err(|_| invalid("participant_user_ids")))
+                .collect::<Result<_, _>>()?,
+            provider: self.provider,
+            meeting_url: self.meeting_url,
+            conference_id: self.conference_id,
+            calendar_event_id: self.calendar_event_id,
+            calendar_id: self.calendar_id,
+            request_id: self.request_id,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
