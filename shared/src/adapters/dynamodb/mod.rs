@@ -63,13 +63,12 @@ impl std::fmt::Debug for DynamoDbStore {
 
 impl DynamoDbStore {
     /// A strongly consistent read of one item.
-    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+    async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk.to_owned()))
+            .set_key(Some(key))
             .consistent_read(true)
             .send()
             .await
