@@ -5,25 +5,24 @@
 //! one conditional `UpdateItem` of `refresh_lease_until` that leaves `version` alone.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use aws_sdk_dynamodb::types::ReturnValue;
 use jiff::Timestamp;
 
-use super::items::{from_item, to_item, value};
-use super::{DynamoDbStore, conditional, sdk_unavailable};
+use super::items::{self, from_item, to_item, value};
+use super::{DynamoDbStore, Item, conditional, sdk_unavailable};
 use crate::adapters::stored_forms::{EpochMillis, StoredConnection};
 use crate::domain::ConnectionKey;
 use crate::ports::{ConnectionRecord, ConnectionStore, StoreError, WriteCondition};
 
-fn connection_key(key: &ConnectionKey) -> (String, String) {
-    (format!("T#{}#U#{}", key.tenant, key.user), format!("CONN#{}", key.provider.as_str()))
+fn connection_key(key: &ConnectionKey) -> Item {
+    items::key(format!("T#{}#U#{}", key.tenant, key.user), &format!("CONN#{}", key.provider.as_str()))
 }
 
 #[async_trait]
 impl ConnectionStore for DynamoDbStore {
     #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user))]
     async fn get_connection(&self, key: &ConnectionKey) -> Result<Option<ConnectionRecord>, StoreError> {
-        let (pk, sk) = connection_key(key);
-        let Some(item) = self.get_item(pk, &sk).await? else { return Ok(None) };
+        let Some(item) = self.get_item(connection_key(key)).await? else { return Ok(None) };
         from_item::<StoredConnection>(item)?.into_record(key).map(Some)
     }
 
@@ -32,19 +31,17 @@ impl ConnectionStore for DynamoDbStore {
         fields(table = %self.table, tenant = %record.key.tenant, user = %record.key.user, version = record.version)
     )]
     async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError> {
-        let (pk, sk) = connection_key(&record.key);
-        self.put_item_if(to_item(&StoredConnection::from_record(record), pk, &sk), condition, "version").await
+        let item = to_item(&StoredConnection::from_record(record), connection_key(&record.key));
+        self.put_item_if(item, condition, "version").await
     }
 
     #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %key.tenant, user = %key.user))]
     async fn delete_connection(&self, key: &ConnectionKey) -> Result<bool, StoreError> {
-        let (pk, sk) = connection_key(key);
         let output = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk))
+            .set_key(Some(connection_key(key)))
             // The old item tells whether there was one; it is dropped unread.
             .return_values(ReturnValue::AllOld)
             .send()
@@ -61,14 +58,12 @@ impl ConnectionStore for DynamoDbStore {
         now: Timestamp,
         until: Timestamp,
     ) -> Result<bool, StoreError> {
-        let (pk, sk) = connection_key(key);
         // The attribute names are the form's field names.
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk))
+            .set_key(Some(connection_key(key)))
             .update_expression("SET #lease = :until")
             .condition_expression("#version = :version AND (attribute_not_exists(#lease) OR #lease <= :now)")
             .expression_attribute_names("#lease", "refresh_lease_until")
@@ -85,6 +80,7 @@ impl ConnectionStore for DynamoDbStore {
 #[cfg(test)]
 mod tests {
     use aws_sdk_dynamodb::primitives::Blob;
+    use aws_sdk_dynamodb::types::AttributeValue;
 
     use super::*;
     use crate::domain::{Provider, TenantId, UserId};

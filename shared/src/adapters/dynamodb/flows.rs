@@ -7,22 +7,20 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::items::{from_item, to_item};
-use super::{DynamoDbStore, TTL_ATTRIBUTE, conditional};
+use super::items::{self, from_item, to_item};
+use super::{DynamoDbStore, Item, TTL_ATTRIBUTE, conditional};
 use crate::adapters::stored_forms::StoredFlow;
 use crate::ports::{FlowKind, FlowRecord, FlowStore, StoreError};
 
-const FLOW_SK: &str = "FLOW";
-
-fn flow_pk(kind: FlowKind, id_hash: &str) -> String {
-    format!("FLOW#{}#{}", kind.as_str(), id_hash)
+fn flow_key(kind: FlowKind, id_hash: &str) -> Item {
+    items::key(format!("FLOW#{}#{}", kind.as_str(), id_hash), "FLOW")
 }
 
 #[async_trait]
 impl FlowStore for DynamoDbStore {
     #[tracing::instrument(skip_all, fields(table = %self.table, kind = record.kind.as_str()))]
     async fn put_flow(&self, record: &FlowRecord) -> Result<(), StoreError> {
-        let mut item = to_item(&StoredFlow::from_record(record), flow_pk(record.kind, &record.id_hash), FLOW_SK);
+        let mut item = to_item(&StoredFlow::from_record(record), flow_key(record.kind, &record.id_hash));
         item.insert(TTL_ATTRIBUTE.to_owned(), AttributeValue::N(record.expires_at.as_second().to_string()));
         // Ids are hashes of 256 random bits, so a collision means a bug: never overwrite a
         // pending step someone else may be about to spend.
@@ -45,8 +43,7 @@ impl FlowStore for DynamoDbStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(flow_pk(kind, id_hash)))
-            .key("sk", AttributeValue::S(FLOW_SK.to_owned()))
+            .set_key(Some(flow_key(kind, id_hash)))
             .condition_expression("attribute_exists(pk)")
             .return_values(ReturnValue::AllOld)
             .send()

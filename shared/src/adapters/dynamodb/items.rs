@@ -1,6 +1,6 @@
-//! Stored forms as DynamoDB items, through `serde_dynamo`: [`to_item`] puts a form's attributes
-//! under its key, [`from_item`] reads one back, and [`value`] encodes an expression value the
-//! way the forms encode attributes.
+//! Stored forms as DynamoDB items, through `serde_dynamo`: [`key`] is an item's key,
+//! [`to_item`] puts a form's attributes under it, [`from_item`] reads one back, and [`value`]
+//! encodes an expression value the way the forms encode attributes.
 //!
 //! Contract: the forms (see `stored_forms`) fix every attribute's name and type; here only the
 //! key attributes are added, and an item holding a set is refused, because the forms write
@@ -14,12 +14,16 @@ use super::Item;
 use crate::adapters::stored_forms::read_form;
 use crate::ports::StoreError;
 
-/// `form`'s attributes plus the key (`pk`, `sk`).
-pub(super) fn to_item(form: &impl Serialize, pk: String, sk: &str) -> Item {
+/// The key attributes of one item.
+pub(super) fn key(pk: String, sk: &str) -> Item {
+    Item::from([("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk.to_owned()))])
+}
+
+/// `form`'s attributes under `key`.
+pub(super) fn to_item(form: &impl Serialize, key: Item) -> Item {
     // Only a value that is not a struct fails to become an item, and every form is a struct.
     let mut item: Item = serde_dynamo::to_item(form).expect("a stored form becomes an item");
-    item.insert("pk".to_owned(), AttributeValue::S(pk));
-    item.insert("sk".to_owned(), AttributeValue::S(sk.to_owned()));
+    item.extend(key);
     item
 }
 

@@ -3,18 +3,15 @@
 //! `revision`.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::items::{from_item, to_item, value};
-use super::{DynamoDbStore, conditional};
+use super::items::{self, from_item, to_item, value};
+use super::{DynamoDbStore, Item, conditional};
 use crate::adapters::stored_forms::StoredMeeting;
 use crate::domain::{SessionId, TenantId};
 use crate::ports::{MeetingRecord, MeetingStore, StoreError, WriteCondition};
 
-const MEETING_SK: &str = "MEET";
-
-fn meeting_pk(tenant: &TenantId, session_id: &SessionId) -> String {
-    format!("T#{tenant}#S#{session_id}")
+fn meeting_key(tenant: &TenantId, session_id: &SessionId) -> Item {
+    items::key(format!("T#{tenant}#S#{session_id}"), "MEET")
 }
 
 #[async_trait]
@@ -25,14 +22,13 @@ impl MeetingStore for DynamoDbStore {
         tenant: &TenantId,
         session_id: &SessionId,
     ) -> Result<Option<MeetingRecord>, StoreError> {
-        let Some(item) = self.get_item(meeting_pk(tenant, session_id), MEETING_SK).await? else { return Ok(None) };
+        let Some(item) = self.get_item(meeting_key(tenant, session_id)).await? else { return Ok(None) };
         from_item::<StoredMeeting>(item)?.into_record().map(Some)
     }
 
     #[tracing::instrument(skip_all, fields(table = %self.table, tenant = %record.tenant, revision = record.revision))]
     async fn put_meeting(&self, record: &MeetingRecord, condition: WriteCondition) -> Result<(), StoreError> {
-        let item =
-            to_item(&StoredMeeting::from_record(record), meeting_pk(&record.tenant, &record.session_id), MEETING_SK);
+        let item = to_item(&StoredMeeting::from_record(record), meeting_key(&record.tenant, &record.session_id));
         self.put_item_if(item, condition, "revision").await
     }
 
@@ -47,8 +43,7 @@ impl MeetingStore for DynamoDbStore {
             .client
             .delete_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(meeting_pk(tenant, session_id)))
-            .key("sk", AttributeValue::S(MEETING_SK.to_owned()))
+            .set_key(Some(meeting_key(tenant, session_id)))
             .condition_expression("#revision = :revision")
             .expression_attribute_names("#revision", "revision")
             .expression_attribute_values(":revision", value(revision))

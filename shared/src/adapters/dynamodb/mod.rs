@@ -9,9 +9,11 @@
 //! | sync       | `T#{tenant}#A#{appointment}`| `SYNC`             | `syncs.rs`        |
 //! | meeting    | `T#{tenant}#S#{session}`    | `MEET`             | `meetings.rs`     |
 //!
-//! Sealed secrets are four attributes under one prefix (`{p}_ct`, `{p}_nonce`, `{p}_edk` as
-//! binary, `{p}_key_id` as string); timestamps are RFC 3339 strings; leases are epoch
-//! milliseconds; flow items carry `ttl` (epoch seconds) so DynamoDB reaps abandoned consents.
+//! Besides its key, an item holds its record's stored form (`stored_forms`: the field names
+//! are the attribute names), mapped by `items.rs`: sealed secrets are four attributes under
+//! one prefix (`{p}_ct`, `{p}_nonce`, `{p}_edk` as binary, `{p}_key_id` as string); timestamps
+//! are RFC 3339 strings; leases are epoch milliseconds; absent optionals are omitted. Flow
+//! items also carry `ttl` (epoch seconds) so DynamoDB reaps abandoned consents.
 //!
 //! Contract: writes are conditional (`attribute_not_exists(pk)` to create, `version = :v` or
 //! `revision = :v` to replace, which is false for a deleted item, so a late writer cannot
@@ -61,13 +63,12 @@ impl std::fmt::Debug for DynamoDbStore {
 
 impl DynamoDbStore {
     /// A strongly consistent read of one item.
-    async fn get_item(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+    async fn get_item(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let output = self
             .client
             .get_item()
             .table_name(&self.table)
-            .key("pk", AttributeValue::S(pk))
-            .key("sk", AttributeValue::S(sk.to_owned()))
+            .set_key(Some(key))
             .consistent_read(true)
             .send()
             .await
