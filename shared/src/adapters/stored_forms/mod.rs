@@ -1,6 +1,6 @@
-//! The stored form of every record: one serde struct per record family, mapped to items by
-//! `serde_dynamo` in the DynamoDB store, so that a field is mapped in one place there. (The
-//! embedded store still has its own JSON forms; moving it onto these is the next step.)
+//! The stored form of every record: one serde struct per record family, which both stores
+//! write and read (DynamoDB through `serde_dynamo`, the embedded store as JSON), so that a
+//! field is mapped in exactly one place.
 //!
 //! Contract: a form's field names are the stored attribute names, and its field types fix the
 //! stored types: text and [`Timestamp`](jiff::Timestamp)s (RFC 3339) are strings, counters are
