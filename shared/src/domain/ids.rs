@@ -113,10 +113,6 @@ impl ConnectionKey {
     pub fn new(tenant: TenantId, user: UserId, provider: Provider) -> Self {
         Self { tenant, user, provider }
     }
-
-    pub fn owner(&self) -> Owner {
-        Owner { tenant: self.tenant.clone(), user: self.user.clone() }
-    }
 }
 
 #[cfg(test)]

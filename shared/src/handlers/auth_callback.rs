@@ -19,7 +19,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
         Ok((_, params)) => params,
         Err(error) => return error.into_response(),
     };
-    let mut response = match super::provider(app, &params) {
+    let mut response = match super::provider(&params) {
         Ok(provider) => {
             let query = CallbackQuery {
                 state: edge::query_param(&request, "state"),

@@ -36,14 +36,14 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 
 async fn authorize(app: &App, request: &Request, params: &edge::PathParams) -> Result<Response<Body>, ApiError> {
     let caller = super::caller(app, request)?;
-    let owner = caller.connection(super::provider(app, params)?);
+    let owner = caller.connection(super::provider(params)?);
     let body: AuthorizeBody = edge::json_body(request)?;
     let ticket = connect::authorize(app, &owner, body.return_to.as_deref(), body.login_hint.as_deref()).await?;
     Ok(edge::json(StatusCode::OK, &ticket))
 }
 
 async fn launch(app: &App, request: &Request, params: &edge::PathParams) -> Result<Response<Body>, ApiError> {
-    let provider = super::provider(app, params)?;
+    let provider = super::provider(params)?;
     let ticket = edge::query_param(request, "ticket").filter(|t| !t.is_empty()).ok_or_else(|| {
         ApiError::bad_request("invalid_ticket", "the connect link is incomplete; start again from the app")
     })?;

@@ -19,7 +19,7 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let (route, params) = edge::route(request, ROUTES)?;
     let caller = super::caller(app, request)?;
-    let owner = caller.connection(super::provider(app, &params)?);
+    let owner = caller.connection(super::provider(&params)?);
     if *route == STATUS {
         Ok(edge::json(StatusCode::OK, &connect::status(app, &owner).await?))
     } else {

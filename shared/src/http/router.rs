@@ -26,11 +26,6 @@ impl Route {
         Self { method, pattern }
     }
 
-    /// The API Gateway route key (`GET /calendars`).
-    pub fn key(&self) -> String {
-        format!("{} {}", self.method, self.pattern)
-    }
-
     /// The decoded parameters when `path` has this route's shape.
     pub fn match_path(&self, path: &str) -> Option<PathParams> {
         let (pattern, path): (Vec<&str>, Vec<&str>) = (self.pattern.split('/').collect(), path.split('/').collect());
@@ -104,6 +99,5 @@ mod tests {
         let calendars = Route::new(Method::GET, "/calendars");
         assert!(calendars.match_path("/calendars/selected").is_none());
         assert_eq!(calendars.match_path("/calendars"), Some(PathParams::default()));
-        assert_eq!(calendars.key(), "GET /calendars");
     }
 }
