@@ -37,7 +37,8 @@ pub const EMBEDDED_STORE_FILE: &str = "calbridge.redb";
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub allowed_return_to: AllowedReturnTo,
-    pub tenant_claim: String,
+    /// Which claims say who is calling.
+    pub identity: crate::http::Identity,
     pub sync: crate::config::SyncConfig,
     pub meet: crate::config::MeetConfig,
 }
@@ -166,7 +167,10 @@ impl App {
             providers: oauth,
             settings: Settings {
                 allowed_return_to: config.allowed_return_to,
-                tenant_claim: config.tenant_claim,
+                identity: crate::http::Identity {
+                    tenant_claim: config.tenant_claim,
+                    service_scope: config.service_scope,
+                },
                 sync: config.sync,
                 meet: config.meet,
             },

@@ -28,8 +28,14 @@ impl DevAuthorizer {
         }
     }
 
-    /// Mints a token for (tenant, user), valid for `ttl`.
-    pub fn mint(&self, tenant: &str, user: &str, ttl: jiff::SignedDuration) -> (String, jiff::Timestamp) {
+    /// Mints a token for (tenant, user), valid for `ttl`, with `scope` (space-separated) if given.
+    pub fn mint(
+        &self,
+        tenant: &str,
+        user: &str,
+        scope: Option<&str>,
+        ttl: jiff::SignedDuration,
+    ) -> (String, jiff::Timestamp) {
         let now = jiff::Timestamp::now();
         let expires_at = now + ttl;
         let mut claims = serde_json::Map::new();
@@ -37,6 +43,9 @@ impl DevAuthorizer {
         claims.insert("aud".into(), AUDIENCE.into());
         claims.insert("sub".into(), user.into());
         claims.insert(self.tenant_claim.clone(), tenant.into());
+        if let Some(scope) = scope {
+            claims.insert("scope".into(), scope.into());
+        }
         claims.insert("iat".into(), now.as_second().into());
         claims.insert("exp".into(), expires_at.as_second().into());
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &Value::Object(claims), &self.encoding)
@@ -83,7 +92,7 @@ mod tests {
     #[test]
     fn minted_tokens_verify_and_others_do_not() {
         let authorizer = DevAuthorizer::new(b"secret-one-secret-one-secret-one", "tenant_id");
-        let (token, _) = authorizer.mint("t1", "u1", jiff::SignedDuration::from_secs(60));
+        let (token, _) = authorizer.mint("t1", "u1", None, jiff::SignedDuration::from_secs(60));
         let claims = authorizer.verify(Some(&format!("Bearer {token}"))).unwrap();
         assert_eq!(claims["sub"], "u1");
         assert_eq!(claims["tenant_id"], "t1");
@@ -92,7 +101,7 @@ mod tests {
         assert!(other.verify(Some(&format!("Bearer {token}"))).is_none());
         assert!(authorizer.verify(Some(&token)).is_none(), "a bare token is not a bearer header");
         assert!(authorizer.verify(None).is_none());
-        let (expired, _) = authorizer.mint("t1", "u1", jiff::SignedDuration::from_secs(-120));
+        let (expired, _) = authorizer.mint("t1", "u1", None, jiff::SignedDuration::from_secs(-120));
         assert!(authorizer.verify(Some(&format!("Bearer {expired}"))).is_none());
     }
 }

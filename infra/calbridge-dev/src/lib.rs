@@ -12,7 +12,8 @@
 //! - no `STATE_SIGNING_KEY` / `DEV_JWT_SECRET`: random ones, kept in the data directory so
 //!   tokens and flows survive restarts.
 //!
-//! Extra local-only routes: `POST /_local/token {"tenant_id","user_id"}` mints a bearer token;
+//! Extra local-only routes: `POST /_local/token {"tenant_id","user_id","scope"?}` mints a
+//! bearer token (`"scope":"calbridge/service"` for the tenant's service);
 //! `GET /_local/done` is a page that shows the outcome of a connect flow (the default return URL).
 
 pub mod authorizer;
@@ -62,7 +63,14 @@ pub struct RunningStack {
 impl RunningStack {
     /// A bearer token for (tenant, user), as `POST /_local/token` would mint.
     pub fn token_for(&self, tenant: &str, user: &str) -> String {
-        self.gateway.authorizer.mint(tenant, user, DEV_TOKEN_TTL).0
+        self.gateway.authorizer.mint(tenant, user, None, DEV_TOKEN_TTL).0
+    }
+
+    /// A bearer token of the tenant's service (the default service scope), as
+    /// `POST /_local/token {"tenant_id","user_id","scope":"calbridge/service"}` would mint.
+    pub fn service_token(&self, tenant: &str) -> String {
+        let scope = calbridge::config::DEFAULT_SERVICE_SCOPE;
+        self.gateway.authorizer.mint(tenant, "app-backend", Some(scope), DEV_TOKEN_TTL).0
     }
 
     pub async fn shutdown(self) {
@@ -242,6 +250,9 @@ fn local_secret(dir: &Path, file: &str) -> Result<String, StackError> {
 struct TokenRequest {
     tenant_id: String,
     user_id: String,
+    /// Space-separated scopes; `calbridge/service` makes the token the tenant's service.
+    #[serde(default)]
+    scope: Option<String>,
 }
 
 async fn mint_token(State(gateway): State<Arc<Gateway>>, body: Option<axum::Json<TokenRequest>>) -> Response {
@@ -253,12 +264,14 @@ async fn mint_token(State(gateway): State<Arc<Gateway>>, body: Option<axum::Json
     {
         return local_error("invalid_request", "tenant_id and user_id must be non-empty, without '#' or whitespace");
     }
-    let (token, expires_at) = gateway.authorizer.mint(&request.tenant_id, &request.user_id, DEV_TOKEN_TTL);
+    let (token, expires_at) =
+        gateway.authorizer.mint(&request.tenant_id, &request.user_id, request.scope.as_deref(), DEV_TOKEN_TTL);
     axum::Json(json!({
         "token": token,
         "expires_at": expires_at,
         "tenant_id": request.tenant_id,
         "user_id": request.user_id,
+        "scope": request.scope,
     }))
     .into_response()
 }

@@ -23,6 +23,8 @@ pub const CLIENT_IP: &str = "203.0.113.10";
 pub struct Caller {
     pub tenant: String,
     pub user: String,
+    /// The token's `scope` claim, if any (`calbridge/service` for the app's service).
+    pub scope: Option<String>,
 }
 
 /// An HTTP request as a browser or an app sends it.
@@ -93,7 +95,15 @@ impl ApiRequest {
     }
 
     pub fn as_caller(mut self, tenant: &str, user: &str) -> Self {
-        self.caller = Some(Caller { tenant: tenant.to_owned(), user: user.to_owned() });
+        self.caller = Some(Caller { tenant: tenant.to_owned(), user: user.to_owned(), scope: None });
+        self.headers.push(("authorization".into(), "Bearer e2e.jwt.verified-by-the-authorizer".into()));
+        self
+    }
+
+    /// As the tenant's service: a token with the default service scope.
+    pub fn as_service(mut self, tenant: &str) -> Self {
+        let scope = Some("calbridge/service".to_owned());
+        self.caller = Some(Caller { tenant: tenant.to_owned(), user: "app-backend".to_owned(), scope });
         self.headers.push(("authorization".into(), "Bearer e2e.jwt.verified-by-the-authorizer".into()));
         self
     }
@@ -141,14 +151,18 @@ impl Authorizer {
     /// The claims API Gateway passes on for a token it verified for `caller`.
     pub fn claims(&self, caller: &Caller) -> BTreeMap<String, String> {
         let now = jiff::Timestamp::now().as_second();
-        BTreeMap::from([
+        let mut claims = BTreeMap::from([
             ("sub".to_owned(), caller.user.clone()),
             (self.tenant_claim.clone(), caller.tenant.clone()),
             ("iss".to_owned(), self.issuer.clone()),
             ("aud".to_owned(), self.audience.clone()),
             ("iat".to_owned(), now.to_string()),
             ("exp".to_owned(), (now + 3600).to_string()),
-        ])
+        ]);
+        if let Some(scope) = &caller.scope {
+            claims.insert("scope".to_owned(), scope.clone());
+        }
+        claims
     }
 }
 

@@ -35,8 +35,10 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub storage: StorageConfig,
     pub allowed_return_to: AllowedReturnTo,
-    /// The JWT claim that carries the tenant id (`sub` always carries the user id).
+    /// The JWT claim that carries the tenant id (`sub` carries the user id).
     pub tenant_claim: String,
+    /// The scope (in `scope` or `scp`) that makes a token the app's service.
+    pub service_scope: String,
     pub sync: SyncConfig,
     pub meet: MeetConfig,
 }
@@ -49,7 +51,13 @@ pub struct MeetConfig {
     pub allowed_hosts: Vec<String>,
     /// `sendUpdates` for invitations to attendees: `all`, `externalOnly` or `none`.
     pub send_updates: crate::ports::SendUpdates,
+    /// Whether users (not only the service) may create meetings for sessions they host
+    /// (`ALLOW_USER_MEETINGS`, for apps whose every user is staff).
+    pub allow_user_meetings: bool,
 }
+
+/// The scope that marks the app's service unless `SERVICE_SCOPE` says otherwise.
+pub const DEFAULT_SERVICE_SCOPE: &str = "calbridge/service";
 
 pub const DEFAULT_MEETING_HOSTS: &str = "meet.google.com,zoom.us,*.zoom.us,teams.microsoft.com,teams.live.com";
 
@@ -196,6 +204,10 @@ impl Config {
             AllowedReturnTo::parse(&raw).map_err(|e| env.problem(&format!("ALLOWED_RETURN_TO: {e}"))).ok()
         });
         let tenant_claim = env.optional("TENANT_CLAIM").unwrap_or_else(|| "tenant_id".to_owned());
+        let service_scope = env.optional("SERVICE_SCOPE").unwrap_or_else(|| DEFAULT_SERVICE_SCOPE.to_owned());
+        if service_scope.chars().any(char::is_whitespace) {
+            env.problem("SERVICE_SCOPE must be one scope, without spaces");
+        }
         let sync = SyncConfig {
             event_source: env.optional("APPOINTMENT_EVENT_SOURCE").unwrap_or_else(|| "app.appointments".to_owned()),
             event_title: env.optional("EVENT_TITLE").unwrap_or_else(|| "Appointment".to_owned()),
@@ -218,6 +230,7 @@ impl Config {
                     crate::ports::SendUpdates::None
                 }
             },
+            allow_user_meetings: env.flag("ALLOW_USER_MEETINGS"),
         };
 
         if !env.problems.is_empty() {
@@ -229,7 +242,7 @@ impl Config {
         else {
             unreachable!("missing values are reported as problems");
         };
-        Ok(Config { google, secrets, storage, allowed_return_to, tenant_claim, sync, meet })
+        Ok(Config { google, secrets, storage, allowed_return_to, tenant_claim, service_scope, sync, meet })
     }
 }
 
@@ -276,6 +289,8 @@ mod tests {
         assert_eq!(google.token_url.as_str(), google::DEFAULT_TOKEN_URL);
         assert_eq!(google.issuer, google::DEFAULT_ISSUER);
         assert_eq!(config.tenant_claim, "tenant_id");
+        assert_eq!(config.service_scope, "calbridge/service");
+        assert!(!config.meet.allow_user_meetings);
         assert_eq!(google.launch_url().as_str(), "https://api.example/connections/google/launch");
 
         let mut vars = base.to_vec();

@@ -48,7 +48,7 @@ pub fn test_app() -> TestApp {
         )]),
         settings: crate::app::Settings {
             allowed_return_to: config.allowed_return_to,
-            tenant_claim: config.tenant_claim,
+            identity: crate::http::Identity { tenant_claim: config.tenant_claim, service_scope: config.service_scope },
             sync: config.sync,
             meet: config.meet,
         },

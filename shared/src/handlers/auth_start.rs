@@ -18,6 +18,8 @@ pub const ROUTES: &[Route] = &[AUTHORIZE, LAUNCH];
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AuthorizeBody {
+    /// Whom the service connects (a user may name only themselves).
+    user_id: Option<String>,
     return_to: Option<String>,
     login_hint: Option<String>,
 }
@@ -36,8 +38,8 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 
 async fn authorize(app: &App, request: &Request, params: &edge::PathParams) -> Result<Response<Body>, ApiError> {
     let caller = super::caller(app, request)?;
-    let owner = caller.connection(super::provider(params)?);
     let body: AuthorizeBody = edge::json_body(request)?;
+    let owner = caller.acting_for(body.user_id.as_deref(), "user_id")?.connection(super::provider(params)?);
     let ticket = connect::authorize(app, &owner, body.return_to.as_deref(), body.login_hint.as_deref()).await?;
     Ok(edge::json(StatusCode::OK, &ticket))
 }

@@ -1,5 +1,6 @@
 //! `disconnect`: `GET /connections/{provider}` (status) and `DELETE /connections/{provider}`
-//! (revoke at the provider, then erase), both for the authenticated caller only.
+//! (revoke at the provider, then erase), for the calling user, or for the user the service
+//! names in `?user_id=`.
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -19,7 +20,8 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let (route, params) = edge::route(request, ROUTES)?;
     let caller = super::caller(app, request)?;
-    let owner = caller.connection(super::provider(&params)?);
+    let named = edge::query_param(request, "user_id");
+    let owner = caller.acting_for(named.as_deref(), "user_id")?.connection(super::provider(&params)?);
     if *route == STATUS {
         Ok(edge::json(StatusCode::OK, &connect::status(app, &owner).await?))
     } else {

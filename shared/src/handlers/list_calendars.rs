@@ -1,5 +1,6 @@
 //! `list-calendars`: `GET /calendars` (the caller's calendars, the selected one marked) and
-//! `PUT /calendars/selected` `{"calendar_id"}` (choose the calendar that receives events).
+//! `PUT /calendars/selected` `{"calendar_id"}` (choose the calendar that receives events), for
+//! the calling user, or for the user the service names (`?user_id=`, or `user_id` in the body).
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -16,6 +17,7 @@ pub const ROUTES: &[Route] = &[LIST, SELECT];
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SelectBody {
+    user_id: Option<String>,
     calendar_id: Option<String>,
 }
 
@@ -25,11 +27,13 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 
 async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let (route, _) = edge::route(request, ROUTES)?;
-    let owner = super::caller(app, request)?;
+    let caller = super::caller(app, request)?;
     if *route == LIST {
+        let owner = caller.acting_for(edge::query_param(request, "user_id").as_deref(), "user_id")?;
         return Ok(edge::json(StatusCode::OK, &calendars::list(app, &owner).await?));
     }
     let body: SelectBody = edge::json_body(request)?;
+    let owner = caller.acting_for(body.user_id.as_deref(), "user_id")?;
     let calendar_id =
         body.calendar_id.ok_or_else(|| ApiError::bad_request("invalid_request", "calendar_id is required"))?;
     let selected = calendars::select(app, &owner, &calendar_id).await?;

@@ -15,7 +15,7 @@ pub mod list_calendars;
 pub mod sync_appointment;
 
 use crate::app::App;
-use crate::domain::{Owner, Provider};
+use crate::domain::{Principal, Provider};
 use crate::http::{self as edge, ApiError, PathParams};
 
 /// The provider a connection route names. Whether this deployment offers it is the use
@@ -25,6 +25,6 @@ fn provider(params: &PathParams) -> Result<Provider, ApiError> {
 }
 
 /// The authenticated caller of a JWT route.
-fn caller(app: &App, request: &lambda_http::Request) -> Result<Owner, ApiError> {
-    edge::caller(request, &app.settings.tenant_claim)
+fn caller(app: &App, request: &lambda_http::Request) -> Result<Principal, ApiError> {
+    edge::caller(request, &app.settings.identity)
 }

@@ -1,6 +1,7 @@
 //! `sync-appointment`: EventBridge `AppointmentChanged` events, plus, for the app's own use,
 //! `POST /appointments/{id}/sync` (apply a change now and answer the outcome) and
-//! `GET /appointments/{id}/sync` (the stored sync record), both for the caller's tenant only.
+//! `GET /appointments/{id}/sync` (the stored sync record), both for the app's service only and
+//! within its tenant: a user could otherwise move or delete a colleague's events.
 //!
 //! EventBridge invocations answer `Ok` for everything that must not be retried (applied,
 //! stale, not connected, needs reconnect, poison input: logged and rejected) and `Err` only
@@ -47,7 +48,7 @@ pub async fn handle_event(app: &App, event: Value, deadline: Instant) -> Result<
     };
     let (tenant, appointment) =
         (change.tenant_id.clone().unwrap_or_default(), change.appointment_id.clone().unwrap_or_default());
-    let change = match ValidChange::parse(change, &tenant, &appointment) {
+    let change = match ValidChange::parse(change, &tenant, &appointment, app.clock.now()) {
         Ok(change) => change,
         Err(SyncError::Invalid(why)) => return Ok(rejected(&why.message)),
         Err(other) => return Err(other),
@@ -69,10 +70,11 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let (route, params) = edge::route(request, ROUTES)?;
     let caller = super::caller(app, request)?;
+    let tenant = caller.require_service("only the app's service may sync appointments")?.clone();
     let appointment = AppointmentId::parse(params.get("id"))
         .map_err(|e| ApiError::bad_request("invalid_request", format!("appointment id: {e}")))?;
     if *route == RECORD {
-        let record = sync::record(app, &caller.tenant, &appointment).await?;
+        let record = sync::record(app, &tenant, &appointment).await?;
         return match record {
             Some(record) => Ok(edge::json(StatusCode::OK, &SyncView::from(&record))),
             None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no sync record for this appointment")),
@@ -80,14 +82,14 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     }
     let change: Option<AppointmentChange> = edge::json_body(request)?;
     let change = change.ok_or_else(|| ApiError::bad_request("invalid_request", "a JSON body is required"))?;
-    if change.tenant_id.as_deref().is_some_and(|t| t != caller.tenant.as_str()) {
+    if change.tenant_id.as_deref().is_some_and(|t| t != tenant.as_str()) {
         // Indistinguishable from any other bad input: no hint about other tenants.
         return Err(ApiError::bad_request("invalid_request", "tenant_id must be the caller's tenant"));
     }
     if change.appointment_id.as_deref().is_some_and(|a| a != appointment.as_str()) {
         return Err(ApiError::bad_request("invalid_request", "appointment_id must match the path"));
     }
-    let change = ValidChange::parse(change, caller.tenant.as_str(), appointment.as_str())?;
+    let change = ValidChange::parse(change, tenant.as_str(), appointment.as_str(), app.clock.now())?;
     let (outcome, record) = sync::apply(app, &change, Instant::now() + HTTP_DEADLINE).await?;
     Ok(edge::json(StatusCode::OK, &json!({ "outcome": outcome, "record": SyncView::from(&record) })))
 }

@@ -8,7 +8,7 @@
 use http::StatusCode;
 
 use super::ApiError;
-use crate::domain::UnknownProvider;
+use crate::domain::{ActingError, UnknownProvider};
 use crate::errors::ErrorChain;
 use crate::ports::{GoogleApiError, OAuthError, StoreError};
 use crate::usecases::access_tokens::{AccessError, NotUsable};
@@ -17,6 +17,16 @@ use crate::usecases::calendars::CalendarsError;
 use crate::usecases::connect::ConnectError;
 use crate::usecases::meetings::MeetingError;
 use crate::usecases::sync::SyncError;
+
+impl From<ActingError> for ApiError {
+    fn from(error: ActingError) -> Self {
+        match error {
+            ActingError::UserRequired(_) => ApiError::bad_request("user_required", error.to_string()),
+            ActingError::InvalidUser { .. } => ApiError::bad_request("invalid_request", error.to_string()),
+            ActingError::Forbidden(why) => ApiError::forbidden(why),
+        }
+    }
+}
 
 impl From<UnknownProvider> for ApiError {
     fn from(_: UnknownProvider) -> Self {
@@ -97,6 +107,7 @@ impl From<AvailabilityError> for ApiError {
         match error {
             AvailabilityError::Invalid(input) => input.into(),
             AvailabilityError::Slots(slots) => ApiError::bad_request(slots.code(), slots.to_string()),
+            AvailabilityError::Acting(acting) => acting.into(),
             AvailabilityError::Access(access) => access.into(),
         }
     }
@@ -106,6 +117,11 @@ impl From<MeetingError> for ApiError {
     fn from(error: MeetingError) -> Self {
         match error {
             MeetingError::Invalid(input) => input.into(),
+            MeetingError::Acting(acting) => acting.into(),
+            MeetingError::OtherHost => ApiError::conflict(
+                "meeting_exists",
+                "the session already has a meeting with another host; send reset: true to replace it",
+            ),
             MeetingError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such meeting"),
             MeetingError::HostNotUsable(NotUsable::NotConnected) => ApiError::conflict(
                 "not_connected",

@@ -2,8 +2,9 @@
 //! responses ([`response`], [`errors`]), and the headers every response carries.
 //!
 //! Caller identity comes only from the API Gateway JWT authorizer's claims in the request
-//! context (`sub` = user, the configured claim = tenant); ids in bodies or query strings are
-//! never trusted for "who am I". Errors are answered as `{"error":{"code","message"}}` with a
+//! context (`sub` = user, the configured claim = tenant, the service scope in `scope`/`scp` =
+//! the app's backend); ids in bodies or query strings are never trusted for "who am I", only
+//! for "whom the service acts for" ([`Principal::acting_for`]). Errors are answered as `{"error":{"code","message"}}` with a
 //! stable snake_case code and a plain message; a 5xx never shows its cause to the client,
 //! which instead goes to the log with its whole `source()` chain. Routes are matched on the
 //! raw request path by [`router`], the same way for every function.
@@ -15,15 +16,22 @@ pub mod router;
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
 
-use crate::domain::{Owner, TenantId, UserId};
+use crate::domain::{Owner, Principal, TenantId, UserId, scopes_grant};
 
 pub use crate::errors::ErrorChain;
 pub use response::{ApiError, browser, browser_error, json, no_content, redirect};
 pub use router::{PathParams, Route, route};
 
-/// The authenticated caller, as the owner (tenant, user) of connections; the handler adds the
-/// provider from the route.
-pub fn caller(request: &Request, tenant_claim: &str) -> Result<Owner, ApiError> {
+/// Which claims name the caller: the tenant claim, and the scope that marks the app's service.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub tenant_claim: String,
+    pub service_scope: String,
+}
+
+/// The authenticated caller. A token without a parseable tenant is refused; one with the
+/// service scope is the tenant's service, whatever its `sub`; any other needs a user `sub`.
+pub fn caller(request: &Request, identity: &Identity) -> Result<Principal, ApiError> {
     let claims = match request.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(context)) => {
             context.authorizer.as_ref().and_then(|a| a.jwt.as_ref()).map(|jwt| &jwt.claims)
@@ -31,12 +39,17 @@ pub fn caller(request: &Request, tenant_claim: &str) -> Result<Owner, ApiError> 
         _ => None,
     }
     .ok_or_else(ApiError::unauthenticated)?;
-    let user = claims.get("sub").and_then(|s| UserId::parse(s).ok());
-    let tenant = claims.get(tenant_claim).and_then(|s| TenantId::parse(s).ok());
-    match (tenant, user) {
-        (Some(tenant), Some(user)) => Ok(Owner::new(tenant, user)),
-        _ => Err(ApiError::unauthenticated()),
+    let tenant = claims
+        .get(identity.tenant_claim.as_str())
+        .and_then(|s| TenantId::parse(s).ok())
+        .ok_or_else(ApiError::unauthenticated)?;
+    let scopes = ["scope", "scp"].into_iter().filter_map(|name| claims.get(name).map(String::as_str));
+    if scopes_grant(scopes, &identity.service_scope) {
+        let client = claims.get("client_id").or_else(|| claims.get("sub")).cloned().unwrap_or_default();
+        return Ok(Principal::Service { tenant, client });
     }
+    let user = claims.get("sub").and_then(|s| UserId::parse(s).ok()).ok_or_else(ApiError::unauthenticated)?;
+    Ok(Principal::User(Owner::new(tenant, user)))
 }
 
 /// The request path as the client sent it, without an API Gateway stage prefix.

@@ -19,6 +19,16 @@ pub enum MeetingState {
     Ready,
 }
 
+/// Who made a session's meeting. A meeting the service makes replaces one a user made, so a
+/// user can never lock the real host out or show participants a link of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeetingCreator {
+    /// The app's service, for the host it named.
+    Service,
+    /// The host themselves (only where `ALLOW_USER_MEETINGS` is on).
+    Host,
+}
+
 /// The meeting of one session: a Google Meet calbridge created, or a link the host attached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MeetingRecord {
@@ -29,6 +39,7 @@ pub struct MeetingRecord {
     pub state: MeetingState,
     pub host_user_id: UserId,
     pub participant_user_ids: Vec<UserId>,
+    pub created_by: MeetingCreator,
     /// `google_meet`, `zoom`, `teams` or `other`.
     pub provider: String,
     pub meeting_url: Option<String>,

@@ -1,5 +1,10 @@
 //! Busy intervals and bookable slots across one or many users of the caller's tenant.
 //!
+//! Who sees what ([`Visibility`]): the app's service sees everything it asks for. A user sees
+//! their own busy intervals and connection state; about anyone else a user learns slots only
+//! (who is free for each slot), never busy time, connection state or calendars, and may not
+//! choose calendars for anyone but themselves.
+//!
 //! Every user is looked up in the *caller's* tenant, so a user of another tenant is exactly
 //! as unknown as one who never connected (`not_connected`), and no Google call is made for
 //! either. For each readable user, Google FreeBusy is asked in as many requests as Google's
@@ -24,7 +29,7 @@ use super::access_tokens::{AccessError, NotUsable};
 use super::calendar_session::CalendarSession;
 use super::slots::{self, SlotRules, SlotsError, SlotsRequest, UserAvailability};
 use crate::app::App;
-use crate::domain::{Interval, Owner, TenantId, UserId, merge};
+use crate::domain::{ActingError, Interval, Owner, Principal, TenantId, UserId, merge};
 use crate::errors::InputError;
 use crate::ports::CalendarBusy;
 
@@ -56,6 +61,9 @@ pub enum AvailabilityError {
     Invalid(#[from] InputError),
     #[error(transparent)]
     Slots(#[from] SlotsError),
+    /// The caller may not ask this (a user asking about colleagues' busy time or calendars).
+    #[error(transparent)]
+    Acting(#[from] ActingError),
     /// Reading a calendar failed in a way that is not the user's state (Google or AWS down).
     #[error(transparent)]
     Access(AccessError),
@@ -85,14 +93,36 @@ impl From<NotUsable> for Unavailable {
 
 #[derive(Debug, Serialize)]
 pub struct AvailabilityView {
+    /// Busy time per user the caller may see it for.
     pub busy: BTreeMap<String, Vec<Interval>>,
+    /// Why a user's busy time is missing, for the users the caller may see it for.
     pub unavailable: BTreeMap<String, Unavailable>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slots: Option<Vec<slots::Slot>>,
 }
 
+/// Whose detail (busy time, connection state) a caller may see.
+#[derive(Debug, Clone)]
+enum Visibility {
+    /// The service: everyone's.
+    Everyone,
+    /// A user: their own only.
+    Own(UserId),
+}
+
+impl Visibility {
+    fn shows(&self, user: &UserId) -> bool {
+        match self {
+            Visibility::Everyone => true,
+            Visibility::Own(own) => own == user,
+        }
+    }
+}
+
 /// A request that passed validation.
 struct Query {
+    tenant: TenantId,
+    visibility: Visibility,
     window: Interval,
     /// The range FreeBusy is read over (the window widened by slot buffers).
     lookup: Interval,
@@ -101,13 +131,17 @@ struct Query {
     rules: Option<SlotRules>,
 }
 
-fn validate(caller: &Owner, request: AvailabilityRequest) -> Result<Query, AvailabilityError> {
+fn validate(caller: &Principal, request: AvailabilityRequest) -> Result<Query, AvailabilityError> {
     let window = Interval::new(request.time_min, request.time_max)
         .map_err(|_| invalid("invalid_time_range", "time_max must be after time_min"))?;
     if window.duration() > MAX_RANGE {
         return Err(invalid("time_range_too_long", "the range may span at most 62 days"));
     }
-    let requested = request.user_ids.unwrap_or_else(|| vec![caller.user.as_str().to_owned()]);
+    let requested = match (request.user_ids, caller.user()) {
+        (Some(ids), _) => ids,
+        (None, Some(own)) => vec![own.as_str().to_owned()],
+        (None, None) => return Err(ActingError::UserRequired("user_ids").into()),
+    };
     if requested.is_empty() {
         return Err(invalid("invalid_request", "user_ids must not be empty"));
     }
@@ -121,9 +155,21 @@ fn validate(caller: &Owner, request: AvailabilityRequest) -> Result<Query, Avail
     if users.len() > MAX_USERS {
         return Err(invalid("too_many_users", format!("at most {MAX_USERS} users per request")));
     }
+    let visibility = match caller.user() {
+        None => Visibility::Everyone,
+        Some(own) => Visibility::Own(own.clone()),
+    };
+    if request.slots.is_none() && !users.iter().all(|user| visibility.shows(user)) {
+        return Err(
+            ActingError::Forbidden("a user may read only their own busy time; ask others' slots instead").into()
+        );
+    }
     let mut calendars = HashMap::new();
     for (raw_user, ids) in request.calendar_ids.unwrap_or_default() {
         let user = UserId::parse(&raw_user).map_err(|e| invalid("invalid_request", format!("calendar_ids: {e}")))?;
+        if !caller.may_act_for(&user) {
+            return Err(ActingError::Forbidden("calendar_ids may name only the caller's own calendars").into());
+        }
         if !users.contains(&user) {
             return Err(invalid("invalid_request", format!("calendar_ids names {raw_user:?}, who is not in user_ids")));
         }
@@ -143,7 +189,7 @@ fn validate(caller: &Owner, request: AvailabilityRequest) -> Result<Query, Avail
     }
     let rules = request.slots.map(SlotRules::parse).transpose()?;
     let lookup = rules.as_ref().map_or(window, |rules| rules.busy_lookup_range(window));
-    Ok(Query { window, lookup, users, calendars, rules })
+    Ok(Query { tenant: caller.tenant().clone(), visibility, window, lookup, users, calendars, rules })
 }
 
 /// What one user's calendars said.
@@ -152,14 +198,14 @@ enum UserBusy {
     Unavailable(Unavailable),
 }
 
-#[tracing::instrument(skip_all, fields(tenant = %caller.tenant))]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant()))]
 pub async fn availability(
     app: &App,
-    caller: &Owner,
+    caller: &Principal,
     request: AvailabilityRequest,
 ) -> Result<AvailabilityView, AvailabilityError> {
     let query = validate(caller, request)?;
-    let tenant = &caller.tenant;
+    let tenant = &query.tenant;
     // The futures are built up front (not in a stream combinator's closure) so their borrows
     // have one concrete lifetime, which keeps the whole future `Send`.
     let reads: Vec<_> =
@@ -172,12 +218,15 @@ pub async fn availability(
     for (user, answer) in answers {
         match answer.map_err(AvailabilityError::Access)? {
             UserBusy::Readable(busy) => {
-                let clipped = clip(&busy, query.window);
-                view.busy.insert(user.to_string(), clipped);
+                if query.visibility.shows(&user) {
+                    view.busy.insert(user.to_string(), clip(&busy, query.window));
+                }
                 inputs.push(UserAvailability { user_id: user.to_string(), busy, readable: true });
             }
             UserBusy::Unavailable(reason) => {
-                view.unavailable.insert(user.to_string(), reason);
+                if query.visibility.shows(&user) {
+                    view.unavailable.insert(user.to_string(), reason);
+                }
                 inputs.push(UserAvailability { user_id: user.to_string(), busy: Vec::new(), readable: false });
             }
         }

@@ -16,8 +16,8 @@ use calbridge::crypto::vault::{Vault, VaultError};
 use calbridge::domain::{AppointmentId, ConnectionKey, Provider, SessionId, TenantId, UserId};
 use calbridge::ports::{
     ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError,
-    KeyProvider, MeetingRecord, MeetingState, MeetingStore, SealPurpose, SealedSecret, StoreError, SyncRecord,
-    SyncStatus, SyncStore, WriteCondition,
+    KeyProvider, MeetingCreator, MeetingRecord, MeetingState, MeetingStore, SealPurpose, SealedSecret, StoreError,
+    SyncRecord, SyncStatus, SyncStore, WriteCondition,
 };
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
@@ -569,6 +569,7 @@ pub async fn meeting_record_round_trips_and_writes_are_conditional(s: StoreUnder
         state: MeetingState::Creating { lease_until: at("2026-03-01T10:11:42.5Z") },
         host_user_id: UserId::parse("coach-1").unwrap(),
         participant_user_ids: vec![UserId::parse("client-2").unwrap(), UserId::parse("client-1").unwrap()],
+        created_by: MeetingCreator::Service,
         provider: "google_meet".to_owned(),
         meeting_url: None,
         conference_id: None,

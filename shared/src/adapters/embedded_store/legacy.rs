@@ -105,8 +105,8 @@ mod tests {
     use super::*;
     use crate::domain::{ConnectionKey, SessionId, TenantId, UserId};
     use crate::ports::{
-        ConnectionRecord, ConnectionStatus, FlowKind, FlowRecord, MeetingRecord, MeetingState, SealedSecret,
-        SyncRecord, SyncStatus,
+        ConnectionRecord, ConnectionStatus, FlowKind, FlowRecord, MeetingCreator, MeetingRecord, MeetingState,
+        SealedSecret, SyncRecord, SyncStatus,
     };
 
     fn at(text: &str) -> Timestamp {
@@ -238,6 +238,7 @@ mod tests {
                 state: MeetingState::Creating { lease_until: at("2026-03-01T10:11:42.5Z") },
                 host_user_id: UserId::parse("coach-1").unwrap(),
                 participant_user_ids: vec![UserId::parse("client-1").unwrap()],
+                created_by: MeetingCreator::Host,
                 provider: "google_meet".into(),
                 meeting_url: None,
                 conference_id: None,

@@ -2,17 +2,24 @@
 //!
 //! Contract: `revision` is the counter writes and deletes are conditional on; the state is
 //! `state` (`ready` or `creating`), and a meeting being created carries its creator's lease in
-//! `lease_until`, in epoch milliseconds.
+//! `lease_until`, in epoch milliseconds. `created_by` is `service` or `host`; records written
+//! before it existed were all made by their host.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{EpochMillis, invalid};
 use crate::domain::{SessionId, TenantId, UserId};
-use crate::ports::{MeetingRecord, MeetingState, StoreError};
+use crate::ports::{MeetingCreator, MeetingRecord, MeetingState, StoreError};
 
 const READY: &str = "ready";
 const CREATING: &str = "creating";
+const BY_SERVICE: &str = "service";
+const BY_HOST: &str = "host";
+
+fn by_host() -> String {
+    BY_HOST.to_owned()
+}
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct StoredMeeting {
@@ -24,6 +31,8 @@ pub(crate) struct StoredMeeting {
     lease_until: Option<EpochMillis>,
     host_user_id: String,
     participant_user_ids: Vec<String>,
+    #[serde(default = "by_host")]
+    created_by: String,
     provider: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     meeting_url: Option<String>,
@@ -53,6 +62,11 @@ impl StoredMeeting {
             lease_until,
             host_user_id: record.host_user_id.to_string(),
             participant_user_ids: record.participant_user_ids.iter().map(ToString::to_string).collect(),
+            created_by: match record.created_by {
+                MeetingCreator::Service => BY_SERVICE,
+                MeetingCreator::Host => BY_HOST,
+            }
+            .to_owned(),
             provider: record.provider.clone(),
             meeting_url: record.meeting_url.clone(),
             conference_id: record.conference_id.clone(),
@@ -82,6 +96,11 @@ impl StoredMeeting {
                 .iter()
                 .map(|user| UserId::parse(user).map_err(|_| invalid("participant_user_ids")))
                 .collect::<Result<_, _>>()?,
+            created_by: match self.created_by.as_str() {
+                BY_SERVICE => MeetingCreator::Service,
+                BY_HOST => MeetingCreator::Host,
+                _ => return Err(invalid("created_by")),
+            },
             provider: self.provider,
             meeting_url: self.meeting_url,
             conference_id: self.conference_id,

@@ -10,9 +10,16 @@
 //!
 //! Attached links are validated strictly: https only, no credentials in the URL, no explicit
 //! port, and the host must equal an allowed host (or be a subdomain of a `*.` entry): a
-//! look-alike such as `meet.google.com.evil.example` is refused. Access is all-or-nothing per
-//! session: the host and listed participants of the same tenant see it; everyone else gets the
-//! same 404 as for a session that does not exist.
+//! look-alike such as `meet.google.com.evil.example` is refused.
+//!
+//! Who may do what (the caller is a [`Principal`]):
+//! - The app's service creates a meeting for the `host_user_id` it names, and may `reset` one
+//!   (delete and create anew). A meeting the service creates or resets replaces whatever a user
+//!   made for the session, so a user who guesses a session id cannot lock the host out.
+//! - A user may create only where `ALLOW_USER_MEETINGS` is on, and only as the host; otherwise
+//!   403, because calbridge cannot tell a coach from a coachee and the app can.
+//! - Host and service delete; host, participants and service read. Everyone else gets the
+//!   same 404 as for a session that does not exist.
 
 mod links;
 mod meet;
@@ -23,12 +30,12 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
-use crate::domain::{EventTitle, Owner, SessionId, TimeZoneName, UserId};
+use crate::domain::{ActingError, EventTitle, Owner, Principal, SessionId, TimeZoneName, UserId};
 use crate::errors::{ErrorChain, InputError};
 use crate::usecases::access_tokens::{AccessError, NotUsable};
 use crate::usecases::calendar_session::CalendarSession;
 
-use crate::ports::{LeaseWait, MeetingRecord, MeetingState, StoreError, WriteCondition};
+use crate::ports::{LeaseWait, MeetingCreator, MeetingRecord, MeetingState, StoreError, WriteCondition};
 
 pub use links::{AttachedLink, parse_meeting_link};
 
@@ -43,6 +50,11 @@ const MAX_PEOPLE: usize = 50;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MeetingRequest {
+    /// Whom the service creates the meeting for (a user may name only themselves).
+    pub host_user_id: Option<String>,
+    /// Service only: delete the session's meeting (whoever made it) and create this one.
+    #[serde(default)]
+    pub reset: bool,
     pub start: Option<Timestamp>,
     pub end: Option<Timestamp>,
     pub time_zone: Option<String>,
@@ -58,6 +70,11 @@ pub struct MeetingRequest {
 pub enum MeetingError {
     #[error(transparent)]
     Invalid(#[from] InputError),
+    #[error(transparent)]
+    Acting(#[from] ActingError),
+    /// The service asked for a session whose meeting another host holds (reset replaces it).
+    #[error("the session already has a meeting with another host")]
+    OtherHost,
     #[error("no such meeting")]
     NotFound,
     /// The host's Google connection cannot be used.
@@ -171,46 +188,66 @@ fn validate(app: &App, request: MeetingRequest) -> Result<NewMeeting, MeetingErr
 }
 
 /// Creates (or returns) the session's meeting. `Ok((view, true))` when this call created it.
-#[tracing::instrument(skip_all, fields(tenant = %host.tenant, session = %session))]
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant(), session = %session))]
 pub async fn create(
     app: &App,
-    host: &Owner,
+    caller: &Principal,
     session: &SessionId,
     request: MeetingRequest,
 ) -> Result<(MeetingView, bool), MeetingError> {
+    if !caller.is_service() && !app.settings.meet.allow_user_meetings {
+        return Err(ActingError::Forbidden("only the app's service may create session meetings").into());
+    }
+    if request.reset {
+        caller.require_service("only the app's service may reset a meeting")?;
+    }
+    let host = caller.acting_for(request.host_user_id.as_deref(), "host_user_id")?;
+    let creator = if caller.is_service() { MeetingCreator::Service } else { MeetingCreator::Host };
+    let mut reset = request.reset;
     let meeting = validate(app, request)?;
     let wait = LeaseWait::new(tokio::time::Instant::now() + CREATE_LEASE.unsigned_abs(), WAIT_STEP);
     loop {
         let now = app.clock.now();
         let current = app.meetings.get_meeting(&host.tenant, session).await?;
-        match current {
-            Some(record) if record.host_user_id != host.user => return Err(MeetingError::NotFound),
-            Some(record) => match record.state {
-                MeetingState::Ready => {
-                    return Ok((MeetingView::of(&record).ok_or(MeetingError::CreationFailed)?, false));
-                }
-                MeetingState::Creating { lease_until } if lease_until > now => {
-                    // Another call is creating this very meeting: wait for it.
-                    if !wait.step().await {
-                        return Err(MeetingError::Access(AccessError::Store(StoreError::Unavailable(
-                            "the meeting is still being created".into(),
-                        ))));
-                    }
-                }
-                MeetingState::Creating { .. } => {
-                    // The creator died: take over with a fresh request id.
-                    let claimed = claim(host, session, &meeting, Some(&record), now);
-                    match app.meetings.put_meeting(&claimed, WriteCondition::Version(record.revision)).await {
-                        Ok(()) => return finish(app, host, claimed, &meeting).await,
-                        Err(StoreError::ConditionFailed) => continue,
-                        Err(error) => return Err(error.into()),
-                    }
-                }
-            },
-            None => {
-                let claimed = claim(host, session, &meeting, None, now);
-                match app.meetings.put_meeting(&claimed, WriteCondition::Absent).await {
-                    Ok(()) => return finish(app, host, claimed, &meeting).await,
+        let Some(record) = current else {
+            let claimed = claim(&host, creator, session, &meeting, None, now);
+            match app.meetings.put_meeting(&claimed, WriteCondition::Absent).await {
+                Ok(()) => return finish(app, &host, claimed, &meeting).await,
+                Err(StoreError::ConditionFailed) => continue,
+                Err(error) => return Err(error.into()),
+            }
+        };
+        if let MeetingState::Creating { lease_until } = record.state
+            && lease_until > now
+        {
+            // Another call is creating this very meeting: wait for it.
+            if !wait.step().await {
+                return Err(MeetingError::Access(AccessError::Store(StoreError::Unavailable(
+                    "the meeting is still being created".into(),
+                ))));
+            }
+            continue;
+        }
+        let replace = creator == MeetingCreator::Service && (reset || record.created_by == MeetingCreator::Host);
+        if replace {
+            // Whatever was there goes, its Google event with it; then the loop creates anew.
+            remove(app, &record).await?;
+            reset = false;
+            continue;
+        }
+        if record.host_user_id != host.user {
+            return Err(match creator {
+                MeetingCreator::Service => MeetingError::OtherHost,
+                MeetingCreator::Host => MeetingError::NotFound,
+            });
+        }
+        match record.state {
+            MeetingState::Ready => return Ok((MeetingView::of(&record).ok_or(MeetingError::CreationFailed)?, false)),
+            MeetingState::Creating { .. } => {
+                // The creator died: take over with a fresh request id.
+                let claimed = claim(&host, creator, session, &meeting, Some(&record), now);
+                match app.meetings.put_meeting(&claimed, WriteCondition::Version(record.revision)).await {
+                    Ok(()) => return finish(app, &host, claimed, &meeting).await,
                     Err(StoreError::ConditionFailed) => continue,
                     Err(error) => return Err(error.into()),
                 }
@@ -221,6 +258,7 @@ pub async fn create(
 
 fn claim(
     host: &Owner,
+    created_by: MeetingCreator,
     session: &SessionId,
     meeting: &NewMeeting,
     previous: Option<&MeetingRecord>,
@@ -237,6 +275,7 @@ fn claim(
         state,
         host_user_id: host.user.clone(),
         participant_user_ids: meeting.participants.clone(),
+        created_by,
         provider,
         meeting_url: url,
         conference_id: None,
@@ -285,31 +324,47 @@ async fn finish(
     }
 }
 
-/// The meeting, for its host and participants only.
-pub async fn get(app: &App, caller: &Owner, session: &SessionId) -> Result<MeetingView, MeetingError> {
-    let record = app.meetings.get_meeting(&caller.tenant, session).await?.ok_or(MeetingError::NotFound)?;
-    let allowed = record.host_user_id == caller.user || record.participant_user_ids.contains(&caller.user);
+/// The meeting, for its host, its participants and the service.
+pub async fn get(app: &App, caller: &Principal, session: &SessionId) -> Result<MeetingView, MeetingError> {
+    let record = app.meetings.get_meeting(caller.tenant(), session).await?.ok_or(MeetingError::NotFound)?;
+    let allowed = match caller.user() {
+        None => true,
+        Some(user) => &record.host_user_id == user || record.participant_user_ids.contains(user),
+    };
     if !allowed || record.state != MeetingState::Ready {
         return Err(MeetingError::NotFound);
     }
     MeetingView::of(&record).ok_or(MeetingError::NotFound)
 }
 
-/// Deletes the meeting (host only), and the Google event calbridge created for it.
-#[tracing::instrument(skip_all, fields(tenant = %caller.tenant, session = %session))]
-pub async fn delete(app: &App, caller: &Owner, session: &SessionId) -> Result<(), MeetingError> {
-    let record = app.meetings.get_meeting(&caller.tenant, session).await?.ok_or(MeetingError::NotFound)?;
-    if record.host_user_id != caller.user {
+/// Deletes the meeting (host or service), and the Google event calbridge created for it.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant(), session = %session))]
+pub async fn delete(app: &App, caller: &Principal, session: &SessionId) -> Result<(), MeetingError> {
+    let record = app.meetings.get_meeting(caller.tenant(), session).await?.ok_or(MeetingError::NotFound)?;
+    if !caller.user().is_none_or(|user| user == &record.host_user_id) {
         return Err(MeetingError::NotFound);
     }
+    remove(app, &record).await?;
+    tracing::info!("meeting deleted");
+    Ok(())
+}
+
+/// Removes a meeting record and the Google event calbridge created for it on the host's
+/// calendar. An event the host's connection can no longer reach is left to them.
+async fn remove(app: &App, record: &MeetingRecord) -> Result<(), MeetingError> {
     if let (Some(calendar_id), Some(event_id)) = (&record.calendar_id, &record.calendar_event_id) {
-        let mut calendar = CalendarSession::open(app, caller).await?;
-        calendar.delete_event(calendar_id, event_id).await?;
+        let host = Owner::new(record.tenant.clone(), record.host_user_id.clone());
+        match CalendarSession::open(app, &host).await {
+            Ok(mut calendar) => calendar.delete_event(calendar_id, event_id).await?,
+            Err(error) if error.not_usable().is_some() => {
+                tracing::warn!(error = %ErrorChain(&error), "the host's connection cannot delete the meeting's event");
+            }
+            Err(error) => return Err(error.into()),
+        }
     }
-    if !app.meetings.delete_meeting(&caller.tenant, session, record.revision).await? {
+    if !app.meetings.delete_meeting(&record.tenant, &record.session_id, record.revision).await? {
         // Changed meanwhile (a concurrent delete): what the caller wanted has happened or will.
         tracing::info!("meeting changed while deleting it");
     }
-    tracing::info!("meeting deleted");
     Ok(())
 }

@@ -30,6 +30,16 @@ pub enum Action {
     Delete,
 }
 
+/// How far past the present a version may reach, read as Unix milliseconds. Versions are a
+/// counter or a timestamp (seconds or milliseconds); either way a real one is never above
+/// "now in milliseconds plus a day". A larger one would make every later real change stale.
+pub const VERSION_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// The largest version accepted at `now`: Unix milliseconds of `now + VERSION_SKEW`.
+pub fn max_version(now: Timestamp) -> u64 {
+    u64::try_from((now + VERSION_SKEW).as_millisecond()).unwrap_or(0)
+}
+
 /// A change that passed validation.
 #[derive(Debug, Clone)]
 pub struct ValidChange {
@@ -55,15 +65,30 @@ pub enum SyncError {
 }
 
 impl ValidChange {
-    /// Validates a change; `tenant` and `appointment` come from the trusted context (the
-    /// event's detail for EventBridge, the caller and path for HTTP).
-    pub fn parse(change: AppointmentChange, tenant: &str, appointment: &str) -> Result<Self, SyncError> {
+    /// Validates a change at `now`; `tenant` and `appointment` come from the trusted context
+    /// (the event's detail for EventBridge, the caller and path for HTTP).
+    pub fn parse(
+        change: AppointmentChange,
+        tenant: &str,
+        appointment: &str,
+        now: Timestamp,
+    ) -> Result<Self, SyncError> {
         let invalid = |why: String| SyncError::Invalid(InputError::invalid_request(why));
         let tenant = TenantId::parse(tenant).map_err(|e| invalid(e.to_string()))?;
         let appointment = AppointmentId::parse(appointment).map_err(|e| invalid(e.to_string()))?;
         let user = UserId::parse(&change.user_id).map_err(|e| invalid(e.to_string()))?;
         if change.version == 0 {
             return Err(invalid("version must be a positive, increasing number".into()));
+        }
+        if change.version > max_version(now) {
+            return Err(SyncError::Invalid(InputError::new(
+                "version_out_of_range",
+                format!(
+                    "version may not exceed the current Unix time in milliseconds plus {} hours ({})",
+                    VERSION_SKEW.as_hours(),
+                    max_version(now)
+                ),
+            )));
         }
         let time_zone =
             change.time_zone.as_deref().map(TimeZoneName::parse).transpose().map_err(|e| invalid(e.to_string()))?;
@@ -121,6 +146,40 @@ impl From<&SyncRecord> for SyncView {
             last_synced_at: r.last_synced_at,
             error: r.error.clone(),
             attempts: r.attempts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(version: u64) -> AppointmentChange {
+        AppointmentChange {
+            tenant_id: None,
+            appointment_id: None,
+            user_id: "dr-lee".into(),
+            action: Action::Delete,
+            version,
+            start: None,
+            end: None,
+            time_zone: None,
+            title: None,
+        }
+    }
+
+    #[test]
+    fn versions_are_counters_or_timestamps_never_beyond_tomorrow() {
+        let now: Timestamp = "2026-12-02T10:00:00Z".parse().unwrap();
+        let ms = u64::try_from(now.as_millisecond()).unwrap();
+        for ok in [1, 42, 1_764_000_000, ms, max_version(now)] {
+            assert!(ValidChange::parse(change(ok), "t", "a", now).is_ok(), "{ok}");
+        }
+        for refused in [max_version(now) + 1, ms * 1000, u64::MAX] {
+            match ValidChange::parse(change(refused), "t", "a", now) {
+                Err(SyncError::Invalid(e)) => assert_eq!(e.code, "version_out_of_range"),
+                other => panic!("{refused}: {other:?}"),
+            }
         }
     }
 }
