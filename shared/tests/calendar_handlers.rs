@@ -208,7 +208,9 @@ async fn users_of_other_tenants_look_unconnected_and_cost_no_google_call() {
     let before = h.calendar.freebusy_calls.load(Ordering::SeqCst);
     let mut body = week();
     body["user_ids"] = json!([USER, outsider, "never-connected"]);
-    let response = availability(&h, body).await;
+    let mut e = as_service(event("get-availability/busy.json"), TENANT);
+    e["body"] = body.to_string().into();
+    let response = get_availability::handle(&h.app, request(&e)).await;
     assert_eq!(response.status(), 200);
     let body = body_json(&response);
     assert_eq!(body["unavailable"], json!({outsider: "not_connected", "never-connected": "not_connected"}));
@@ -265,7 +267,8 @@ async fn an_unreadable_calendar_fails_closed() {
     let h = connected(true).await;
     h.clock_to("2026-12-01T00:00:00Z");
     h.calendar.make_unreadable("sam@example.com");
-    let all = body_json(&get_availability::handle(&h.app, request(&slots_body("all"))).await);
+    let as_app = as_service(slots_body("all"), TENANT);
+    let all = body_json(&get_availability::handle(&h.app, request(&as_app)).await);
     assert_eq!(all["unavailable"][COLLEAGUE], "calendar_error");
     assert!(all["busy"].get(COLLEAGUE).is_none());
     assert_eq!(all["slots"], json!([]), "mode all offers nothing for a range it could not read");
@@ -341,4 +344,45 @@ async fn a_401_refreshes_once_and_retries() {
     // Not refreshed again on the next request: the new token is stored.
     assert_eq!(list(&h).await.status(), 200);
     assert_eq!(h.google.refreshes.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_user_sees_only_their_own_busy_time_and_others_as_slots() {
+    let h = connected(true).await;
+    h.clock_to("2026-12-01T00:00:00Z");
+    h.calendar.add_busy(SUBJECT, "dr.lee@example.com", busy("2026-12-02T14:00:00Z", "2026-12-02T14:30:00Z"));
+    h.calendar.add_busy(COLLEAGUE_SUBJECT, "sam@example.com", busy("2026-12-02T15:30:00Z", "2026-12-02T16:00:00Z"));
+    // Slots across the team: the colleague's busy time and connection state stay hidden.
+    let team = body_json(&get_availability::handle(&h.app, request(&slots_body("any"))).await);
+    assert!(!team["slots"].as_array().unwrap().is_empty());
+    assert_eq!(team["busy"].as_object().unwrap().keys().collect::<Vec<_>>(), [USER]);
+    assert_eq!(team["unavailable"], json!({}));
+    let as_app = body_json(&get_availability::handle(&h.app, request(&as_service(slots_body("any"), TENANT))).await);
+    assert_eq!(as_app["busy"].as_object().unwrap().len(), 2, "the service sees everyone's");
+
+    // The attacks of issue 12: a colleague's raw busy time, or calendars the caller picks for them.
+    let before = h.calendar.calls();
+    let mut others = week();
+    others["user_ids"] = json!([USER, COLLEAGUE]);
+    let response = availability(&h, others.clone()).await;
+    assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (403, "forbidden"));
+    let mut picked = week();
+    picked["user_ids"] = json!([COLLEAGUE]);
+    picked["calendar_ids"] = json!({ COLLEAGUE: ["ceo@example.com"] });
+    picked["slots"] =
+        serde_json::from_str::<Value>(slots_body("any")["body"].as_str().unwrap()).unwrap()["slots"].clone();
+    let response = availability(&h, picked.clone()).await;
+    assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (403, "forbidden"));
+    assert_eq!(h.calendar.calls(), before, "refused before any Google call");
+    // The service may do both.
+    for body in [others, picked] {
+        let mut e = as_service(event("get-availability/busy.json"), TENANT);
+        e["body"] = body.to_string().into();
+        assert_eq!(get_availability::handle(&h.app, request(&e)).await.status(), 200);
+    }
+    // And must say whom it asks about.
+    let mut e = as_service(event("get-availability/busy.json"), TENANT);
+    e["body"] = week().to_string().into();
+    let response = get_availability::handle(&h.app, request(&e)).await;
+    assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (400, "user_required"));
 }

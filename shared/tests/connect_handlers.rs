@@ -304,13 +304,20 @@ async fn callers_only_ever_touch_their_own_connection() {
     // ...and could not delete it.
     assert!(h.stored(TENANT, USER).await);
     assert_eq!(h.google.revocations.load(Ordering::SeqCst), 0);
-    // Ids in the query string are ignored for identity.
+    // A user naming someone else is refused; a tenant in the query string is never read.
     let spoof = with_query(
         as_user(event("disconnect/status.json"), TENANT, "colleague"),
         &format!("user_id={USER}&tenant_id={TENANT}"),
     );
     let response = disconnect::handle(&h.app, request(&spoof)).await;
-    assert_eq!(body_json(&response)["status"], "not_connected");
+    assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (403, "forbidden"));
+    // The service names the user it acts for, in its own tenant only.
+    let by_service = with_query(as_service(event("disconnect/status.json"), TENANT), &format!("user_id={USER}"));
+    assert_eq!(body_json(&disconnect::handle(&h.app, request(&by_service)).await)["status"], "connected");
+    let elsewhere = with_query(as_service(event("disconnect/status.json"), "other-clinic"), &format!("user_id={USER}"));
+    assert_eq!(body_json(&disconnect::handle(&h.app, request(&elsewhere)).await)["status"], "not_connected");
+    let unnamed = as_service(event("disconnect/status.json"), TENANT);
+    assert_eq!(error_code(&disconnect::handle(&h.app, request(&unnamed)).await), "user_required");
 }
 
 #[tokio::test]

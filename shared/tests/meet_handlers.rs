@@ -167,3 +167,77 @@ async fn bad_bodies_are_400() {
         assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (400, code), "{patch}");
     }
 }
+
+/// The session id a client could guess, attacked as in issue 12.
+fn as_client_attaching(link: &str) -> Value {
+    let e = with_body(meet_event("attach-zoom"), json!({ "existing_url": link, "host_user_id": null }));
+    as_user(e, TENANT, "client-31")
+}
+
+#[tokio::test]
+async fn users_cannot_create_meetings_unless_the_deployment_allows_it() {
+    let h = connected().await;
+    let response = call(&h, as_client_attaching("https://zoom.us/j/999")).await;
+    assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (403, "forbidden"));
+    // Nothing was written: the real host's create goes through.
+    assert_eq!(call(&h, meet_event("create")).await.status(), 201);
+    // The service may not forget whom it acts for, and a user may not name another host.
+    let response = call(&h, with_body(meet_event("create"), json!({ "host_user_id": null }))).await;
+    assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (400, "user_required"));
+    let mut h = h;
+    h.app.settings.meet.allow_user_meetings = true;
+    let e = with_body(as_user(meet_event("attach-zoom"), TENANT, "client-31"), json!({ "host_user_id": USER }));
+    assert_eq!(call(&h, e).await.status(), 403);
+}
+
+#[tokio::test]
+async fn a_meeting_the_service_makes_replaces_what_a_user_attached() {
+    let mut h = connected().await;
+    h.app.settings.meet.allow_user_meetings = true;
+    // A client who guessed the session id gets there first, as its host.
+    let response = call(&h, as_client_attaching("https://zoom.us/j/999")).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(body_json(&response)["host_user_id"], "client-31");
+    // The real host is not locked out: the service's create replaces it.
+    let response = call(&h, meet_event("create")).await;
+    assert_eq!(response.status(), 201, "{:?}", body_json(&response));
+    let view = body_json(&response);
+    assert_eq!(view["host_user_id"], USER);
+    assert_eq!(view["provider"], "google_meet");
+    assert_eq!(call(&h, meet_event("get")).await.status(), 200);
+    // The client is a participant here and reads the real link, not their own.
+    let read = call(&h, as_user(meet_event("get"), TENANT, "client-31")).await;
+    assert_eq!(body_json(&read)["meeting_url"], view["meeting_url"]);
+    // And cannot replace it back: for them the session's meeting belongs to someone else.
+    let response = call(&h, as_client_attaching("https://zoom.us/j/999")).await;
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn the_service_reads_deletes_and_resets_and_hosts_do_not_collide() {
+    let h = connected().await;
+    let first = body_json(&call(&h, meet_event("create")).await);
+    let get = as_service(meet_event("get"), TENANT);
+    assert_eq!(body_json(&call(&h, get.clone()).await), first);
+    // Another host for the same session is a conflict unless the service resets it.
+    let other = with_body(meet_event("attach-zoom"), json!({ "host_user_id": "dr-kim" }));
+    let response = call(&h, other.clone()).await;
+    assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (409, "meeting_exists"));
+    let reset = with_body(other, json!({ "reset": true }));
+    let response = call(&h, reset.clone()).await;
+    assert_eq!(response.status(), 201);
+    assert_eq!(body_json(&response)["host_user_id"], "dr-kim");
+    assert_eq!(h.calendar.events(CALENDAR)[0].status, "cancelled", "the replaced Meet's event is deleted");
+    // Users may not reset.
+    let mut h = h;
+    h.app.settings.meet.allow_user_meetings = true;
+    let response = call(&h, as_user(with_body(reset, json!({ "host_user_id": null })), TENANT, "dr-kim")).await;
+    assert_eq!(response.status(), 403);
+    // The service deletes; then the session has nothing.
+    assert_eq!(call(&h, as_service(meet_event("delete"), TENANT)).await.status(), 204);
+    assert_eq!(call(&h, get).await.status(), 404);
+    // Another tenant's service sees nothing of it.
+    call(&h, meet_event("create")).await;
+    assert_eq!(call(&h, as_service(meet_event("get"), "other-clinic")).await.status(), 404);
+    assert_eq!(call(&h, as_service(meet_event("delete"), "other-clinic")).await.status(), 404);
+}

@@ -241,7 +241,7 @@ async fn http_routes_sync_now_and_show_the_record_to_the_same_tenant_only() {
     assert_eq!(response.status(), 200);
     assert_eq!(body_json(&response)["status"], "synced");
 
-    let other_tenant = as_user(sync_event("http-status"), "other-clinic", USER);
+    let other_tenant = as_service(sync_event("http-status"), "other-clinic");
     assert_eq!(sync_appointment::handle(&h.app, request(&other_tenant)).await.status(), 404);
 
     let mut spoof = sync_event("http-sync");
@@ -249,6 +249,35 @@ async fn http_routes_sync_now_and_show_the_record_to_the_same_tenant_only() {
     body["tenant_id"] = "other-clinic".into();
     spoof["body"] = body.to_string().into();
     assert_eq!(sync_appointment::handle(&h.app, request(&spoof)).await.status(), 400);
+}
+
+#[tokio::test]
+async fn users_may_not_sync_and_versions_are_bounded() {
+    let h = connected().await;
+    connect_colleague(&h).await;
+    // The attack of issue 12: a client deletes a colleague's event at the largest version.
+    let attack = |user: &str| {
+        let mut e = as_user(sync_event("http-sync"), TENANT, user);
+        e["body"] = json!({"user_id": USER, "action": "delete", "version": u64::MAX}).to_string().into();
+        e
+    };
+    for user in ["client-31", USER] {
+        let response = sync_appointment::handle(&h.app, request(&attack(user))).await;
+        assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (403, "forbidden"), "{user}");
+        let status = as_user(sync_event("http-status"), TENANT, user);
+        assert_eq!(sync_appointment::handle(&h.app, request(&status)).await.status(), 403);
+    }
+    assert!(record_of(&h).await.is_none(), "nothing written");
+    assert_eq!(h.calendar.calls(), 0, "no Google call");
+    // The service itself cannot poison the record with a version beyond tomorrow.
+    let mut huge = sync_event("http-sync");
+    huge["body"] = json!({"user_id": USER, "action": "delete", "version": u64::MAX}).to_string().into();
+    let response = sync_appointment::handle(&h.app, request(&huge)).await;
+    assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (400, "version_out_of_range"));
+    assert!(record_of(&h).await.is_none());
+    let event = with_detail(sync_event("delete"), json!({"version": u64::MAX}));
+    assert_eq!(deliver(&h, event).await.unwrap()["outcome"], "rejected");
+    assert!(record_of(&h).await.is_none());
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ pub struct FakeCalendar {
     state: Mutex<CalendarState>,
     pub list_calls: AtomicUsize,
     pub freebusy_calls: AtomicUsize,
+    /// Every Calendar API call, of any kind.
+    pub api_calls: AtomicUsize,
 }
 
 #[derive(Default)]
@@ -51,7 +53,13 @@ impl FakeCalendar {
             state: Mutex::new(CalendarState::default()),
             list_calls: AtomicUsize::new(0),
             freebusy_calls: AtomicUsize::new(0),
+            api_calls: AtomicUsize::new(0),
         }
+    }
+
+    /// How many Calendar API calls were made, of any kind.
+    pub fn calls(&self) -> usize {
+        self.api_calls.load(Ordering::SeqCst)
     }
 
     pub fn set_calendars(&self, subject: &str, calendars: Vec<CalendarEntry>) {
@@ -128,6 +136,7 @@ impl GoogleCalendar for FakeCalendar {
         event: &EventWrite,
         _send_updates: SendUpdates,
     ) -> Result<GoogleEvent, GoogleApiError> {
+        self.api_calls.fetch_add(1, Ordering::SeqCst);
         let subject = self.authorize(access_token)?;
         let mut state = self.state.lock().unwrap();
         let id = event.id.clone().unwrap_or_else(|| format!("fakeevent{}", state.events.len()));
@@ -174,6 +183,7 @@ impl GoogleCalendar for FakeCalendar {
         calendar_id: &str,
         event_id: &str,
     ) -> Result<GoogleEvent, GoogleApiError> {
+        self.api_calls.fetch_add(1, Ordering::SeqCst);
         let subject = self.authorize(access_token)?;
         let mut state = self.state.lock().unwrap();
         let key = (Self::resolve(&state, &subject, calendar_id), event_id.to_owned());
@@ -198,6 +208,7 @@ impl GoogleCalendar for FakeCalendar {
         event: &EventWrite,
         _send_updates: SendUpdates,
     ) -> Result<GoogleEvent, GoogleApiError> {
+        self.api_calls.fetch_add(1, Ordering::SeqCst);
         let subject = self.authorize(access_token)?;
         let mut state = self.state.lock().unwrap();
         let key = (Self::resolve(&state, &subject, calendar_id), event_id.to_owned());
@@ -219,6 +230,7 @@ impl GoogleCalendar for FakeCalendar {
         event_id: &str,
         _send_updates: SendUpdates,
     ) -> Result<(), GoogleApiError> {
+        self.api_calls.fetch_add(1, Ordering::SeqCst);
         let subject = self.authorize(access_token)?;
         let mut state = self.state.lock().unwrap();
         let key = (Self::resolve(&state, &subject, calendar_id), event_id.to_owned());
@@ -231,6 +243,7 @@ impl GoogleCalendar for FakeCalendar {
     }
 
     async fn list_calendars(&self, access_token: &AccessToken) -> Result<Vec<CalendarEntry>, GoogleApiError> {
+        self.api_calls.fetch_add(1, Ordering::SeqCst);
         self.list_calls.fetch_add(1, Ordering::SeqCst);
         let subject = self.authorize(access_token)?;
         Ok(self.state.lock().unwrap().calendars.get(&subject).cloned().unwrap_or_default())
@@ -245,6 +258,7 @@ impl GoogleCalendar for FakeCalendar {
         access_token: &AccessToken,
         request: &FreeBusyRequest,
     ) -> Result<BTreeMap<String, CalendarBusy>, GoogleApiError> {
+        self.api_calls.fetch_add(1, Ordering::SeqCst);
         let (window, calendar_ids) = (request.window, &request.calendar_ids);
         self.freebusy_calls.fetch_add(1, Ordering::SeqCst);
         let subject = self.authorize(access_token)?;

@@ -46,6 +46,18 @@ pub fn as_user(mut event: Value, tenant: &str, user: &str) -> Value {
     let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
     claims["sub"] = user.into();
     claims["tenant_id"] = tenant.into();
+    let claims = claims.as_object_mut().expect("sample events carry claims");
+    claims.remove("scope");
+    claims.remove("client_id");
+    event
+}
+
+/// As the tenant's service: a token with the service scope (its `sub` is the client).
+pub fn as_service(mut event: Value, tenant: &str) -> Value {
+    let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims["sub"] = "app-backend".into();
+    claims["tenant_id"] = tenant.into();
+    claims["scope"] = "calbridge/service".into();
     event
 }
 
