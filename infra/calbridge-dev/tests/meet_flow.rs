@@ -21,10 +21,29 @@ fn body() -> Value {
            "title": "Coaching", "participant_user_ids": ["client-1"], "attendee_emails": ["client@example.com"]})
 }
 
+/// Reads and deletes go with `token`; creates go as the tenant's service for the host the token
+/// names (`host_user_id`), as an app's backend makes them.
 async fn call(s: &Stack, method: Method, session: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let response = s.api(method, &format!("/sessions/{session}/meeting"), token, body).await;
+    let (token, body) = match (method.clone(), body) {
+        (Method::POST, Some(mut body)) => {
+            let (tenant, host) = claims(token);
+            body["host_user_id"] = host.into();
+            (s.service(&tenant), Some(body))
+        }
+        (_, body) => (token.to_owned(), body),
+    };
+    let response = s.api(method, &format!("/sessions/{session}/meeting"), &token, body).await;
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// (tenant, user) of a dev token, read from its (unverified) payload.
+fn claims(token: &str) -> (String, String) {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    (claims["tenant_id"].as_str().unwrap().to_owned(), claims["sub"].as_str().unwrap().to_owned())
 }
 
 async fn stored(s: &Stack) -> Vec<Value> {
@@ -75,6 +94,22 @@ async fn participants_read_strangers_and_other_tenants_do_not() {
     assert_eq!(call(&s, Method::DELETE, "s-3", &s.token("t1", "client-1"), None).await.0, StatusCode::NOT_FOUND);
     assert_eq!(call(&s, Method::DELETE, "s-3", &token, None).await.0, StatusCode::NO_CONTENT);
     assert_eq!(stored(&s).await[0]["status"], "cancelled");
+    s.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_client_cannot_take_a_session_and_no_google_call_is_made() {
+    let (s, host) = connected().await;
+    let before = s.call_count("events_insert").await;
+    let client = s.token("t1", "client-1");
+    let mut zoom = body();
+    zoom["existing_url"] = "https://zoom.us/j/5551234567".into();
+    let response = s.api(Method::POST, "/sessions/s-7/meeting", &client, Some(zoom)).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // The real host's meeting is made by the service and the host reads it.
+    assert_eq!(call(&s, Method::POST, "s-7", &host, Some(body())).await.0, StatusCode::CREATED);
+    assert_eq!(call(&s, Method::GET, "s-7", &host, None).await.0, StatusCode::OK);
+    assert_eq!(s.call_count("events_insert").await, before + 1, "only the service's create reached Google");
     s.stack.shutdown().await;
 }
 

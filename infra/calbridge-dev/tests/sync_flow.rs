@@ -119,22 +119,26 @@ async fn poison_is_rejected_and_transient_failures_are_500_for_lambda_to_retry()
     s.control("faults", json!({"endpoint": "events_insert", "status": 503, "times": 1000})).await;
     let (status, body) = deliver(&s, &change("a-7", "create", 1, 15)).await;
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
-    let record = s.api(Method::GET, "/appointments/a-7/sync", &token, None).await;
+    let _ = token;
+    let record = s.api(Method::GET, "/appointments/a-7/sync", &s.service("clinic-42"), None).await;
     let record: Value = record.json().await.unwrap();
     assert_eq!((record["status"].as_str(), record["attempts"].as_u64()), (Some("failed"), Some(1)));
     s.stack.shutdown().await;
 }
 
 #[tokio::test]
-async fn the_http_routes_sync_now_and_report_for_the_same_tenant_only() {
-    let (s, token) = connected().await;
+async fn the_http_routes_sync_now_and_report_to_the_same_tenants_service_only() {
+    let (s, user) = connected().await;
+    let service = s.service("clinic-42");
     let body = change("a-8", "create", 1, 15)["detail"].clone();
-    let response = s.api(Method::POST, "/appointments/a-8/sync", &token, Some(body)).await;
+    let response = s.api(Method::POST, "/appointments/a-8/sync", &service, Some(body)).await;
     assert_eq!(response.status(), StatusCode::OK);
-    let response = s.api(Method::GET, "/appointments/a-8/sync", &token, None).await;
+    let response = s.api(Method::GET, "/appointments/a-8/sync", &service, None).await;
     let record: Value = response.json().await.unwrap();
     assert_eq!(record["status"], "synced");
-    let outsider = s.token("other-clinic", "user-7f3a");
+    let outsider = s.service("other-clinic");
     assert_eq!(s.api(Method::GET, "/appointments/a-8/sync", &outsider, None).await.status(), StatusCode::NOT_FOUND);
+    // A user, even the calendar's owner, may neither read nor change sync records.
+    assert_eq!(s.api(Method::GET, "/appointments/a-8/sync", &user, None).await.status(), StatusCode::FORBIDDEN);
     s.stack.shutdown().await;
 }

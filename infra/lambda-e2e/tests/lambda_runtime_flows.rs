@@ -165,14 +165,17 @@ async fn every_function_serves_its_part_of_the_api_through_the_runtime_api() {
         .find(|e| e["extendedProperties"]["private"]["calbridge_appointment"] == "a-e2e-1")
         .unwrap_or_else(|| panic!("the appointment is not at Google: {at_google}"));
     assert_eq!(synced_event["summary"], "Appointment", "the template's EVENT_TITLE, no client details");
-    let sync_status = stack.api(ApiRequest::get("/appointments/a-e2e-1/sync").as_caller(TENANT, USER)).await;
+    let sync_status = stack.api(ApiRequest::get("/appointments/a-e2e-1/sync").as_service(TENANT)).await;
     assert_eq!(sync_status.status, 200, "{}", sync_status.body);
+    let by_user = stack.api(ApiRequest::get("/appointments/a-e2e-1/sync").as_caller(TENANT, USER)).await;
+    assert_eq!(by_user.status, 403, "sync records are the service's: {}", by_user.body);
     assert!(sync_status.body.contains("synced"), "{}", sync_status.body);
 
-    // create-meet: a Google Meet for a session, returned again on GET, cancelled on DELETE.
+    // create-meet: the app's service asks a Google Meet for the host's session; the host
+    // reads it on GET and cancels it on DELETE.
     let meeting = stack
-        .api(ApiRequest::post("/sessions/s-e2e-1/meeting").as_caller(TENANT, USER).json(json!({
-            "start": "2030-01-04T15:00:00Z", "end": "2030-01-04T15:50:00Z", "time_zone": "Europe/Lisbon",
+        .api(ApiRequest::post("/sessions/s-e2e-1/meeting").as_service(TENANT).json(json!({
+            "host_user_id": USER, "start": "2030-01-04T15:00:00Z", "end": "2030-01-04T15:50:00Z", "time_zone": "Europe/Lisbon",
             "title": "Coaching", "participant_user_ids": ["client-1"], "attendee_emails": ["client@example.com"]
         })))
         .await;

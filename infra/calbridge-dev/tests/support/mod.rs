@@ -61,6 +61,11 @@ impl Stack {
         self.stack.token_for(tenant, user)
     }
 
+    /// A token of the tenant's service (the app's backend).
+    pub fn service(&self, tenant: &str) -> String {
+        self.stack.service_token(tenant)
+    }
+
     pub async fn authorize(&self, token: &str, body: Value) -> reqwest::Response {
         self.http
             .post(format!("{}/connections/google/authorize", self.base()))
