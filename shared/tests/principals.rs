@@ -1,0 +1,283 @@
+//! Who may do what, as one table: every route x every kind of caller -> status.
+//!
+//! Each case runs on a fresh harness where `user-7f3a` of `clinic-42` is connected, owns the
+//! calendar, hosts session `s-77` (participant `client-31`) and has appointment `a-123`
+//! synced. The callers:
+//! - `service`: the tenant's backend (service scope), naming `user-7f3a` where it must;
+//! - `user`: `user-7f3a` on their own things;
+//! - `other user`: a colleague in the same tenant, naming `user-7f3a`;
+//! - `participant`: `client-31`, naming `user-7f3a`;
+//! - `other tenant`: the service of another tenant, naming the same user id;
+//! - `no token` and `booking link`: no JWT at all (a booking token is no bearer token).
+//!
+//! A case also checks that a refused call (401, 403, or 404 to a stranger) wrote nothing
+//! observable: the connection, the meeting and the sync record are still there afterwards.
+
+mod support;
+
+use calbridge::domain::{AppointmentId, SessionId, TenantId};
+use calbridge::handlers::{
+    auth_callback, auth_start, create_meet, disconnect, get_availability, list_calendars, sync_appointment,
+};
+use calbridge::ports::CalendarEntry;
+use lambda_http::{Body, Response};
+use serde_json::{Value, json};
+use support::*;
+
+const OTHER_TENANT: &str = "other-clinic";
+const COLLEAGUE: &str = "colleague";
+const PARTICIPANT: &str = "client-31";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Caller {
+    Service,
+    User,
+    OtherUser,
+    Participant,
+    OtherTenant,
+    NoToken,
+    BookingLink,
+}
+
+const CALLERS: [Caller; 7] = [
+    Caller::Service,
+    Caller::User,
+    Caller::OtherUser,
+    Caller::Participant,
+    Caller::OtherTenant,
+    Caller::NoToken,
+    Caller::BookingLink,
+];
+
+/// One route: its sample event, how a caller names the user it acts for, and the expected
+/// status per caller, in the order of [`CALLERS`].
+struct Case {
+    route: &'static str,
+    event: &'static str,
+    names_user: Naming,
+    expected: [u16; 7],
+}
+
+#[derive(Clone, Copy)]
+enum Naming {
+    /// Nothing to name (public routes, or routes keyed by the path).
+    Nothing,
+    /// `?user_id=`
+    Query,
+    /// `"user_id"` in the body
+    Body,
+    /// `"user_ids": [...]` in the body
+    UserIds,
+    /// `"host_user_id"` in the body
+    Host,
+}
+
+//                    service user  other  part.  tenant none  link
+const TABLE: &[Case] = &[
+    Case {
+        route: "POST /connections/google/authorize",
+        event: "auth-start/authorize.json",
+        names_user: Naming::Body,
+        expected: [200, 200, 403, 403, 200, 401, 401],
+    },
+    Case {
+        route: "GET /connections/google/launch",
+        event: "auth-start/launch.json",
+        names_user: Naming::Nothing,
+        expected: [400, 400, 400, 400, 400, 400, 400],
+    },
+    Case {
+        route: "GET /connections/google/callback",
+        event: "auth-callback/callback.json",
+        names_user: Naming::Nothing,
+        expected: [400, 400, 400, 400, 400, 400, 400],
+    },
+    Case {
+        route: "GET /connections/google",
+        event: "disconnect/status.json",
+        names_user: Naming::Query,
+        expected: [200, 200, 403, 403, 200, 401, 401],
+    },
+    Case {
+        route: "DELETE /connections/google",
+        event: "disconnect/delete.json",
+        names_user: Naming::Query,
+        expected: [204, 204, 403, 403, 204, 401, 401],
+    },
+    Case {
+        route: "GET /calendars",
+        event: "list-calendars/list.json",
+        names_user: Naming::Query,
+        expected: [200, 200, 403, 403, 409, 401, 401],
+    },
+    Case {
+        route: "PUT /calendars/selected",
+        event: "list-calendars/select.json",
+        names_user: Naming::Body,
+        expected: [200, 200, 403, 403, 409, 401, 401],
+    },
+    Case {
+        route: "POST /availability",
+        event: "get-availability/busy.json",
+        names_user: Naming::UserIds,
+        expected: [200, 200, 403, 403, 200, 401, 401],
+    },
+    Case {
+        route: "POST /appointments/a-123/sync",
+        event: "sync-appointment/http-sync.json",
+        names_user: Naming::Nothing,
+        expected: [200, 403, 403, 403, 200, 401, 401],
+    },
+    Case {
+        route: "GET /appointments/a-123/sync",
+        event: "sync-appointment/http-status.json",
+        names_user: Naming::Nothing,
+        expected: [200, 403, 403, 403, 404, 401, 401],
+    },
+    Case {
+        route: "POST /sessions/s-77/meeting",
+        event: "create-meet/create.json",
+        names_user: Naming::Host,
+        expected: [200, 403, 403, 403, 409, 401, 401],
+    },
+    Case {
+        route: "GET /sessions/s-77/meeting",
+        event: "create-meet/get.json",
+        names_user: Naming::Nothing,
+        expected: [200, 200, 404, 200, 404, 401, 401],
+    },
+    Case {
+        route: "DELETE /sessions/s-77/meeting",
+        event: "create-meet/delete.json",
+        names_user: Naming::Nothing,
+        expected: [204, 204, 404, 404, 404, 401, 401],
+    },
+];
+
+/// The harness every case starts from.
+async fn world() -> Harness {
+    let h = harness();
+    h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
+    let calendar = |id: &str, primary| CalendarEntry {
+        id: id.into(),
+        summary: id.into(),
+        primary,
+        access_role: "owner".into(),
+        time_zone: None,
+    };
+    h.calendar.set_calendars(
+        "1180000001",
+        vec![calendar("dr.lee@example.com", true), calendar("c_clinic@group.calendar.google.com", false)],
+    );
+    let meeting = create_meet::handle(&h.app, request(&event("create-meet/create.json"))).await;
+    assert_eq!(meeting.status(), 201, "setup: {:?}", body_json(&meeting));
+    let sync = sync_appointment::handle(&h.app, request(&event("sync-appointment/http-sync.json"))).await;
+    assert_eq!(sync.status(), 200, "setup: {:?}", body_json(&sync));
+    h
+}
+
+/// The sample event as `caller` sends it.
+fn as_caller(case: &Case, caller: Caller) -> Value {
+    let e = event(case.event);
+    let (mut e, name) = match caller {
+        Caller::Service => (as_service(e, TENANT), true),
+        Caller::User => (as_user(e, TENANT, USER), false),
+        Caller::OtherUser => (as_user(e, TENANT, COLLEAGUE), true),
+        Caller::Participant => (as_user(e, TENANT, PARTICIPANT), true),
+        Caller::OtherTenant => (as_service(e, OTHER_TENANT), true),
+        Caller::NoToken | Caller::BookingLink => {
+            let mut e = as_user(e, TENANT, USER);
+            e["requestContext"].as_object_mut().unwrap().remove("authorizer");
+            e["headers"].as_object_mut().unwrap().remove("authorization");
+            if caller == Caller::BookingLink {
+                e["headers"]["authorization"] = "Bearer v1.a-booking-link-token".into();
+            }
+            (e, true)
+        }
+    };
+    let mut body: Value = match e["body"].as_str() {
+        Some(text) if !text.trim().is_empty() => serde_json::from_str(text).unwrap(),
+        _ => json!({}),
+    };
+    // A user on their own things names nobody; everyone else names the user.
+    match (case.names_user, name) {
+        (Naming::Query, true) => e["rawQueryString"] = format!("user_id={USER}").into(),
+        (Naming::Body, true) => body["user_id"] = USER.into(),
+        (Naming::UserIds, true) => body["user_ids"] = json!([USER]),
+        (Naming::Host, true) => body["host_user_id"] = USER.into(),
+        (Naming::Host, false) => {
+            body.as_object_mut().unwrap().remove("host_user_id");
+        }
+        _ => {}
+    }
+    if e["body"].is_string() || body != json!({}) {
+        e["body"] = body.to_string().into();
+    }
+    e
+}
+
+async fn dispatch(h: &Harness, route: &str, e: Value) -> Response<Body> {
+    let r = request(&e);
+    match route.split_whitespace().nth(1).unwrap() {
+        p if p.ends_with("/authorize") || p.ends_with("/launch") => auth_start::handle(&h.app, r).await,
+        p if p.ends_with("/callback") => auth_callback::handle(&h.app, r).await,
+        p if p.starts_with("/connections") => disconnect::handle(&h.app, r).await,
+        p if p.starts_with("/calendars") => list_calendars::handle(&h.app, r).await,
+        p if p.starts_with("/availability") => get_availability::handle(&h.app, r).await,
+        p if p.starts_with("/appointments") => sync_appointment::handle(&h.app, r).await,
+        p if p.starts_with("/sessions") => create_meet::handle(&h.app, r).await,
+        other => panic!("no handler for {other}"),
+    }
+}
+
+/// Whether the world's data is still there.
+async fn intact(h: &Harness) -> bool {
+    let tenant = TenantId::parse(TENANT).unwrap();
+    let connection = h.stored(TENANT, USER).await;
+    let meeting = h.app.meetings.get_meeting(&tenant, &SessionId::parse("s-77").unwrap()).await.unwrap().is_some();
+    let sync = h.app.syncs.get_sync(&tenant, &AppointmentId::parse("a-123").unwrap()).await.unwrap();
+    connection && meeting && sync.is_some_and(|s| s.status.as_str() == "synced")
+}
+
+#[tokio::test]
+async fn every_route_answers_every_caller_as_the_table_says() {
+    let mut mismatches = Vec::new();
+    for case in TABLE {
+        for (caller, expected) in CALLERS.into_iter().zip(case.expected) {
+            let h = world().await;
+            let calls_before = h.calendar.calls();
+            let response = dispatch(&h, case.route, as_caller(case, caller)).await;
+            let status = response.status().as_u16();
+            if status != expected {
+                mismatches.push(format!(
+                    "{} as {caller:?}: {status} {:?}, expected {expected}",
+                    case.route,
+                    body_json(&response)
+                ));
+                continue;
+            }
+            if matches!(status, 401 | 403) || (status == 404 && caller != Caller::OtherTenant) {
+                assert!(intact(&h).await, "{} as {caller:?} changed something", case.route);
+                assert_eq!(h.calendar.calls(), calls_before, "{} as {caller:?} reached Google", case.route);
+            }
+            if matches!(status, 401 | 403 | 404) {
+                let code = error_code(&response);
+                assert!(!code.is_empty(), "{} as {caller:?}: errors answer in the JSON envelope", case.route);
+            }
+        }
+    }
+    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+}
+
+#[tokio::test]
+async fn another_tenants_service_never_sees_this_tenants_data() {
+    let h = world().await;
+    for case in TABLE.iter().filter(|c| c.route.starts_with("GET")) {
+        let response = dispatch(&h, case.route, as_caller(case, Caller::OtherTenant)).await;
+        let text = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+        for secret in ["dr.lee@example.com", "meet.google.com", "1180000001"] {
+            assert!(!text.contains(secret), "{} leaks {secret} to another tenant: {text}", case.route);
+        }
+    }
+    assert!(intact(&h).await);
+}
