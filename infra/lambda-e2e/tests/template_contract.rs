@@ -138,6 +138,8 @@ fn every_function_is_configured_completely_by_the_template() {
             // The redirect URI the functions use is the one the operator registers at Google.
             assert_eq!(spec.environment["GOOGLE_REDIRECT_URI"], redirect_output, "{}", spec.logical_id);
             assert_eq!(spec.environment["TENANT_CLAIM"], "org_id", "{}", spec.logical_id);
+            assert_eq!(spec.environment["SERVICE_SCOPE"], "calbridge/service", "{}", spec.logical_id);
+            assert_eq!(spec.environment["ALLOW_USER_MEETINGS"], "false", "{}", spec.logical_id);
         }
         let expected = match parameters.first() {
             Some((_, base)) => format!("{base}/connections/google/callback"),
