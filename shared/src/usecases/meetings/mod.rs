@@ -341,7 +341,7 @@ pub async fn get(app: &App, caller: &Principal, session: &SessionId) -> Result<M
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant(), session = %session))]
 pub async fn delete(app: &App, caller: &Principal, session: &SessionId) -> Result<(), MeetingError> {
     let record = app.meetings.get_meeting(caller.tenant(), session).await?.ok_or(MeetingError::NotFound)?;
-    if !caller.user().is_none_or(|user| user == &record.host_user_id) {
+    if caller.user().is_some_and(|user| user != &record.host_user_id) {
         return Err(MeetingError::NotFound);
     }
     remove(app, &record).await?;
