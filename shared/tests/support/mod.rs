@@ -49,6 +49,15 @@ pub fn as_user(mut event: Value, tenant: &str, user: &str) -> Value {
     event
 }
 
+/// The app's service calling for `tenant`: a token with the service scope (`calbridge/service`).
+pub fn as_service(mut event: Value, tenant: &str) -> Value {
+    let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims["sub"] = "backend-client".into();
+    claims["tenant_id"] = tenant.into();
+    claims["scope"] = "calbridge/service".into();
+    event
+}
+
 pub fn with_query(mut event: Value, query: &str) -> Value {
     event["rawQueryString"] = query.into();
     event
