@@ -96,7 +96,11 @@ async fn every_availability_limit_is_a_400_with_its_code_and_no_google_call() {
     crowd["user_ids"] = json!(users);
 
     let cases = [
-        ("the buffer that made ~1000 FreeBusy calls", slots(json!({"buffer_before_minutes": 52_560_000})), "buffer_too_long"),
+        (
+            "the buffer that made ~1000 FreeBusy calls",
+            slots(json!({"buffer_before_minutes": 52_560_000})),
+            "buffer_too_long",
+        ),
         ("a buffer before over a day", slots(json!({"buffer_before_minutes": 1441})), "buffer_too_long"),
         ("a buffer after over a day", slots(json!({"buffer_after_minutes": 1441})), "buffer_too_long"),
         ("notice over 62 days", slots(json!({"minimum_notice_minutes": 62 * 1440 + 1})), "notice_too_long"),
@@ -281,16 +285,10 @@ async fn a_sync_over_budget_is_retried_from_eventbridge_and_429_over_http() {
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     let delivered = sync_appointment::handle_event(&h.app, event("sync-appointment/create.json"), deadline).await;
     // then it fails as transient (EventBridge delivers it again), not as poison
-    assert!(
-        matches!(delivered, Err(calbridge::usecases::sync::SyncError::Transient(_))),
-        "{delivered:?}"
-    );
+    assert!(matches!(delivered, Err(calbridge::usecases::sync::SyncError::Transient(_))), "{delivered:?}");
     // and over HTTP the service is told to come back after the minute
-    let response = sync_appointment::handle(
-        &h.app,
-        request(&as_service(event("sync-appointment/http-sync.json"), TENANT)),
-    )
-    .await;
+    let response =
+        sync_appointment::handle(&h.app, request(&as_service(event("sync-appointment/http-sync.json"), TENANT))).await;
     assert_eq!((response.status().as_u16(), error_code(&response).as_str()), (429, "rate_limited"));
     assert_eq!(header(&response, "retry-after"), Some("40"));
     assert_eq!(google_calls(&h), 0);

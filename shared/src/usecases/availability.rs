@@ -290,12 +290,7 @@ enum Plan<'a> {
 /// Opens `user`'s session and reserves the FreeBusy calls reading the lookup range takes. A
 /// user's own state (not connected, needs reconnect) becomes `Unavailable`; a spent budget, or
 /// Google or AWS being down, fails the whole request.
-async fn plan_user<'a>(
-    app: &'a App,
-    tenant: &TenantId,
-    user: &UserId,
-    query: &Query,
-) -> Result<Plan<'a>, AccessError> {
+async fn plan_user<'a>(app: &'a App, tenant: &TenantId, user: &UserId, query: &Query) -> Result<Plan<'a>, AccessError> {
     let mut session = match CalendarSession::open(app, &Owner::new(tenant.clone(), user.clone())).await {
         Ok(session) => session,
         Err(error) => {

@@ -898,7 +898,8 @@ mod tests {
         let parsed = rules(json!({"buffer_before_minutes": 15, "buffer_after_minutes": 10}));
         assert_eq!(parsed.busy_lookup_range(monday_window()), iv("2026-11-02T12:45:00Z", "2026-11-02T23:10:00Z"));
         // The longest buffers widen the lookup by a day each way, no more (huge ones are refused).
-        let widest = rules(json!({"buffer_before_minutes": MAX_BUFFER_MINUTES, "buffer_after_minutes": MAX_BUFFER_MINUTES}));
+        let widest =
+            rules(json!({"buffer_before_minutes": MAX_BUFFER_MINUTES, "buffer_after_minutes": MAX_BUFFER_MINUTES}));
         assert_eq!(widest.busy_lookup_range(monday_window()), iv("2026-11-01T13:00:00Z", "2026-11-03T23:00:00Z"));
     }
 

@@ -15,9 +15,9 @@ use base64::Engine as _;
 use calbridge::crypto::vault::{Vault, VaultError};
 use calbridge::domain::{AppointmentId, ConnectionKey, Provider, SessionId, TenantId, UserId};
 use calbridge::ports::{
-    BudgetError, CallBudget, ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError,
-    KeyProvider, MeetingCreator, MeetingRecord, MeetingState, MeetingStore, SealPurpose, SealedSecret, StoreError,
-    SyncRecord, SyncStatus, SyncStore, WriteCondition,
+    BudgetError, CallBudget, ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind,
+    FlowRecord, FlowStore, KeyError, KeyProvider, MeetingCreator, MeetingRecord, MeetingState, MeetingStore,
+    SealPurpose, SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
 };
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
