@@ -25,8 +25,8 @@ use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig};
 use crate::crypto::vault::Vault;
 use crate::domain::{AllowedReturnTo, Provider, ScopeSet, UnknownProvider};
 use crate::ports::{
-    Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore, OAuthClient, SecretSource, Secrets,
-    SyncStore, SystemClock,
+    CallBudget, Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore, OAuthClient,
+    SecretSource, Secrets, SyncStore, SystemClock,
 };
 use crate::usecases::retry::RetryPolicy;
 
@@ -41,6 +41,8 @@ pub struct Settings {
     pub identity: crate::http::Identity,
     pub sync: crate::config::SyncConfig,
     pub meet: crate::config::MeetConfig,
+    /// Calendar API calls allowed per user and minute ([`App::budget`]).
+    pub google_calls_per_user_minute: u32,
 }
 
 /// One provider a user can connect: its OAuth client and the flow's settings for it.
@@ -77,6 +79,8 @@ pub struct App {
     pub flows: Arc<dyn FlowStore>,
     pub syncs: Arc<dyn SyncStore>,
     pub meetings: Arc<dyn MeetingStore>,
+    /// Calendar API calls spent per user and minute, shared by every container.
+    pub budget: Arc<dyn CallBudget>,
     pub vault: Arc<Vault>,
     pub calendar: Arc<dyn GoogleCalendar>,
     /// How Google API calls are retried.
@@ -99,11 +103,18 @@ pub struct Stores {
     pub flows: Arc<dyn FlowStore>,
     pub syncs: Arc<dyn SyncStore>,
     pub meetings: Arc<dyn MeetingStore>,
+    pub budget: Arc<dyn CallBudget>,
 }
 
 impl Stores {
-    pub fn of<S: ConnectionStore + FlowStore + SyncStore + MeetingStore + 'static>(store: Arc<S>) -> Self {
-        Self { connections: store.clone(), flows: store.clone(), syncs: store.clone(), meetings: store }
+    pub fn of<S: ConnectionStore + FlowStore + SyncStore + MeetingStore + CallBudget + 'static>(store: Arc<S>) -> Self {
+        Self {
+            connections: store.clone(),
+            flows: store.clone(),
+            syncs: store.clone(),
+            meetings: store.clone(),
+            budget: store,
+        }
     }
 }
 
@@ -173,11 +184,13 @@ impl App {
                 },
                 sync: config.sync,
                 meet: config.meet,
+                google_calls_per_user_minute: google.calls_per_user_minute,
             },
             connections: stores.connections,
             flows: stores.flows,
             syncs: stores.syncs,
             meetings: stores.meetings,
+            budget: stores.budget,
             vault: Arc::new(Vault::new(keys)),
             calendar,
             retry,

@@ -267,11 +267,15 @@ async fn an_unreadable_calendar_fails_closed() {
     let h = connected(true).await;
     h.clock_to("2026-12-01T00:00:00Z");
     h.calendar.make_unreadable("sam@example.com");
-    let as_app = as_service(slots_body("all"), TENANT);
-    let all = body_json(&get_availability::handle(&h.app, request(&as_app)).await);
+    // The service sees why the colleague is missing; the user sees slots only.
+    let service = as_service(slots_body("all"), TENANT);
+    let all = body_json(&get_availability::handle(&h.app, request(&service)).await);
     assert_eq!(all["unavailable"][COLLEAGUE], "calendar_error");
     assert!(all["busy"].get(COLLEAGUE).is_none());
     assert_eq!(all["slots"], json!([]), "mode all offers nothing for a range it could not read");
+    let all = body_json(&get_availability::handle(&h.app, request(&slots_body("all"))).await);
+    assert!(all["unavailable"].get(COLLEAGUE).is_none(), "a user never learns a colleague's state");
+    assert_eq!(all["slots"], json!([]));
     let any = body_json(&get_availability::handle(&h.app, request(&slots_body("any"))).await);
     assert!(!any["slots"].as_array().unwrap().is_empty());
     assert!(any["slots"].as_array().unwrap().iter().all(|s| s["user_ids"] == json!([USER])));

@@ -10,7 +10,8 @@
 
 use calbridge::domain::{Interval, merge};
 use calbridge::usecases::slots::{
-    BusyRequest, Mode, Slot, SlotRules, SlotsRequest, UserAvailability, WorkingHoursRequest, compute_slots,
+    BusyRequest, MIN_STEP_MINUTES, Mode, Slot, SlotRules, SlotsRequest, UserAvailability, WorkingHoursRequest,
+    compute_slots, compute_slots_page,
 };
 use jiff::civil::{Date, date};
 use jiff::tz::TimeZone;
@@ -253,7 +254,7 @@ fn scenario_strategy() -> impl Strategy<Value = Scenario> {
     let settings = (
         proptest::collection::vec(rule_strategy(), 1..=3),
         prop_oneof![Just(15i64), Just(30), Just(60), 1i64..=240],
-        prop_oneof![Just(None), (1i64..=120).prop_map(Some), Just(Some(15))],
+        prop_oneof![Just(None), (MIN_STEP_MINUTES..=120).prop_map(Some), Just(Some(15))],
         prop_oneof![Just(0i64), 0i64..=45],
         prop_oneof![Just(0i64), 0i64..=45],
         prop_oneof![2 => Just(0i64), 1 => 0i64..=1440],
@@ -270,7 +271,12 @@ fn scenario_strategy() -> impl Strategy<Value = Scenario> {
                     zone,
                     rules,
                     duration_minutes: duration,
-                    step_minutes: step,
+                    // The default step is the duration, which must then meet the floor too.
+                    step_minutes: if step.is_none() && duration < MIN_STEP_MINUTES {
+                        Some(MIN_STEP_MINUTES)
+                    } else {
+                        step
+                    },
                     buffer_before_minutes: before,
                     buffer_after_minutes: after,
                     minimum_notice_minutes: notice,
@@ -323,6 +329,23 @@ proptest! {
         // (3) Exactly the brute-force answer, in order.
         let expected = reference(&s);
         prop_assert_eq!(slots, expected);
+    }
+
+    #[test]
+    fn paging_from_next_start_returns_exactly_the_whole_window(s in scenario_strategy(), limit in 1usize..=12) {
+        let rules = SlotRules::parse(s.request()).expect("generated rules are valid");
+        let whole = compute_slots(&rules, s.window, s.now, &s.users);
+        let mut paged: Vec<Slot> = Vec::new();
+        let mut window = s.window;
+        loop {
+            let page = compute_slots_page(&rules, window, s.now, &s.users, limit);
+            prop_assert!(page.slots.len() <= limit);
+            paged.extend(page.slots);
+            let Some(next) = page.next_start else { break };
+            prop_assert!(next > window.start, "paging makes progress");
+            window = Interval::new(next, s.window.end).expect("the next start lies inside the window");
+        }
+        prop_assert_eq!(paged, whole);
     }
 
     #[test]

@@ -106,7 +106,8 @@ async fn setup() -> StoreUnderTest {
         connections: store.clone(),
         flows: store.clone(),
         syncs: store.clone(),
-        meetings: store,
+        meetings: store.clone(),
+        budget: store,
         keys: Arc::new(kms_provider().await),
         raw: Arc::new(DynamoDbRaw { client, table }),
     }
@@ -252,6 +253,21 @@ async fn connection_item_follows_the_documented_layout() {
     for name in ["email", "last_error", "access_token_expires_at", "selected_calendar_id", "refresh_lease_until"] {
         assert!(!item.contains_key(name), "{name} stored although None");
     }
+}
+
+#[tokio::test]
+async fn budget_item_is_one_counter_per_user_provider_and_minute_with_a_ttl() {
+    use calbridge::ports::CallBudget;
+
+    let (client, table) = fresh_table().await;
+    let store = DynamoDbStore::new(client.clone(), table.clone());
+    let now: jiff::Timestamp = "2026-05-01T12:00:30Z".parse().unwrap();
+    store.spend(&key("t1", "u1"), 2, 10, now).await.unwrap();
+    store.spend(&key("t1", "u1"), 3, 10, now).await.unwrap();
+    let minute = now.as_second() / 60;
+    let item = raw_item(&client, &table, "T#t1#U#u1", &format!("BUDGET#google#{minute}")).await.unwrap();
+    assert_eq!(n(&item, "calls"), "5");
+    assert_eq!(n(&item, "ttl"), ((minute + 2) * 60).to_string(), "reaped a minute after the window closes");
 }
 
 #[tokio::test]

@@ -280,3 +280,26 @@ fn the_sync_rule_delivers_the_sample_events_and_the_function_accepts_their_sourc
     foreign["source"] = "someone.else".into();
     assert!(!pattern.as_object().unwrap().iter().all(|(f, allowed)| allowed.as_array().unwrap().contains(&foreign[f])));
 }
+
+#[test]
+fn every_route_is_throttled_and_the_fan_out_and_public_routes_more_tightly() {
+    let template = load_template();
+    let api = &template.resource("HttpApi").expect("the HTTP API")["Properties"];
+    let limits = |settings: &Value| {
+        let number = |name: &str| settings[name].as_f64().unwrap_or_else(|| panic!("{name} is set: {settings}"));
+        (number("ThrottlingBurstLimit"), number("ThrottlingRateLimit"))
+    };
+    let (default_burst, default_rate) = limits(&api["DefaultRouteSettings"]);
+    assert!(default_burst > 0.0 && default_rate > 0.0);
+    let keys: BTreeSet<String> = ROUTES.iter().map(|(method, path, _, _)| format!("{method} {path}")).collect();
+    let routes = api["RouteSettings"].as_object().expect("RouteSettings is a map of route keys");
+    for (key, settings) in routes {
+        assert!(keys.contains(key), "RouteSettings names {key:?}, which is not a route");
+        let (burst, rate) = limits(settings);
+        assert!(burst <= default_burst && rate <= default_rate, "{key} is looser than the default");
+    }
+    for key in ["POST /availability", "GET /connections/{provider}/launch", "GET /connections/{provider}/callback"] {
+        let (burst, rate) = limits(&routes[key]);
+        assert!(burst < default_burst && rate < default_rate, "{key} is throttled more tightly than the default");
+    }
+}

@@ -21,6 +21,8 @@ pub(super) const DEFAULT_REVOKE_URL: &str = "https://oauth2.googleapis.com/revok
 pub(super) const DEFAULT_USERINFO_URL: &str = "https://openidconnect.googleapis.com/v1/userinfo";
 pub(super) const DEFAULT_CALENDAR_API_URL: &str = "https://www.googleapis.com/calendar/v3";
 pub(super) const DEFAULT_ISSUER: &str = "https://accounts.google.com";
+/// Half of what Google allows one user per project and minute (about 600).
+pub const DEFAULT_CALLS_PER_USER_MINUTE: u32 = 300;
 pub(super) const DEFAULT_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 
 #[derive(Debug, Clone)]
@@ -41,6 +43,9 @@ pub struct GoogleConfig {
     pub http_timeout: Duration,
     /// Time allowed for all retries of one Google call (kept under API Gateway's 30 s).
     pub retry_budget: Duration,
+    /// Calendar API calls calbridge makes for one user per minute, across all containers
+    /// (`GOOGLE_CALLS_PER_USER_MINUTE`; Google allows about 600 per user and project).
+    pub calls_per_user_minute: u32,
 }
 
 impl GoogleConfig {
@@ -85,6 +90,14 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(env: &mut Reader<'_, F>) -> Op
         .collect();
     let http_timeout = Duration::from_millis(env.number_or("GOOGLE_HTTP_TIMEOUT_MS", 10_000));
     let retry_budget = Duration::from_millis(env.number_or("GOOGLE_RETRY_BUDGET_MS", 8_000));
+    let calls = env.number_or("GOOGLE_CALLS_PER_USER_MINUTE", DEFAULT_CALLS_PER_USER_MINUTE.into());
+    let calls_per_user_minute = match u32::try_from(calls) {
+        Ok(calls) if calls > 0 => calls,
+        _ => {
+            env.problem("GOOGLE_CALLS_PER_USER_MINUTE must be a whole number of at least 1");
+            DEFAULT_CALLS_PER_USER_MINUTE
+        }
+    };
 
     Some(GoogleConfig {
         client_id: client_id?,
@@ -99,5 +112,6 @@ pub(super) fn read<F: Fn(&str) -> Option<String>>(env: &mut Reader<'_, F>) -> Op
         scopes,
         http_timeout,
         retry_budget,
+        calls_per_user_minute,
     })
 }

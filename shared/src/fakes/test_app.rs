@@ -51,11 +51,13 @@ pub fn test_app() -> TestApp {
             identity: crate::http::Identity { tenant_claim: config.tenant_claim, service_scope: config.service_scope },
             sync: config.sync,
             meet: config.meet,
+            google_calls_per_user_minute: google_config.calls_per_user_minute,
         },
         connections: Arc::new(store.clone()),
         flows: Arc::new(store.clone()),
         syncs: Arc::new(store.clone()),
         meetings: Arc::new(store.clone()),
+        budget: Arc::new(store.clone()),
         vault: Arc::new(crate::crypto::vault::Vault::new(Arc::new(crate::adapters::local_key::LocalKeyProvider::new(
             [3u8; 32],
         )))),

@@ -2,8 +2,9 @@
 //!
 //! Contract: input errors are 400 with their own code; the user's own state (not connected,
 //! needs reconnect) is 409; an unknown or unconfigured provider is 404 `unknown_provider`; a
-//! provider refusing is 502; a dependency that is down is 503 with `Retry-After`; anything else
-//! is 500. Every 5xx logs its cause chain here (see [`ApiError::internal`]) and shows none of it.
+//! provider refusing is 502; a user's Google call budget being spent is 429 `rate_limited` with
+//! `Retry-After` (seconds to the next minute); a dependency that is down is 503 with
+//! `Retry-After`; anything else is 500. Every 5xx logs its cause chain here (see [`ApiError::internal`]) and shows none of it.
 
 use http::StatusCode;
 
@@ -54,6 +55,18 @@ impl From<ConnectError> for ApiError {
     }
 }
 
+/// The user's budget of Google calls for this minute is spent.
+fn rate_limited(retry_after: std::time::Duration) -> ApiError {
+    ApiError {
+        retry_after_seconds: Some(retry_after.as_secs().max(1)),
+        ..ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many Google calls for this user this minute; try again after Retry-After seconds",
+        )
+    }
+}
+
 /// The user's own Google connection cannot be used (calendar routes).
 fn user_not_usable(state: NotUsable) -> ApiError {
     match state {
@@ -84,6 +97,7 @@ impl From<AccessError> for ApiError {
                 tracing::warn!(error = %ErrorChain(&error), "google refused the request");
                 ApiError::new(StatusCode::BAD_GATEWAY, "google_error", "Google refused the request")
             }
+            AccessError::OverBudget { retry_after } => rate_limited(*retry_after),
             AccessError::Store(_) | AccessError::Tokens(_) | AccessError::Replaced => {
                 ApiError::internal("request failed", &error)
             }
@@ -143,7 +157,10 @@ impl From<SyncError> for ApiError {
     fn from(error: SyncError) -> Self {
         match error {
             SyncError::Invalid(input) => input.into(),
-            SyncError::Transient(_) => ApiError::unavailable("appointment sync failed", &error),
+            SyncError::Transient(ref cause) => match cause.downcast_ref::<AccessError>() {
+                Some(AccessError::OverBudget { retry_after }) => rate_limited(*retry_after),
+                _ => ApiError::unavailable("appointment sync failed", &error),
+            },
         }
     }
 }

@@ -8,6 +8,10 @@
 //! stable snake_case code and a plain message; a 5xx never shows its cause to the client,
 //! which instead goes to the log with its whole `source()` chain. Routes are matched on the
 //! raw request path by [`router`], the same way for every function.
+//!
+//! Size limits, the same for every route: a JSON body of at most [`MAX_BODY_BYTES`] (else 413
+//! `payload_too_large`, checked by [`json_body`] before parsing) and a query string of at most
+//! [`MAX_QUERY_BYTES`] (else 400 `query_too_long`, checked by [`route`] before anything else).
 
 mod errors;
 pub mod response;
@@ -21,6 +25,11 @@ use crate::domain::{Owner, Principal, TenantId, UserId, scopes_grant};
 pub use crate::errors::ErrorChain;
 pub use response::{ApiError, browser, browser_error, json, no_content, redirect};
 pub use router::{PathParams, Route, route};
+
+/// The largest request body any JSON route reads.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The longest query string any route reads (an OAuth callback's is well under 2 KiB).
+pub const MAX_QUERY_BYTES: usize = 8 * 1024;
 
 /// Which claims name the caller: the tenant claim, and the scope that marks the app's service.
 #[derive(Debug, Clone)]
@@ -78,9 +87,17 @@ pub fn cookie(request: &Request, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
-/// Parses an optional JSON body; an empty body is `T::default()`.
+/// Parses an optional JSON body; an empty body is `T::default()`. A body over
+/// [`MAX_BODY_BYTES`] is refused unread.
 pub fn json_body<T: serde::de::DeserializeOwned + Default>(request: &Request) -> Result<T, ApiError> {
     let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body may be at most {} KiB", MAX_BODY_BYTES / 1024),
+        ));
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

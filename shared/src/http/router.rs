@@ -59,8 +59,15 @@ impl PathParams {
     }
 }
 
-/// The route of `routes` that `request` asks for, with its parameters.
+/// The route of `routes` that `request` asks for, with its parameters; a query string over
+/// [`MAX_QUERY_BYTES`](super::MAX_QUERY_BYTES) is refused before anything else.
 pub fn route<'r>(request: &Request, routes: &'r [Route]) -> Result<(&'r Route, PathParams), ApiError> {
+    if request.uri().query().map_or(0, str::len) > super::MAX_QUERY_BYTES {
+        return Err(ApiError::bad_request(
+            "query_too_long",
+            format!("the query string may be at most {} KiB", super::MAX_QUERY_BYTES / 1024),
+        ));
+    }
     let path = super::path(request);
     let matched = routes
         .iter()

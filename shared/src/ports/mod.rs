@@ -11,7 +11,9 @@
 //! - [`secrets`]: client secrets and the state-signing key (Secrets Manager, inline).
 //! - [`oauth`]: any provider's OAuth 2.0 endpoints (Google today).
 //! - [`calendar`]: the Google Calendar API.
+//! - [`budget`]: the per-user, per-minute budget of provider API calls (DynamoDB, embedded).
 
+pub mod budget;
 pub mod calendar;
 pub mod clock;
 pub mod connections;
@@ -23,6 +25,7 @@ pub mod secrets;
 pub mod store;
 pub mod syncs;
 
+pub use budget::*;
 pub use calendar::*;
 pub use clock::*;
 pub use connections::*;

@@ -67,6 +67,19 @@ pub enum AccessError {
     Store(#[from] StoreError),
     #[error("stored tokens do not open")]
     Tokens(#[from] TokensError),
+    /// The user's budget of Calendar API calls for this minute is spent
+    /// ([`CallBudget`](crate::ports::CallBudget)); the next minute opens after `retry_after`.
+    #[error("the user's Google call budget for this minute is spent")]
+    OverBudget { retry_after: std::time::Duration },
+}
+
+impl From<crate::ports::BudgetError> for AccessError {
+    fn from(error: crate::ports::BudgetError) -> Self {
+        match error {
+            crate::ports::BudgetError::Exhausted { retry_after } => AccessError::OverBudget { retry_after },
+            crate::ports::BudgetError::Store(store) => AccessError::Store(store),
+        }
+    }
 }
 
 impl AccessError {

@@ -9,7 +9,9 @@
 //! as unknown as one who never connected (`not_connected`), and no Google call is made for
 //! either. For each readable user, Google FreeBusy is asked in as many requests as Google's
 //! limits need (the adapter's [`free_busy_requests`](crate::ports::GoogleCalendar::free_busy_requests)),
-//! and the answers are merged. The default calendars are the connection's
+//! and the answers are merged; every user's requests are reserved in their call budget before
+//! the first is sent, so a request refused for budget (429) has made no FreeBusy call. The
+//! default calendars are the connection's
 //! [`busy_calendars`](crate::ports::ConnectionRecord::busy_calendars).
 //!
 //! Fail closed: a calendar FreeBusy reports with `errors` (or leaves out) is never taken as
@@ -17,6 +19,13 @@
 //! offers no slot at all. Busy intervals are merged and sorted; event details never leave
 //! Google. When slots are asked for, busy time is read over the window widened by the buffers,
 //! so a meeting just outside the window still blocks the slots next to it.
+//!
+//! Limits (all checked before any store read or Google call, each a 400 with its own code):
+//! a range of at most [`MAX_RANGE`], at most [`MAX_USERS`] users, at most
+//! [`MAX_CALENDARS_PER_USER`] calendars for one user and [`MAX_CALENDARS_PER_REQUEST`] in all,
+//! and the slot rules' own limits ([`SlotRules::parse`]). An answer carries at most
+//! [`MAX_SLOTS`] slots; when more were offered, `next_time_min` is the start of the first one
+//! left out, and the same request with `time_min` set to it returns the rest (page by page).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,7 +40,7 @@ use super::slots::{self, SlotRules, SlotsError, SlotsRequest, UserAvailability};
 use crate::app::App;
 use crate::domain::{ActingError, Interval, Owner, Principal, TenantId, UserId, merge};
 use crate::errors::InputError;
-use crate::ports::CalendarBusy;
+use crate::ports::{CalendarBusy, FreeBusyRequest};
 
 /// The longest range one request may ask about.
 pub const MAX_RANGE: SignedDuration = SignedDuration::from_hours(62 * 24);
@@ -39,6 +48,10 @@ pub const MAX_RANGE: SignedDuration = SignedDuration::from_hours(62 * 24);
 pub const MAX_USERS: usize = 50;
 /// The most calendars one user may be asked about.
 pub const MAX_CALENDARS_PER_USER: usize = 250;
+/// The most calendars `calendar_ids` may name over all users of one request.
+pub const MAX_CALENDARS_PER_REQUEST: usize = 250;
+/// The most slots one answer carries; `next_time_min` says where the rest begin.
+pub const MAX_SLOTS: usize = 500;
 /// Users whose calendars are read at the same time.
 const CONCURRENT_USERS: usize = 8;
 
@@ -99,6 +112,10 @@ pub struct AvailabilityView {
     pub unavailable: BTreeMap<String, Unavailable>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slots: Option<Vec<slots::Slot>>,
+    /// Set when `slots` stopped at [`MAX_SLOTS`]: the start of the first slot left out. Ask
+    /// again with this as `time_min` (everything else unchanged) for the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_time_min: Option<Timestamp>,
 }
 
 /// Whose detail (busy time, connection state) a caller may see.
@@ -164,8 +181,16 @@ fn validate(caller: &Principal, request: AvailabilityRequest) -> Result<Query, A
             ActingError::Forbidden("a user may read only their own busy time; ask others' slots instead").into()
         );
     }
+    let calendar_ids = request.calendar_ids.unwrap_or_default();
+    let named: usize = calendar_ids.values().map(Vec::len).sum();
+    if named > MAX_CALENDARS_PER_REQUEST {
+        return Err(invalid(
+            "too_many_calendars",
+            format!("calendar_ids may name at most {MAX_CALENDARS_PER_REQUEST} calendars in all"),
+        ));
+    }
     let mut calendars = HashMap::new();
-    for (raw_user, ids) in request.calendar_ids.unwrap_or_default() {
+    for (raw_user, ids) in calendar_ids {
         let user = UserId::parse(&raw_user).map_err(|e| invalid("invalid_request", format!("calendar_ids: {e}")))?;
         if !caller.may_act_for(&user) {
             return Err(ActingError::Forbidden("calendar_ids may name only the caller's own calendars").into());
@@ -173,7 +198,13 @@ fn validate(caller: &Principal, request: AvailabilityRequest) -> Result<Query, A
         if !users.contains(&user) {
             return Err(invalid("invalid_request", format!("calendar_ids names {raw_user:?}, who is not in user_ids")));
         }
-        if ids.is_empty() || ids.len() > MAX_CALENDARS_PER_USER || ids.iter().any(|id| id.trim().is_empty()) {
+        if ids.len() > MAX_CALENDARS_PER_USER {
+            return Err(invalid(
+                "too_many_calendars",
+                format!("calendar_ids of {raw_user:?} may list at most {MAX_CALENDARS_PER_USER} calendars"),
+            ));
+        }
+        if ids.is_empty() || ids.iter().any(|id| id.trim().is_empty()) {
             return Err(invalid(
                 "invalid_request",
                 format!("calendar_ids of {raw_user:?} must list 1 to {MAX_CALENDARS_PER_USER} non-empty ids"),
@@ -208,12 +239,23 @@ pub async fn availability(
     let tenant = &query.tenant;
     // The futures are built up front (not in a stream combinator's closure) so their borrows
     // have one concrete lifetime, which keeps the whole future `Send`.
+    // First every user's calls are planned and paid for, so that a user over budget (or a
+    // store that is down) fails the request before any FreeBusy call is made.
+    let plans: Vec<_> =
+        query.users.iter().map(|user| async { (user.clone(), plan_user(app, tenant, user, &query).await) }).collect();
+    let plans: Vec<(UserId, Result<Plan<'_>, AccessError>)> =
+        futures_util::stream::iter(plans).buffered(CONCURRENT_USERS).collect().await;
+    let mut planned = Vec::with_capacity(plans.len());
+    for (user, plan) in plans {
+        planned.push((user, plan.map_err(AvailabilityError::Access)?));
+    }
     let reads: Vec<_> =
-        query.users.iter().map(|user| async { (user.clone(), read_user(app, tenant, user, &query).await) }).collect();
+        planned.into_iter().map(|(user, plan)| async move { (user, read_user(app, plan).await) }).collect();
     let answers: Vec<(UserId, Result<UserBusy, AccessError>)> =
         futures_util::stream::iter(reads).buffered(CONCURRENT_USERS).collect().await;
 
-    let mut view = AvailabilityView { busy: BTreeMap::new(), unavailable: BTreeMap::new(), slots: None };
+    let mut view =
+        AvailabilityView { busy: BTreeMap::new(), unavailable: BTreeMap::new(), slots: None, next_time_min: None };
     let mut inputs = Vec::with_capacity(answers.len());
     for (user, answer) in answers {
         match answer.map_err(AvailabilityError::Access)? {
@@ -232,30 +274,51 @@ pub async fn availability(
         }
     }
     if let Some(rules) = &query.rules {
-        view.slots = Some(slots::compute_slots(rules, query.window, app.clock.now(), &inputs));
+        let page = slots::compute_slots_page(rules, query.window, app.clock.now(), &inputs, MAX_SLOTS);
+        view.slots = Some(page.slots);
+        view.next_time_min = page.next_start;
     }
     Ok(view)
 }
 
-/// One user's merged busy time over the lookup range, or why it cannot be read. A user's own
-/// state (not connected, needs reconnect, a calendar Google cannot read for them) becomes
-/// `Unavailable`; Google or AWS being down fails the whole request, to be retried.
-async fn read_user(app: &App, tenant: &TenantId, user: &UserId, query: &Query) -> Result<UserBusy, AccessError> {
-    let unusable = |error: AccessError| match error.not_usable() {
-        Some(state) => Ok(UserBusy::Unavailable(state.into())),
-        None => Err(error),
-    };
+/// One user's FreeBusy requests, paid for in the user's call budget, or why none is made.
+enum Plan<'a> {
+    Read { session: CalendarSession<'a>, requests: Vec<FreeBusyRequest> },
+    Unavailable(Unavailable),
+}
+
+/// Opens `user`'s session and reserves the FreeBusy calls reading the lookup range takes. A
+/// user's own state (not connected, needs reconnect) becomes `Unavailable`; a spent budget, or
+/// Google or AWS being down, fails the whole request.
+async fn plan_user<'a>(app: &'a App, tenant: &TenantId, user: &UserId, query: &Query) -> Result<Plan<'a>, AccessError> {
     let mut session = match CalendarSession::open(app, &Owner::new(tenant.clone(), user.clone())).await {
         Ok(session) => session,
-        Err(error) => return unusable(error),
+        Err(error) => {
+            return match error.not_usable() {
+                Some(state) => Ok(Plan::Unavailable(state.into())),
+                None => Err(error),
+            };
+        }
     };
     let calendars = match query.calendars.get(user) {
         Some(ids) => ids.clone(),
         None => session.connection().busy_calendars(),
     };
+    let requests = app.calendar.free_busy_requests(query.lookup, &calendars);
+    session.reserve(u32::try_from(requests.len()).unwrap_or(u32::MAX)).await?;
+    Ok(Plan::Read { session, requests })
+}
+
+/// One user's merged busy time over the lookup range, or why it cannot be read. A user's own
+/// state (needs reconnect, a calendar Google cannot read for them) becomes `Unavailable`;
+/// Google or AWS being down fails the whole request, to be retried.
+async fn read_user(app: &App, plan: Plan<'_>) -> Result<UserBusy, AccessError> {
+    let (mut session, requests) = match plan {
+        Plan::Read { session, requests } => (session, requests),
+        Plan::Unavailable(reason) => return Ok(UserBusy::Unavailable(reason)),
+    };
     let mut busy = Vec::new();
-    for request in app.calendar.free_busy_requests(query.lookup, &calendars) {
-        let request = &request;
+    for request in &requests {
         let call = |token: AccessToken| async move { app.calendar.free_busy(&token, request).await };
         let answers = match session.call(call).await {
             Ok(answers) => answers,
@@ -263,7 +326,12 @@ async fn read_user(app: &App, tenant: &TenantId, user: &UserId, query: &Query) -
                 tracing::warn!(error = %crate::errors::ErrorChain(&error), "freebusy refused; user unavailable");
                 return Ok(UserBusy::Unavailable(Unavailable::CalendarError));
             }
-            Err(error) => return unusable(error),
+            Err(error) => {
+                return match error.not_usable() {
+                    Some(state) => Ok(UserBusy::Unavailable(state.into())),
+                    None => Err(error),
+                };
+            }
         };
         for (calendar, answer) in answers {
             match answer {

@@ -25,6 +25,13 @@
 //!   such user means no slots at all; in [`Mode::Any`] a slot lists only the users who are free.
 //!   No users means no slots.
 //! - Output is sorted by start, without duplicates.
+//! - **Paging.** [`compute_slots_page`] returns at most `limit` slots and, when there were
+//!   more, the start of the first one left out. Because the grid is anchored at the
+//!   working-hours start, not at the window start, asking again with the window starting there
+//!   returns exactly the rest: pages concatenated equal [`compute_slots`] over the whole window.
+//! - **Limits** (checked by [`SlotRules::parse`], before any busy time is read): step at least
+//!   [`MIN_STEP_MINUTES`], at most [`MAX_WORKING_HOURS`] rules and [`MAX_EXTRA_BUSY`] entries,
+//!   buffers at most [`MAX_BUFFER_MINUTES`], notice at most [`MAX_NOTICE_MINUTES`].
 //!
 //! Cost: each user's busy list is sorted and merged once (only the part that can touch a
 //! candidate), then candidates, already in order, are checked against a forward-only cursor per
@@ -44,6 +51,20 @@ use crate::domain::{Interval, IntervalError, merge};
 const NANOS_PER_MINUTE: i128 = 60_000_000_000;
 const MINUTES_PER_DAY: u16 = 24 * 60;
 const MAX_DURATION_MINUTES: i64 = MINUTES_PER_DAY as i64;
+
+/// The finest step between candidate starts: a 62-day window of 24-hour rules is then at most
+/// 17,856 candidates per rule.
+pub const MIN_STEP_MINUTES: i64 = 5;
+/// The most working-hours rules one request may carry (four per weekday).
+pub const MAX_WORKING_HOURS: usize = 28;
+/// The most `extra_busy` entries one request may carry.
+pub const MAX_EXTRA_BUSY: usize = 500;
+/// The longest buffer before or after a slot: one day. Busy time is read over the window
+/// widened by the buffers, so this also bounds how far past the window Google is asked.
+pub const MAX_BUFFER_MINUTES: i64 = MINUTES_PER_DAY as i64;
+/// The longest minimum notice: the longest range an availability request may span (62 days);
+/// any longer notice could only ever offer nothing.
+pub const MAX_NOTICE_MINUTES: i64 = 62 * MINUTES_PER_DAY as i64;
 
 /// The `"slots"` object of an availability request, exactly as the client sent it.
 ///
@@ -106,10 +127,16 @@ pub enum Mode {
 pub enum SlotsError {
     #[error("duration_minutes must be between 1 and {MAX_DURATION_MINUTES} (24 hours), got {0}")]
     InvalidDuration(i64),
-    #[error("step_minutes must be at least 1, got {0}")]
+    #[error("step_minutes must be at least {MIN_STEP_MINUTES}, got {0} (it defaults to duration_minutes)")]
     InvalidStep(i64),
     #[error("{field} must not be negative, got {value}")]
     NegativeMinutes { field: &'static str, value: i64 },
+    #[error("{field} may be at most {max} minutes, got {value}")]
+    MinutesTooLarge { field: &'static str, value: i64, max: i64 },
+    #[error("working_hours may hold at most {MAX_WORKING_HOURS} rules, got {0}")]
+    TooManyWorkingHours(usize),
+    #[error("extra_busy may hold at most {MAX_EXTRA_BUSY} entries, got {0}")]
+    TooManyExtraBusy(usize),
     #[error("unknown time zone {name:?}: use an IANA time zone name such as \"America/New_York\"")]
     UnknownTimeZone {
         name: String,
@@ -135,6 +162,10 @@ impl SlotsError {
             SlotsError::InvalidDuration(_) => "invalid_duration",
             SlotsError::InvalidStep(_) => "invalid_step",
             SlotsError::NegativeMinutes { .. } | SlotsError::InvalidExtraBusy { .. } => "invalid_request",
+            SlotsError::MinutesTooLarge { field: "minimum_notice_minutes", .. } => "notice_too_long",
+            SlotsError::MinutesTooLarge { .. } => "buffer_too_long",
+            SlotsError::TooManyWorkingHours(_) => "too_many_working_hours",
+            SlotsError::TooManyExtraBusy(_) => "too_many_extra_busy",
             SlotsError::UnknownTimeZone { .. } => "unknown_time_zone",
             SlotsError::NoWorkingHours | SlotsError::InvalidWorkingHours { .. } => "invalid_working_hours",
         }
@@ -161,19 +192,19 @@ pub enum WorkingHoursProblem {
 pub struct SlotRules {
     /// 1..=1440.
     duration_minutes: i64,
-    /// >= 1.
+    /// >= MIN_STEP_MINUTES.
     step_minutes: i64,
-    /// >= 0.
+    /// 0..=MAX_BUFFER_MINUTES.
     buffer_before_minutes: i64,
-    /// >= 0.
+    /// 0..=MAX_BUFFER_MINUTES.
     buffer_after_minutes: i64,
-    /// >= 0.
+    /// 0..=MAX_NOTICE_MINUTES.
     minimum_notice_minutes: i64,
     time_zone: TimeZone,
-    /// Never empty.
+    /// 1..=MAX_WORKING_HOURS rules.
     working_hours: Vec<WorkingHours>,
     mode: Mode,
-    /// Merged: sorted, disjoint, not touching.
+    /// At most MAX_EXTRA_BUSY; merged: sorted, disjoint, not touching.
     extra_busy: Vec<Interval>,
 }
 
@@ -193,17 +224,27 @@ impl SlotRules {
             return Err(SlotsError::InvalidDuration(raw.duration_minutes));
         }
         let step_minutes = raw.step_minutes.unwrap_or(raw.duration_minutes);
-        if step_minutes < 1 {
+        if step_minutes < MIN_STEP_MINUTES {
             return Err(SlotsError::InvalidStep(step_minutes));
         }
-        for (field, value) in [
-            ("buffer_before_minutes", raw.buffer_before_minutes),
-            ("buffer_after_minutes", raw.buffer_after_minutes),
-            ("minimum_notice_minutes", raw.minimum_notice_minutes),
+        for (field, value, max) in [
+            ("buffer_before_minutes", raw.buffer_before_minutes, MAX_BUFFER_MINUTES),
+            ("buffer_after_minutes", raw.buffer_after_minutes, MAX_BUFFER_MINUTES),
+            ("minimum_notice_minutes", raw.minimum_notice_minutes, MAX_NOTICE_MINUTES),
         ] {
             if value < 0 {
                 return Err(SlotsError::NegativeMinutes { field, value });
             }
+            if value > max {
+                return Err(SlotsError::MinutesTooLarge { field, value, max });
+            }
+        }
+        // Counted before anything is parsed, so an oversized list costs nothing.
+        if raw.working_hours.len() > MAX_WORKING_HOURS {
+            return Err(SlotsError::TooManyWorkingHours(raw.working_hours.len()));
+        }
+        if raw.extra_busy.len() > MAX_EXTRA_BUSY {
+            return Err(SlotsError::TooManyExtraBusy(raw.extra_busy.len()));
         }
         let time_zone = TimeZone::get(&raw.time_zone)
             .map_err(|source| SlotsError::UnknownTimeZone { name: raw.time_zone.clone(), source })?;
@@ -438,16 +479,36 @@ impl FreeCursor<'_> {
 
 /// The slots to offer; see the module docs for the exact rules.
 pub fn compute_slots(rules: &SlotRules, window: Interval, now: Timestamp, users: &[UserAvailability]) -> Vec<Slot> {
+    compute_slots_page(rules, window, now, users, usize::MAX).slots
+}
+
+/// The first slots of [`compute_slots`], at most `limit` of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlotPage {
+    pub slots: Vec<Slot>,
+    /// The start of the first slot left out, if any was: ask again from here to continue.
+    pub next_start: Option<Timestamp>,
+}
+
+/// The first `limit` slots [`compute_slots`] would offer, and where the next one starts.
+pub fn compute_slots_page(
+    rules: &SlotRules,
+    window: Interval,
+    now: Timestamp,
+    users: &[UserAvailability],
+    limit: usize,
+) -> SlotPage {
+    let mut page = SlotPage { slots: Vec::new(), next_start: None };
     if users.is_empty() {
-        return Vec::new();
+        return page;
     }
     if rules.mode == Mode::All && users.iter().any(|user| !user.readable) {
-        return Vec::new();
+        return page;
     }
     let earliest_start = now.as_nanosecond() + minutes_to_nanos(rules.minimum_notice_minutes);
     let candidates = rules.candidate_starts(window, earliest_start);
     if candidates.is_empty() {
-        return Vec::new();
+        return page;
     }
 
     let duration = minutes_to_nanos(rules.duration_minutes);
@@ -475,7 +536,7 @@ pub fn compute_slots(rules: &SlotRules, window: Interval, now: Timestamp, users:
         user_busy.iter().map(|range| range.clone().map(|r| FreeCursor { busy: &busy[r] })).collect();
     let everyone: Vec<String> = users.iter().map(|user| user.user_id.clone()).collect();
 
-    let mut slots = Vec::new();
+    let slots = &mut page.slots;
     for start in candidates {
         let range = padded(start);
         if !extra_cursor.is_free(range) {
@@ -513,9 +574,13 @@ pub fn compute_slots(rules: &SlotRules, window: Interval, now: Timestamp, users:
         else {
             continue;
         };
+        if slots.len() >= limit {
+            page.next_start = Some(slot_start);
+            break;
+        }
         slots.push(Slot { start: slot_start, end: slot_end, user_ids });
     }
-    slots
+    page
 }
 
 /// Every readable user's busy spans that overlap a `reachable` block (sorted, disjoint), sorted
@@ -664,16 +729,56 @@ mod tests {
             assert!(err.to_string().contains("duration_minutes"), "{err}");
         }
         assert!(SlotRules::parse(request(json!({"duration_minutes": 1440}))).is_ok());
-        assert!(SlotRules::parse(request(json!({"duration_minutes": 1}))).is_ok());
+        assert!(SlotRules::parse(request(json!({"duration_minutes": 1, "step_minutes": 5}))).is_ok());
     }
 
     #[test]
     fn rejects_invalid_step() {
-        for bad in [0, -15] {
+        for bad in [0, -15, 1, MIN_STEP_MINUTES - 1] {
             let err = parse_error(json!({"step_minutes": bad}));
             assert!(matches!(err, SlotsError::InvalidStep(s) if s == bad));
             assert_eq!(err.code(), "invalid_step");
         }
+        // The default step is the duration, so a short duration needs an explicit step.
+        let err = parse_error(json!({"duration_minutes": 1}));
+        assert!(matches!(err, SlotsError::InvalidStep(1)), "{err}");
+        assert!(SlotRules::parse(request(json!({"step_minutes": MIN_STEP_MINUTES}))).is_ok());
+    }
+
+    #[test]
+    fn rejects_buffers_over_a_day_and_notice_over_the_longest_range() {
+        for (field, max, code) in [
+            ("buffer_before_minutes", MAX_BUFFER_MINUTES, "buffer_too_long"),
+            ("buffer_after_minutes", MAX_BUFFER_MINUTES, "buffer_too_long"),
+            ("minimum_notice_minutes", MAX_NOTICE_MINUTES, "notice_too_long"),
+        ] {
+            assert!(SlotRules::parse(request(json!({ field: max }))).is_ok(), "{field} at its maximum");
+            for bad in [max + 1, 52_560_000, i64::MAX] {
+                let err = parse_error(json!({ field: bad }));
+                assert!(matches!(err, SlotsError::MinutesTooLarge { field: f, .. } if f == field), "{err}");
+                assert_eq!(err.code(), code);
+                assert!(err.to_string().contains(field), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_too_many_rules_before_parsing_them() {
+        let rule = json!({"days": ["mon"], "start": "09:00", "end": "17:00"});
+        let at_most = vec![rule.clone(); MAX_WORKING_HOURS];
+        assert!(SlotRules::parse(request(json!({ "working_hours": at_most }))).is_ok());
+        // One more is refused even when the rules themselves are malformed: nothing is parsed.
+        let mut too_many = vec![json!({"days": ["funday"], "start": "x", "end": "y"}); MAX_WORKING_HOURS];
+        too_many.push(rule);
+        let err = parse_error(json!({ "working_hours": too_many }));
+        assert!(matches!(err, SlotsError::TooManyWorkingHours(n) if n == MAX_WORKING_HOURS + 1));
+        assert_eq!(err.code(), "too_many_working_hours");
+
+        let busy = json!({"start": "2026-11-02T09:00:00Z", "end": "2026-11-02T10:00:00Z"});
+        assert!(SlotRules::parse(request(json!({ "extra_busy": vec![busy.clone(); MAX_EXTRA_BUSY] }))).is_ok());
+        let err = parse_error(json!({ "extra_busy": vec![busy; MAX_EXTRA_BUSY + 1] }));
+        assert!(matches!(err, SlotsError::TooManyExtraBusy(n) if n == MAX_EXTRA_BUSY + 1));
+        assert_eq!(err.code(), "too_many_extra_busy");
     }
 
     #[test]
@@ -792,8 +897,10 @@ mod tests {
     fn busy_lookup_range_widens_by_buffers() {
         let parsed = rules(json!({"buffer_before_minutes": 15, "buffer_after_minutes": 10}));
         assert_eq!(parsed.busy_lookup_range(monday_window()), iv("2026-11-02T12:45:00Z", "2026-11-02T23:10:00Z"));
-        let huge = rules(json!({"buffer_before_minutes": i64::MAX, "buffer_after_minutes": i64::MAX}));
-        assert_eq!(huge.busy_lookup_range(monday_window()), Interval { start: Timestamp::MIN, end: Timestamp::MAX });
+        // The longest buffers widen the lookup by a day each way, no more (huge ones are refused).
+        let widest =
+            rules(json!({"buffer_before_minutes": MAX_BUFFER_MINUTES, "buffer_after_minutes": MAX_BUFFER_MINUTES}));
+        assert_eq!(widest.busy_lookup_range(monday_window()), iv("2026-11-01T13:00:00Z", "2026-11-03T23:00:00Z"));
     }
 
     // ---- candidates and DST ------------------------------------------------------------------
@@ -1146,6 +1253,19 @@ mod tests {
         for mode in ["all", "any"] {
             assert!(compute_slots(&rules(json!({"mode": mode})), monday_window(), long_ago(), &[]).is_empty());
         }
+    }
+
+    #[test]
+    fn a_page_stops_at_the_limit_and_names_the_next_start() {
+        let rules = rules(json!({}));
+        let users = [user("u1", vec![iv("2026-11-02T15:00:00Z", "2026-11-02T16:00:00Z")])];
+        let all = compute_slots(&rules, monday_window(), long_ago(), &users);
+        assert_eq!(all.len(), 14);
+        let first = compute_slots_page(&rules, monday_window(), long_ago(), &users, 5);
+        assert_eq!(first.slots, all[..5]);
+        assert_eq!(first.next_start, Some(all[5].start));
+        let whole = compute_slots_page(&rules, monday_window(), long_ago(), &users, 14);
+        assert_eq!((whole.slots, whole.next_start), (all, None), "no next start when nothing is left out");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The contract every storage backend honours: the semantics documented on
-//! [`ConnectionStore`], [`FlowStore`] and [`KeyProvider`], checked the same way against the
+//! [`ConnectionStore`], [`FlowStore`], [`CallBudget`] and [`KeyProvider`], checked the same way against the
 //! embedded store with the local key and against DynamoDB with KMS (on moto).
 //!
 //! A backend is handed over as a [`StoreUnderTest`]; `store_contract_tests!(setup)` expands to
@@ -15,9 +15,9 @@ use base64::Engine as _;
 use calbridge::crypto::vault::{Vault, VaultError};
 use calbridge::domain::{AppointmentId, ConnectionKey, Provider, SessionId, TenantId, UserId};
 use calbridge::ports::{
-    ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError,
-    KeyProvider, MeetingCreator, MeetingRecord, MeetingState, MeetingStore, SealPurpose, SealedSecret, StoreError,
-    SyncRecord, SyncStatus, SyncStore, WriteCondition,
+    BudgetError, CallBudget, ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind,
+    FlowRecord, FlowStore, KeyError, KeyProvider, MeetingCreator, MeetingRecord, MeetingState, MeetingStore,
+    SealPurpose, SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
 };
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
@@ -29,6 +29,7 @@ pub struct StoreUnderTest {
     pub flows: Arc<dyn FlowStore>,
     pub syncs: Arc<dyn SyncStore>,
     pub meetings: Arc<dyn MeetingStore>,
+    pub budget: Arc<dyn CallBudget>,
     pub keys: Arc<dyn KeyProvider>,
     pub raw: Arc<dyn RawConnection>,
 }
@@ -67,6 +68,9 @@ macro_rules! store_contract_tests {
             refresh_lease_requires_the_current_version_and_expires,
             sync_record_round_trips_and_writes_are_conditional,
             meeting_record_round_trips_and_writes_are_conditional,
+            budget_grants_up_to_the_limit_per_minute_then_refuses_until_the_next,
+            budget_refuses_a_spend_whole_and_keys_never_share_a_counter,
+            concurrent_spends_never_exceed_the_limit,
         );
     };
     (@each $setup:path; $($name:ident),+ $(,)?) => {
@@ -608,4 +612,61 @@ pub async fn meeting_record_round_trips_and_writes_are_conditional(s: StoreUnder
     assert!(s.meetings.delete_meeting(&tenant, &session, 2).await.unwrap());
     assert_eq!(s.meetings.get_meeting(&tenant, &session).await.unwrap(), None);
     assert!(!s.meetings.delete_meeting(&tenant, &session, 2).await.unwrap());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Call budget
+
+fn retry_after(result: Result<(), BudgetError>) -> std::time::Duration {
+    match result {
+        Err(BudgetError::Exhausted { retry_after }) => retry_after,
+        other => panic!("expected the budget to be spent, got {other:?}"),
+    }
+}
+
+pub async fn budget_grants_up_to_the_limit_per_minute_then_refuses_until_the_next(s: StoreUnderTest) {
+    let me = key("t1", "u1");
+    let now = at("2026-12-01T10:00:15Z");
+    s.budget.spend(&me, 3, 5, now).await.unwrap();
+    s.budget.spend(&me, 2, 5, at("2026-12-01T10:00:59Z")).await.unwrap();
+    // The minute is spent: refused with the time to the next minute.
+    assert_eq!(retry_after(s.budget.spend(&me, 1, 5, now).await), std::time::Duration::from_secs(45));
+    // The next minute starts from nothing.
+    let next = at("2026-12-01T10:01:00Z");
+    s.budget.spend(&me, 5, 5, next).await.unwrap();
+    assert_eq!(retry_after(s.budget.spend(&me, 1, 5, next).await), std::time::Duration::from_secs(60));
+}
+
+pub async fn budget_refuses_a_spend_whole_and_keys_never_share_a_counter(s: StoreUnderTest) {
+    let me = key("t1", "u1");
+    let now = at("2026-12-01T10:00:00Z");
+    s.budget.spend(&me, 4, 5, now).await.unwrap();
+    // Two more do not fit: none of them is taken, so one still does.
+    retry_after(s.budget.spend(&me, 2, 5, now).await);
+    s.budget.spend(&me, 1, 5, now).await.unwrap();
+    // More than the limit never fits, even in a fresh minute.
+    retry_after(s.budget.spend(&me, 6, 5, at("2026-12-01T11:00:00Z")).await);
+    // Another user, the same user in another tenant, another provider: their own counters.
+    let others = [
+        key("t1", "u2"),
+        key("t2", "u1"),
+        ConnectionKey::new(TenantId::parse("t1").unwrap(), UserId::parse("u1").unwrap(), Provider::Zoom),
+    ];
+    for other in &others {
+        s.budget.spend(other, 5, 5, now).await.unwrap();
+    }
+    retry_after(s.budget.spend(&me, 1, 5, now).await);
+}
+
+pub async fn concurrent_spends_never_exceed_the_limit(s: StoreUnderTest) {
+    let me = key("t1", "u1");
+    let now = at("2026-12-01T10:00:00Z");
+    let spends = (0..12).map(|_| {
+        let budget = s.budget.clone();
+        let me = me.clone();
+        tokio::spawn(async move { budget.spend(&me, 1, 7, now).await })
+    });
+    let results = futures_util::future::join_all(spends).await;
+    let granted = results.into_iter().filter(|r| matches!(r, Ok(Ok(())))).count();
+    assert_eq!(granted, 7, "exactly the limit is granted, whoever wins");
 }
