@@ -283,7 +283,7 @@ pub async fn availability(
 
 /// One user's FreeBusy requests, paid for in the user's call budget, or why none is made.
 enum Plan<'a> {
-    Read { session: CalendarSession<'a>, requests: Vec<FreeBusyRequest> },
+    Read { session: Box<CalendarSession<'a>>, requests: Vec<FreeBusyRequest> },
     Unavailable(Unavailable),
 }
 
@@ -306,7 +306,7 @@ async fn plan_user<'a>(app: &'a App, tenant: &TenantId, user: &UserId, query: &Q
     };
     let requests = app.calendar.free_busy_requests(query.lookup, &calendars);
     session.reserve(u32::try_from(requests.len()).unwrap_or(u32::MAX)).await?;
-    Ok(Plan::Read { session, requests })
+    Ok(Plan::Read { session: Box::new(session), requests })
 }
 
 /// One user's merged busy time over the lookup range, or why it cannot be read. A user's own
