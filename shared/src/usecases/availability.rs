@@ -1,6 +1,6 @@
 //! Busy intervals and bookable slots across one or many users of the caller's tenant.
 //!
-//! Who sees what ([`Visibility`]): the app's service sees everything it asks for. A user sees
+//! Who sees what ([`Principal::may_act_for`]): the app's service sees everything it asks for. A user sees
 //! their own busy intervals and connection state; about anyone else a user learns slots only
 //! (who is free for each slot), never busy time, connection state or calendars, and may not
 //! choose calendars for anyone but themselves.
@@ -118,28 +118,10 @@ pub struct AvailabilityView {
     pub next_time_min: Option<Timestamp>,
 }
 
-/// Whose detail (busy time, connection state) a caller may see.
-#[derive(Debug, Clone)]
-enum Visibility {
-    /// The service: everyone's.
-    Everyone,
-    /// A user: their own only.
-    Own(UserId),
-}
-
-impl Visibility {
-    fn shows(&self, user: &UserId) -> bool {
-        match self {
-            Visibility::Everyone => true,
-            Visibility::Own(own) => own == user,
-        }
-    }
-}
-
 /// A request that passed validation.
 struct Query {
-    tenant: TenantId,
-    visibility: Visibility,
+    /// Whose detail (busy time, connection state) is shown: those the caller may act for.
+    caller: Principal,
     window: Interval,
     /// The range FreeBusy is read over (the window widened by slot buffers).
     lookup: Interval,
@@ -172,11 +154,7 @@ fn validate(caller: &Principal, request: AvailabilityRequest) -> Result<Query, A
     if users.len() > MAX_USERS {
         return Err(invalid("too_many_users", format!("at most {MAX_USERS} users per request")));
     }
-    let visibility = match caller.user() {
-        None => Visibility::Everyone,
-        Some(own) => Visibility::Own(own.clone()),
-    };
-    if request.slots.is_none() && !users.iter().all(|user| visibility.shows(user)) {
+    if request.slots.is_none() && !users.iter().all(|user| caller.may_act_for(user)) {
         return Err(
             ActingError::Forbidden("a user may read only their own busy time; ask others' slots instead").into()
         );
@@ -220,7 +198,7 @@ fn validate(caller: &Principal, request: AvailabilityRequest) -> Result<Query, A
     }
     let rules = request.slots.map(SlotRules::parse).transpose()?;
     let lookup = rules.as_ref().map_or(window, |rules| rules.busy_lookup_range(window));
-    Ok(Query { tenant: caller.tenant().clone(), visibility, window, lookup, users, calendars, rules })
+    Ok(Query { caller: caller.clone(), window, lookup, users, calendars, rules })
 }
 
 /// What one user's calendars said.
@@ -236,7 +214,7 @@ pub async fn availability(
     request: AvailabilityRequest,
 ) -> Result<AvailabilityView, AvailabilityError> {
     let query = validate(caller, request)?;
-    let tenant = &query.tenant;
+    let tenant = query.caller.tenant();
     // The futures are built up front (not in a stream combinator's closure) so their borrows
     // have one concrete lifetime, which keeps the whole future `Send`.
     // First every user's calls are planned and paid for, so that a user over budget (or a
@@ -260,13 +238,13 @@ pub async fn availability(
     for (user, answer) in answers {
         match answer.map_err(AvailabilityError::Access)? {
             UserBusy::Readable(busy) => {
-                if query.visibility.shows(&user) {
+                if query.caller.may_act_for(&user) {
                     view.busy.insert(user.to_string(), clip(&busy, query.window));
                 }
                 inputs.push(UserAvailability { user_id: user.to_string(), busy, readable: true });
             }
             UserBusy::Unavailable(reason) => {
-                if query.visibility.shows(&user) {
+                if query.caller.may_act_for(&user) {
                     view.unavailable.insert(user.to_string(), reason);
                 }
                 inputs.push(UserAvailability { user_id: user.to_string(), busy: Vec::new(), readable: false });
