@@ -177,7 +177,9 @@ async fn complete(
     let existing =
         app.connections.get_connection(&flow.owner).await.map_err(|e| server_error("reading the connection", &e))?;
     let required = &oauth.required_scopes;
-    let granted = grant.granted_scopes.clone().unwrap_or_else(|| required.clone());
+    // Google always reports what was granted; a response that does not say is taken as
+    // granting nothing, never as granting everything asked for.
+    let granted = grant.granted_scopes.clone().unwrap_or_default();
     if !required.missing_from(&granted).is_empty() {
         // Revoke what was just granted, unless an existing connection shares the grant.
         if existing.is_none() {
