@@ -121,7 +121,12 @@ impl Harness {
 
     pub async fn start_as(&self, tenant: &str, user: &str) -> Started {
         let ticket = self.authorize_as(tenant, user).await;
-        let response = self.launch(&ticket).await;
+        self.launched(&ticket).await
+    }
+
+    /// Spends `ticket` at the launch route and follows it to Google's consent page.
+    pub async fn launched(&self, ticket: &str) -> Started {
+        let response = self.launch(ticket).await;
         assert_eq!(response.status(), 302);
         let google_url = Url::parse(header(&response, "location").unwrap()).unwrap();
         let state = google_url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();

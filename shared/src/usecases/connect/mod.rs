@@ -16,16 +16,21 @@
 //!    Success exchanges the code (with the verifier), checks the granted scopes, identifies
 //!    the account, seals the tokens and stores the connection.
 //!
+//! A grant is revoked at the provider (disconnect, account switch, refused scopes) only when
+//! no other stored connection shares it ([`grants`]).
+//!
 //! Every step is bound to one provider: the ticket and state records carry the connection key
 //! (tenant, user, provider), and a step arriving on another provider's route is refused.
 //! Nothing is stored for a failed callback, and no value of a token, code, verifier, state,
 //! ticket or cookie is ever logged.
 
 mod callback;
+mod grants;
 mod status;
 
 pub use callback::{CallbackOutcome, CallbackQuery, FailureReason, callback};
-pub use status::{ConnectionView, disconnect, status};
+pub use grants::Revocation;
+pub use status::{ConnectionView, Disconnected, disconnect, status};
 
 use jiff::{SignedDuration, Timestamp};
 use oauth2::PkceCodeChallenge;
