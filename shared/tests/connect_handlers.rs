@@ -124,32 +124,109 @@ async fn an_allow_list_entry_the_url_parser_normalises_still_completes_the_conne
 }
 
 #[tokio::test]
-async fn launch_sets_the_binding_cookie_and_sends_the_browser_to_google_with_pkce() {
+async fn launch_shows_whose_app_account_is_connected_before_sending_the_browser_to_google() {
+    // given a launch ticket
     let h = harness();
     let ticket = h.authorize_as(TENANT, USER).await;
-    let response = h.launch(&ticket).await;
-    assert_eq!(response.status(), 302);
-    assert_eq!(header(&response, "referrer-policy"), Some("no-referrer"));
-    assert_eq!(header(&response, "cache-control"), Some("no-store"));
-    let cookie = header(&response, "set-cookie").unwrap();
+
+    // when the browser opens the launch link
+    let page = h.launch(&ticket).await;
+
+    // then it gets a confirmation page naming the app account and the provider, not a redirect
+    assert_eq!(page.status(), 200);
+    assert!(header(&page, "location").is_none());
+    assert_eq!(header(&page, "content-type"), Some("text/html; charset=utf-8"));
+    let csp = header(&page, "content-security-policy").unwrap();
+    for directive in ["default-src 'none'", "frame-ancestors 'none'", "form-action 'self' https://accounts.google.com"]
+    {
+        assert!(csp.contains(directive), "{directive} missing from {csp}");
+    }
+    assert_eq!(header(&page, "x-frame-options"), Some("DENY"));
+    assert_eq!(header(&page, "referrer-policy"), Some("no-referrer"));
+    assert_eq!(header(&page, "cache-control"), Some("no-store"));
+    let html = String::from_utf8_lossy(page.body().as_ref()).into_owned();
+    assert!(html.contains(USER) && html.contains("Continue to Google"), "{html}");
+    assert!(!html.contains("<script"), "no script on the page");
+    let cookie = header(&page, "set-cookie").unwrap();
     for attribute in ["__Host-calbridge-oauth=", "Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
         assert!(cookie.contains(attribute), "{attribute} missing from {cookie}");
     }
     assert!(!cookie.contains("Domain="), "__Host- cookies must not name a domain");
+    // and the ticket is spent: the link works once
+    let again = h.launch(&ticket).await;
+    assert_eq!((again.status().as_u16(), header(&again, "location")), (400, None));
+
+    // when the user continues, from the same browser
+    let response = h.continue_on("google", &form_token(&page), Some(&binding_cookie(&page))).await;
+
+    // then the browser goes to Google with PKCE and the same binding
+    assert_eq!(response.status(), 303);
+    assert_eq!(binding_cookie(&response), binding_cookie(&page));
     let google = Url::parse(header(&response, "location").unwrap()).unwrap();
     let query: HashMap<_, _> = google.query_pairs().into_owned().collect();
     assert_eq!(query["code_challenge_method"], "S256");
     assert_eq!(query["login_hint"], "dr.lee@example.com");
     assert!(query["state"].starts_with("v1."));
-
-    // The ticket is single-use.
-    let again = h.launch(&ticket).await;
-    assert_eq!(again.status(), 400);
-    assert!(header(&again, "location").is_none());
+    // and the form is single-use too
+    let replay = h.continue_on("google", &form_token(&page), Some(&binding_cookie(&page))).await;
+    assert_eq!(replay.status(), 400);
+    assert!(String::from_utf8_lossy(replay.body().as_ref()).contains("invalid_ticket"));
 }
 
 #[tokio::test]
-async fn an_expired_ticket_is_refused() {
+async fn the_app_account_label_is_shown_escaped_and_validated() {
+    let h = harness();
+    let mut e = event("auth-start/authorize.json");
+    e["body"] =
+        serde_json::json!({"account_label": "<script>alert(1)</script> ana@clinic.example \"x\""}).to_string().into();
+    let response = auth_start::handle(&h.app, request(&e)).await;
+    assert_eq!(response.status(), 200);
+    let launch = Url::parse(body_json(&response)["launch_url"].as_str().unwrap()).unwrap();
+    let ticket = launch.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned();
+    let html = String::from_utf8_lossy(h.launch(&ticket).await.body().as_ref()).into_owned();
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; ana@clinic.example &quot;x&quot;"), "{html}");
+    assert!(!html.contains("<script>"), "{html}");
+
+    let too_long = "x".repeat(201);
+    for label in ["", "  ", "a\u{0}b", "line\nbreak", too_long.as_str()] {
+        let mut e = event("auth-start/authorize.json");
+        e["body"] = serde_json::json!({ "account_label": label }).to_string().into();
+        let response = auth_start::handle(&h.app, request(&e)).await;
+        assert_eq!(
+            (response.status().as_u16(), error_code(&response)),
+            (400, "invalid_request".to_owned()),
+            "{label:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_forwarded_launch_page_cannot_be_continued_from_another_browser() {
+    // given the attacker opened their own launch link and the victim opened another one
+    let h = harness();
+    let attacker_page = h.launch(&h.authorize_as(TENANT, "attacker").await).await;
+    let victim_page = h.launch(&h.authorize_as(TENANT, USER).await).await;
+
+    // when the attacker's form token is posted from the victim's browser (a cross-site form)
+    let response = h.continue_on("google", &form_token(&attacker_page), Some(&binding_cookie(&victim_page))).await;
+    // then it is refused, and the attacker's confirmation is burned
+    assert_eq!(response.status(), 400);
+    assert!(header(&response, "location").is_none());
+    assert!(String::from_utf8_lossy(response.body().as_ref()).contains("browser_mismatch"));
+    let retry = h.continue_on("google", &form_token(&attacker_page), Some(&binding_cookie(&attacker_page))).await;
+    assert_eq!(retry.status(), 400);
+
+    // and a form posted without the page's cookie (SameSite keeps it off cross-site posts) too
+    let response = h.continue_on("google", &form_token(&victim_page), None).await;
+    assert!(String::from_utf8_lossy(response.body().as_ref()).contains("browser_mismatch"));
+    // while an incomplete form is refused as an incomplete link
+    let response = h.continue_on("google", "", Some(&binding_cookie(&victim_page))).await;
+    assert!(String::from_utf8_lossy(response.body().as_ref()).contains("invalid_ticket"));
+    assert_eq!(h.google.exchanges.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn an_expired_ticket_or_confirmation_is_refused() {
     let h = harness();
     let ticket = h.authorize_as(TENANT, USER).await;
     h.clock.advance(SignedDuration::from_secs(5 * 60 + 1));
@@ -159,6 +236,13 @@ async fn an_expired_ticket_is_refused() {
     assert!(header(&response, "content-type").unwrap().starts_with("text/html"));
     let missing = h.launch("").await;
     assert_eq!(missing.status(), 400);
+
+    // A confirmation page left open past its lifetime
+    let page = h.launch(&h.authorize_as(TENANT, USER).await).await;
+    h.clock.advance(SignedDuration::from_secs(10 * 60 + 1));
+    let response = h.continue_on("google", &form_token(&page), Some(&binding_cookie(&page))).await;
+    assert_eq!(response.status(), 400);
+    assert!(String::from_utf8_lossy(response.body().as_ref()).contains("invalid_ticket"));
 }
 
 #[tokio::test]

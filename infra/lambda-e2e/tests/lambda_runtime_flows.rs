@@ -69,14 +69,18 @@ async fn every_function_serves_its_part_of_the_api_through_the_runtime_api() {
     let launch_prefix = format!("https://{}/connections/google/launch?ticket=", stack.domain);
     assert!(launch_url.starts_with(&launch_prefix), "{launch_url} is not on {launch_prefix}");
 
-    // 2. The browser opens it (no JWT): the binding cookie, and a redirect to Google.
-    let launch = stack.api(ApiRequest::get(&launch_url).header("accept", "text/html")).await;
-    assert_eq!(launch.status, 302, "{}", launch.body);
-    let cookie = launch.set_cookie(BINDING_COOKIE).expect("the binding cookie is set").to_owned();
-    let set_cookie = launch.cookies.join("; ");
+    // 2. The browser opens it (no JWT): a page naming the app account, and the binding cookie;
+    //    "Continue" posts the page's form and redirects to Google.
+    let page = stack.api(ApiRequest::get(&launch_url).header("accept", "text/html")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(USER), "the page names the app account: {}", page.body);
+    let cookie = page.set_cookie(BINDING_COOKIE).expect("the binding cookie is set").to_owned();
+    let set_cookie = page.cookies.join("; ");
     for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(set_cookie.contains(attribute), "{attribute} missing from {set_cookie}");
     }
+    let launch = stack.api(continue_request(&launch_url, &page.body, &cookie)).await;
+    assert_eq!(launch.status, 303, "{}", launch.body);
     let consent = launch.location().expect("a Location");
     assert!(consent.as_str().starts_with(&format!("{}/o/oauth2/v2/auth?", stack.emulator_url())), "{consent}");
     let query: std::collections::HashMap<String, String> = consent.query_pairs().into_owned().collect();
@@ -264,9 +268,13 @@ async fn connect_through_the_browser(stack: &DeployedStack) -> BrowserConnect {
     assert_eq!(authorize.status, 200, "{}", authorize.body);
     let launch_url = url::Url::parse(authorize.json()["launch_url"].as_str().unwrap()).unwrap();
     let ticket = launch_url.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned();
-    let launch = stack.api(ApiRequest::get(launch_url.as_str()).header("accept", "text/html")).await;
-    assert_eq!(launch.status, 302, "{}", launch.body);
-    let cookie = launch.set_cookie(BINDING_COOKIE).expect("the binding cookie is set").to_owned();
+    let page = stack.api(ApiRequest::get(launch_url.as_str()).header("accept", "text/html")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let cookie = page.set_cookie(BINDING_COOKIE).expect("the binding cookie is set").to_owned();
+    let form_token =
+        page.body.split_once("name=\"form_token\" value=\"").unwrap().1.split('"').next().unwrap().to_owned();
+    let launch = stack.api(continue_request(launch_url.as_str(), &page.body, &cookie)).await;
+    assert_eq!(launch.status, 303, "{}", launch.body);
     let consent = launch.location().expect("a Location");
     let state = consent.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
     let mut form: Vec<(String, String)> = consent.query_pairs().into_owned().collect();
@@ -286,7 +294,17 @@ async fn connect_through_the_browser(stack: &DeployedStack) -> BrowserConnect {
         .api(ApiRequest::get(&callback).header("accept", "text/html").cookie(&format!("{BINDING_COOKIE}={cookie}")))
         .await;
     assert_eq!(done.header("location"), Some(format!("{RETURN_TO}?status=connected").as_str()), "{}", done.body);
-    BrowserConnect { secrets: vec![ticket, state, cookie, code] }
+    BrowserConnect { secrets: vec![ticket, form_token, state, cookie, code] }
+}
+
+/// The launch page's "Continue": its form posted back to the launch URL with the cookie.
+fn continue_request(launch_url: &str, page: &str, cookie: &str) -> ApiRequest {
+    let form_token =
+        page.split_once("name=\"form_token\" value=\"").expect("a form token").1.split('"').next().unwrap();
+    ApiRequest::post(launch_url)
+        .header("accept", "text/html")
+        .cookie(&format!("{BINDING_COOKIE}={cookie}"))
+        .form(&[("form_token", form_token)])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

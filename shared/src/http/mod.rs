@@ -19,7 +19,7 @@ use lambda_http::{Request, RequestExt};
 use crate::domain::{Owner, Principal, TenantId, UserId, scopes_grant};
 
 pub use crate::errors::ErrorChain;
-pub use response::{ApiError, browser, browser_error, json, no_content, redirect};
+pub use response::{ApiError, browser, browser_error, html_escape, json, no_content, redirect, see_other};
 pub use router::{PathParams, Route, route};
 
 /// Which claims name the caller: the tenant claim, and the scope that marks the app's service.
@@ -81,6 +81,18 @@ pub fn single_query_param(request: &Request, name: &str) -> Result<Option<String
 #[error("the query parameter {name:?} appears more than once")]
 pub struct RepeatedParam {
     pub name: String,
+}
+
+/// A field of an `application/x-www-form-urlencoded` body that may appear at most once,
+/// percent-decoded (see [`single_query_param`]).
+pub fn form_field(request: &Request, name: &str) -> Result<Option<String>, RepeatedParam> {
+    let body: &[u8] = request.body().as_ref();
+    let mut values = url::form_urlencoded::parse(body).filter(|(key, _)| key == name).map(|(_, v)| v.into_owned());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(RepeatedParam { name: name.to_owned() });
+    }
+    Ok(first)
 }
 
 fn query_values<'a>(request: &'a Request, name: &'a str) -> impl Iterator<Item = String> + 'a {
