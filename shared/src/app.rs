@@ -56,6 +56,9 @@ pub struct OAuthProvider {
     pub issuer: Option<String>,
     /// The provider's name as people write it, for messages.
     pub display_name: &'static str,
+    /// The origin of the provider's consent page (`https://accounts.google.com`): where the
+    /// launch page's form may lead.
+    pub consent_origin: String,
 }
 
 impl OAuthProvider {
@@ -67,6 +70,7 @@ impl OAuthProvider {
             required_scopes: config.required_scopes(),
             issuer: Some(config.issuer.clone()),
             display_name: "Google",
+            consent_origin: config.auth_url.origin().ascii_serialization(),
         }
     }
 }

@@ -3,25 +3,56 @@
 //!
 //! Logs are JSON lines in Lambda (CloudWatch) and readable text on stderr locally. The level
 //! comes from `RUST_LOG` (or `AWS_LAMBDA_LOG_LEVEL`), default `info`. Nothing calbridge logs
-//! carries a token, code, verifier, state, ticket or cookie.
+//! carries a token, code, verifier, state, ticket or cookie; other crates do not make that
+//! promise (at TRACE the Lambda runtime logs every raw event, cookies, codes, bearer tokens
+//! and all), so every target outside calbridge is capped at INFO whatever the configured level
+//! ([`log_filter`]): `LogLevel=TRACE` turns on calbridge's own tracing only.
 
 use std::io::IsTerminal as _;
 
+use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets};
+use tracing_subscriber::layer::{Filter, SubscriberExt as _};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
-/// Installs the log subscriber (once per process).
-pub fn init() {
-    let filter = std::env::var("RUST_LOG")
+/// The most any crate but calbridge may log, whatever the configured level.
+pub const THIRD_PARTY_LOG_CAP: LevelFilter = LevelFilter::INFO;
+/// The targets (module paths, matched as prefixes) that may log at any configured level.
+const OWN_TARGETS: &[&str] = &["calbridge"];
+
+/// The configured filter (`RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else `info`), with every
+/// target outside calbridge capped at [`THIRD_PARTY_LOG_CAP`].
+pub fn log_filter<S>(configured: EnvFilter) -> impl Filter<S>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let cap = Targets::new()
+        .with_default(THIRD_PARTY_LOG_CAP)
+        .with_targets(OWN_TARGETS.iter().map(|target| (*target, LevelFilter::TRACE)));
+    configured.and(cap)
+}
+
+fn configured_filter() -> EnvFilter {
+    std::env::var("RUST_LOG")
         .ok()
         .or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().map(|l| l.to_lowercase()))
         .and_then(|raw| EnvFilter::try_new(raw).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        .unwrap_or_else(|| EnvFilter::new("info"))
+}
+
+/// Installs the log subscriber (once per process).
+pub fn init() {
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         // CloudWatch adds its own timestamp; JSON lines are queryable with Logs Insights.
-        builder.json().with_current_span(false).without_time().init();
+        let layer = layer.json().with_current_span(false).without_time();
+        tracing_subscriber::registry().with(layer.with_filter(log_filter(configured_filter()))).init();
     } else {
-        builder.with_ansi(std::io::stderr().is_terminal()).init();
+        let layer = layer.with_ansi(std::io::stderr().is_terminal());
+        tracing_subscriber::registry().with(layer.with_filter(log_filter(configured_filter()))).init();
     }
 }
 
@@ -89,4 +120,93 @@ where
 fn invocation_deadline(deadline_epoch_ms: u64) -> tokio::time::Instant {
     let now_ms = u64::try_from(jiff::Timestamp::now().as_millisecond()).unwrap_or(0);
     tokio::time::Instant::now() + std::time::Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::fmt::MakeWriter;
+
+    use super::*;
+
+    /// Everything a subscriber wrote.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Self::Writer {
+            self.clone()
+        }
+    }
+
+    /// What is logged at `level` when the Lambda runtime sees an event and calbridge traces.
+    fn logged_at(level: &str, capped: bool) -> String {
+        let out = Captured::default();
+        let layer = tracing_subscriber::fmt::layer().json().with_writer(out.clone());
+        let emit = || {
+            // What lambda_runtime's api_response layer does with every invocation at TRACE.
+            tracing::trace!(
+                target: "lambda_runtime::layers::api_response",
+                body = r#"{"cookies":["__Host-calbridge-oauth=RAW-COOKIE"],"rawQueryString":"code=RAW-CODE"}"#,
+                "raw JSON event received from Lambda"
+            );
+            tracing::debug!(target: "hyper_util::client::legacy::pool", "RAW-HYPER-DEBUG");
+            tracing::trace!(target: "aws_smithy_runtime::client::orchestrator", "RAW-SDK-TRACE");
+            tracing::info!(target: "lambda_runtime", "runtime-info");
+            tracing::warn!(target: "reqwest::connect", "reqwest-warn");
+            tracing::trace!(target: "calbridge::usecases::connect", "own-trace");
+        };
+        let configured = EnvFilter::new(level);
+        if capped {
+            tracing::subscriber::with_default(
+                tracing_subscriber::registry().with(layer.with_filter(log_filter(configured))),
+                emit,
+            );
+        } else {
+            tracing::subscriber::with_default(tracing_subscriber::registry().with(layer.with_filter(configured)), emit);
+        }
+        String::from_utf8(out.0.lock().unwrap().clone()).unwrap()
+    }
+
+    #[test]
+    fn without_the_cap_trace_logs_the_raw_event() {
+        // The leak the cap exists for: this is what a scan of TRACE logs would find.
+        let logs = logged_at("trace", false);
+        for raw in ["RAW-COOKIE", "RAW-CODE", "RAW-HYPER-DEBUG", "RAW-SDK-TRACE"] {
+            assert!(logs.contains(raw), "{raw} missing from {logs}");
+        }
+    }
+
+    #[test]
+    fn at_trace_only_calbridge_goes_below_info() {
+        for level in ["trace", "TRACE", "debug", "lambda_runtime=trace,calbridge=trace", "hyper_util=trace,trace"] {
+            let logs = logged_at(&level.to_lowercase(), true);
+            for raw in ["RAW-COOKIE", "RAW-CODE", "RAW-HYPER-DEBUG", "RAW-SDK-TRACE"] {
+                assert!(!logs.contains(raw), "{level}: {raw} leaked: {logs}");
+            }
+            assert!(logs.contains("runtime-info"), "up to INFO other crates still log: {level}: {logs}");
+        }
+        let logs = logged_at("trace", true);
+        assert!(logs.contains("own-trace") && logs.contains("reqwest-warn"), "{logs}");
+        assert!(!logged_at("debug", true).contains("own-trace"), "the configured level still applies");
+    }
+
+    #[test]
+    fn the_cap_never_raises_a_stricter_configured_level() {
+        let logs = logged_at("warn", true);
+        assert!(!logs.contains("runtime-info") && !logs.contains("own-trace"), "{logs}");
+        assert!(logs.contains("reqwest-warn"));
+    }
 }

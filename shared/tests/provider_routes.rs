@@ -83,6 +83,7 @@ fn two_providers() -> (Harness, Arc<FakeGoogle>) {
         required_scopes: ScopeSet::parse("meeting:write"),
         issuer: None,
         display_name: "Zoom",
+        consent_origin: "https://zoom.us".to_owned(),
     };
     assert_ne!(google.launch_url, settings.launch_url);
     h.app.providers.insert(Provider::Zoom, settings);
@@ -93,16 +94,10 @@ fn two_providers() -> (Harness, Arc<FakeGoogle>) {
 /// binding cookie, code), ready for a callback.
 async fn approved_zoom_consent(h: &Harness, zoom: &FakeGoogle) -> (String, String, String) {
     let ticket = zoom_ticket(h).await;
-    let launch = with_query(for_provider(event("auth-start/launch.json"), "zoom"), &format!("ticket={ticket}"));
-    let launched = call(h, launch).await;
-    assert_eq!(launched.status(), 302);
-    let consent_url = Url::parse(header(&launched, "location").unwrap()).unwrap();
-    let state = consent_url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
-    let cookie = header(&launched, "set-cookie").unwrap();
-    let cookie = cookie.strip_prefix("__Host-calbridge-oauth=").unwrap().split(';').next().unwrap().to_owned();
+    let started = h.launched_on("zoom", &ticket).await;
     let granted = FakeConsent { granted_scopes: ScopeSet::parse("meeting:write"), ..consent("", true) };
-    let code = zoom.approve(&consent_url, granted);
-    (state, cookie, code)
+    let code = zoom.approve(&started.google_url, granted);
+    (started.state, started.cookie, code)
 }
 
 /// A launch ticket minted on Zoom's authorize route.
@@ -123,6 +118,13 @@ async fn every_step_stays_bound_to_the_provider_it_started_with() {
     assert_eq!(code_of(&h.launch(&ticket).await), "invalid_ticket");
     let on_zoom = with_query(for_provider(event("auth-start/launch.json"), "zoom"), &format!("ticket={ticket}"));
     assert_eq!(code_of(&call(&h, on_zoom).await), "invalid_ticket", "a refused ticket is spent");
+
+    // Given a Zoom confirmation page, when its form is posted on Google's route, then it is
+    // refused and burned
+    let page = h.launch_on("zoom", &zoom_ticket(&h).await).await;
+    let (token, cookie) = (form_token(&page), binding_cookie(&page));
+    assert_eq!(code_of(&h.continue_on("google", &token, Some(&cookie)).await), "invalid_ticket");
+    assert_eq!(code_of(&h.continue_on("zoom", &token, Some(&cookie)).await), "invalid_ticket");
 
     // Given an approved Zoom consent, when it comes back on Google's callback, then it is refused
     let (state, cookie, code) = approved_zoom_consent(&h, &zoom).await;

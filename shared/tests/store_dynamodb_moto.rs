@@ -281,6 +281,7 @@ async fn flow_item_follows_the_documented_layout_with_a_ttl() {
         owner: key("t1", "u1"),
         return_to: "https://app.example/done".to_owned(),
         login_hint: Some("ana@example.com".to_owned()),
+        account_label: Some("Ana (clinic)".to_owned()),
         browser_binding_hash: Some("cd".repeat(32)),
         sealed_pkce_verifier: Some(full_record(key("t1", "u1")).sealed_tokens),
         expires_at,
@@ -293,6 +294,7 @@ async fn flow_item_follows_the_documented_layout_with_a_ttl() {
     assert_eq!(s(&item, "provider"), "google");
     assert_eq!(s(&item, "return_to"), "https://app.example/done");
     assert_eq!(s(&item, "login_hint"), "ana@example.com");
+    assert_eq!(s(&item, "account_label"), "Ana (clinic)");
     assert_eq!(s(&item, "browser_binding_hash"), "cd".repeat(32));
     assert_sealed_attributes(&item, "verifier", state.sealed_pkce_verifier.as_ref().unwrap());
     assert_eq!(s(&item, "expires_at"), "2026-05-01T12:00:30.9Z");
@@ -301,15 +303,22 @@ async fn flow_item_follows_the_documented_layout_with_a_ttl() {
     let ticket = FlowRecord {
         kind: FlowKind::LaunchTicket,
         login_hint: None,
+        account_label: None,
         browser_binding_hash: None,
         sealed_pkce_verifier: None,
         ..state.clone()
     };
     store.put_flow(&ticket).await.unwrap();
     let item = raw_item(&client, &table, &format!("FLOW#ticket#{}", "ab".repeat(32)), "FLOW").await.unwrap();
-    for name in
-        ["login_hint", "browser_binding_hash", "verifier_ct", "verifier_nonce", "verifier_edk", "verifier_key_id"]
-    {
+    for name in [
+        "login_hint",
+        "account_label",
+        "browser_binding_hash",
+        "verifier_ct",
+        "verifier_nonce",
+        "verifier_edk",
+        "verifier_key_id",
+    ] {
         assert!(!item.contains_key(name), "{name} stored although None");
     }
 }

@@ -39,14 +39,14 @@ async fn connect_status_disconnect_over_http() {
     }
 
     // when the user disconnects
-    assert_eq!(s.disconnect(&token).await, StatusCode::NO_CONTENT);
+    assert_eq!(s.disconnect(&token).await, StatusCode::OK);
     // then the emulator saw the refresh token revoked, and the connection is gone
     let tokens = s.emulator_tokens().await;
     let refresh = tokens["refresh_tokens"].as_array().unwrap();
     assert_eq!(refresh.len(), 1);
     assert_eq!(refresh[0]["revoked"], true, "revocation not observed at the emulator: {tokens}");
     assert_eq!(s.status(&token).await, json!({"provider": "google", "status": "not_connected"}));
-    assert_eq!(s.disconnect(&token).await, StatusCode::NO_CONTENT, "disconnect is idempotent");
+    assert_eq!(s.disconnect(&token).await, StatusCode::OK, "disconnect is idempotent");
     s.stack.shutdown().await;
 }
 
@@ -136,8 +136,37 @@ async fn trusted_failures_return_to_the_app_with_a_reason() {
     let done = redirect(&s.callback(&injected, Some(&victim.cookie)).await);
     assert_eq!(outcome(&done)["reason"], "exchange_failed", "PKCE must stop an injected code");
 
+    // Google's token response without its `scope` field: nothing counts as granted.
+    s.control("faults", json!({"endpoint": "token", "kind": "no_scope"})).await;
+    let consent = s.begin(&token).await;
+    let callback = s.decide(&consent, "demo@example.com", true, None).await;
+    let done = redirect(&s.callback(&callback, Some(&consent.cookie)).await);
+    assert_eq!(outcome(&done)["reason"], "insufficient_scope");
+
     assert_eq!(s.status(&token).await["status"], "not_connected");
     assert_eq!(s.status(&s.token("t1", "attacker")).await["status"], "not_connected");
+    s.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_callback_with_a_repeated_parameter_is_400_and_spends_nothing() {
+    let s = start().await;
+    let token = s.token("t1", "u1");
+    let consent = s.begin(&token).await;
+    let callback = s.decide(&consent, "demo@example.com", true, None).await;
+    for name in ["state", "code", "iss"] {
+        let value = callback.query_pairs().find(|(k, _)| k == name).unwrap().1.into_owned();
+        let mut repeated = callback.clone();
+        repeated.query_pairs_mut().append_pair(name, &value);
+        let response = s.callback(&repeated, Some(&consent.cookie)).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name}");
+        assert!(response.headers().get("location").is_none());
+        assert!(response.text().await.unwrap().contains("invalid_callback"), "{name}");
+    }
+    assert_eq!(s.call_count("token").await, 0, "no code exchanged");
+    // The genuine callback still completes: nothing was burned.
+    let done = redirect(&s.callback(&callback, Some(&consent.cookie)).await);
+    assert_eq!(outcome(&done)["status"], "connected");
     s.stack.shutdown().await;
 }
 

@@ -10,8 +10,9 @@
 //! `drop` (close the connection, no answer), `apply_then_drop` (do the work, then
 //! close the connection: the lost-response case), and two that change an answer
 //! instead of replacing it: `conference_failure` (the next Meet conference ends in
-//! `failure`) and `no_refresh_token` (the next token response that would carry a
-//! refresh token does not).
+//! `failure`), `no_refresh_token` (the next token response that would carry a
+//! refresh token does not) and `no_scope` (the next token response leaves out its
+//! `scope` field, which Google documents as always present).
 
 use std::time::Duration;
 
@@ -126,6 +127,7 @@ pub(crate) enum FaultKind {
     ApplyThenDrop,
     ConferenceFailure,
     NoRefreshToken,
+    NoScope,
 }
 
 impl FaultKind {
@@ -137,6 +139,7 @@ impl FaultKind {
             FaultKind::ApplyThenDrop => "apply_then_drop",
             FaultKind::ConferenceFailure => "conference_failure",
             FaultKind::NoRefreshToken => "no_refresh_token",
+            FaultKind::NoScope => "no_scope",
         }
     }
 
@@ -148,6 +151,7 @@ impl FaultKind {
             FaultKind::ApplyThenDrop,
             FaultKind::ConferenceFailure,
             FaultKind::NoRefreshToken,
+            FaultKind::NoScope,
         ]
         .into_iter()
         .find(|kind| kind.name() == name)
@@ -186,7 +190,7 @@ pub(crate) enum FaultSpecError {
     #[error("unknown endpoint {0:?}; expected \"*\" or one of: {names}", names = endpoint_names())]
     UnknownEndpoint(String),
     #[error(
-        "unknown kind {0:?}; expected respond, timeout, drop, apply_then_drop, conference_failure or no_refresh_token"
+        "unknown kind {0:?}; expected respond, timeout, drop, apply_then_drop, conference_failure, no_refresh_token or no_scope"
     )]
     UnknownKind(String),
     #[error("status {0} is not an HTTP status code")]
@@ -234,7 +238,7 @@ impl TryFrom<FaultSpec> for Fault {
         if let Some(endpoint) = target {
             let applies = match kind {
                 FaultKind::ConferenceFailure => endpoint.creates_conferences(),
-                FaultKind::NoRefreshToken => {
+                FaultKind::NoRefreshToken | FaultKind::NoScope => {
                     matches!(endpoint, Endpoint::Token | Endpoint::TokenRefresh)
                 }
                 _ => true,
@@ -381,6 +385,11 @@ impl FaultQueue {
     pub fn take_no_refresh_token(&mut self, endpoints: &[Endpoint]) -> bool {
         self.take_first(|fault| fault.kind == FaultKind::NoRefreshToken && fault.matches(endpoints, &[])).is_some()
     }
+
+    /// Whether the token response being built must leave out its `scope` field.
+    pub fn take_no_scope(&mut self, endpoints: &[Endpoint]) -> bool {
+        self.take_first(|fault| fault.kind == FaultKind::NoScope && fault.matches(endpoints, &[])).is_some()
+    }
 }
 
 /// What a handler must do with its answer once it has done its work.
@@ -446,7 +455,7 @@ pub(crate) async fn intercept(
         }
         FaultKind::ApplyThenDrop => Ok(AfterWork::CloseWithoutAnswer { delay: fault.delay }),
         // Never returned by take_request_fault; answering normally is the safe reading.
-        FaultKind::ConferenceFailure | FaultKind::NoRefreshToken => Ok(AfterWork::Answer),
+        FaultKind::ConferenceFailure | FaultKind::NoRefreshToken | FaultKind::NoScope => Ok(AfterWork::Answer),
     }
 }
 

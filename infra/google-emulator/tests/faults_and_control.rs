@@ -152,6 +152,17 @@ async fn no_refresh_token_fault_omits_the_next_refresh_token() {
 }
 
 #[tokio::test]
+async fn no_scope_fault_omits_the_scope_of_the_next_token_response() {
+    let harness = start().await;
+    harness.fault(json!({"endpoint": "token", "kind": "no_scope"})).await;
+    let first = harness.tokens_for(DEMO, CALENDAR).await;
+    assert!(first.get("scope").is_none(), "{first}");
+    assert!(first["access_token"].is_string());
+    let second = harness.tokens_for(DEMO, CALENDAR).await;
+    assert!(second["scope"].as_str().unwrap().contains(CALENDAR), "{second}");
+}
+
+#[tokio::test]
 async fn a_freebusy_calendar_fault_without_status_fails_only_that_calendar() {
     let harness = start().await;
     harness

@@ -101,6 +101,9 @@ pub struct AwsCall {
     pub action: String,
     /// The table name, key id or secret id the request names.
     pub resource: Option<String>,
+    /// DynamoDB: the index a `Query`/`Scan` reads (`IndexName`); its ARN is the table's plus
+    /// `/index/<name>`, which a statement on the table alone does not cover.
+    pub index: Option<String>,
     /// DynamoDB: the partition key value of the item addressed (`dynamodb:LeadingKeys`).
     pub leading_key: Option<String>,
     /// KMS: the encryption context (`kms:EncryptionContext:*`, `kms:EncryptionContextKeys`).
@@ -122,15 +125,16 @@ impl AwsCall {
         let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
         let string = |v: &Value| v.as_str().map(str::to_owned);
         let resource = ["TableName", "KeyId", "SecretId"].iter().find_map(|k| string(&body[*k]));
+        let index = string(&body["IndexName"]);
         let leading_key = ["Key", "Item"].iter().find_map(|k| string(&body[*k]["pk"]["S"]));
         let encryption_context = body["EncryptionContext"]
             .as_object()
             .map(|c| c.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned()))).collect());
-        Self { action: format!("{service}:{operation}"), resource, leading_key, encryption_context }
+        Self { action: format!("{service}:{operation}"), resource, index, leading_key, encryption_context }
     }
 
     fn unknown(request: String) -> Self {
-        Self { action: request, resource: None, leading_key: None, encryption_context: None }
+        Self { action: request, resource: None, index: None, leading_key: None, encryption_context: None }
     }
 }
 

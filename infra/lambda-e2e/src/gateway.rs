@@ -84,6 +84,13 @@ impl ApiRequest {
         self
     }
 
+    /// An HTML form's fields as the body (`application/x-www-form-urlencoded`).
+    pub fn form(mut self, fields: &[(&str, &str)]) -> Self {
+        self.headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+        self.body = Some(url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish());
+        self
+    }
+
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_lowercase(), value.to_owned()));
         self

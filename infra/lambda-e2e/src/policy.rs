@@ -6,7 +6,9 @@
 //! gives the account no cryptographic action, so IAM policies cannot grant one). Statements are
 //! read from the unevaluated template, so resources and principals are logical ids
 //! (`Fn::GetAtt: [TokenTable, Arn]`, `Ref: GoogleSecret`), and a request's resource is mapped
-//! back to its logical id by [`PhysicalIds`].
+//! back to its logical id by [`PhysicalIds`]. A DynamoDB index is named as IAM names it,
+//! `!Sub "${Table.Arn}/index/<name>"`, and only such a statement covers a request that reads
+//! the index (the table's own ARN does not).
 //!
 //! Only the condition operators and keys the template uses are understood; anything else is an
 //! error rather than a guess, so a new condition cannot make a check pass silently. IAM's own
@@ -69,6 +71,13 @@ pub fn role_of(template: &SamTemplate, function: &str) -> Result<String, Templat
     get_att_arn(&properties["Role"])
         .map(str::to_owned)
         .ok_or_else(|| invalid(format!("{function}: Role is not a `!GetAtt <role>.Arn` of this template")))
+}
+
+/// `${Table.Arn}/index/<name>` as (Table, name); any other `Fn::Sub` names nothing here.
+fn index_arn(sub: &str) -> Option<(&str, &str)> {
+    let rest = sub.strip_prefix("${")?;
+    let (table, index) = rest.split_once(".Arn}/index/")?;
+    (!index.is_empty() && !index.contains(['$', '*', '/'])).then_some((table, index))
 }
 
 fn get_att_arn(value: &Value) -> Option<&str> {
@@ -139,10 +148,14 @@ fn statement_matches(
     let resource_matches = as_list(&statement["Resource"]).into_iter().any(|r| match r {
         Value::String(s) if s == "*" => in_key_policy || resource.is_some(),
         Value::String(_) => false,
-        reference => {
-            let logical = get_att_arn(reference).or_else(|| reference.get("Ref").and_then(Value::as_str));
-            logical.is_some() && logical == resource
-        }
+        reference => match reference.get("Fn::Sub").and_then(Value::as_str) {
+            Some(sub) => index_arn(sub)
+                .is_some_and(|(table, index)| Some(table) == resource && call.index.as_deref() == Some(index)),
+            None => {
+                let logical = get_att_arn(reference).or_else(|| reference.get("Ref").and_then(Value::as_str));
+                call.index.is_none() && logical.is_some() && logical == resource
+            }
+        },
     });
     if !resource_matches {
         return Ok(false);

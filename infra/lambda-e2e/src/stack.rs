@@ -158,10 +158,16 @@ impl DeployedStack {
     /// Creates the resources, starts the emulator and starts `packages` (function packages) from
     /// their template definitions, each through its cold start.
     pub async fn deploy(packages: &[&str]) -> Self {
+        Self::deploy_with(packages, &[]).await
+    }
+
+    /// [`deploy`](Self::deploy) with some template parameters set (e.g. `LogLevel`).
+    pub async fn deploy_with(packages: &[&str], parameters: &[(&str, &str)]) -> Self {
         let moto = aws::moto_endpoint();
         let template = load_template();
         let resources = aws::create_stack_resources(&moto, STACK_NAME).await;
-        let deployment = deployment(&resources);
+        let mut deployment = deployment(&resources);
+        deployment.parameters.extend(parameters.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let evaluator = Evaluator { template: &template, deployment: &deployment };
         let routes = evaluator.routes().unwrap_or_else(|e| panic!("{e}"));
         let specs: Vec<FunctionSpec> = evaluator.functions().unwrap_or_else(|e| panic!("{e}"));

@@ -69,14 +69,18 @@ async fn every_function_serves_its_part_of_the_api_through_the_runtime_api() {
     let launch_prefix = format!("https://{}/connections/google/launch?ticket=", stack.domain);
     assert!(launch_url.starts_with(&launch_prefix), "{launch_url} is not on {launch_prefix}");
 
-    // 2. The browser opens it (no JWT): the binding cookie, and a redirect to Google.
-    let launch = stack.api(ApiRequest::get(&launch_url).header("accept", "text/html")).await;
-    assert_eq!(launch.status, 302, "{}", launch.body);
-    let cookie = launch.set_cookie(BINDING_COOKIE).expect("the binding cookie is set").to_owned();
-    let set_cookie = launch.cookies.join("; ");
+    // 2. The browser opens it (no JWT): a page naming the app account, and the binding cookie;
+    //    "Continue" posts the page's form and redirects to Google.
+    let page = stack.api(ApiRequest::get(&launch_url).header("accept", "text/html")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(USER), "the page names the app account: {}", page.body);
+    let cookie = page.set_cookie(BINDING_COOKIE).expect("the binding cookie is set").to_owned();
+    let set_cookie = page.cookies.join("; ");
     for attribute in ["Secure", "HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(set_cookie.contains(attribute), "{attribute} missing from {set_cookie}");
     }
+    let launch = stack.api(continue_request(&launch_url, &page.body, &cookie)).await;
+    assert_eq!(launch.status, 303, "{}", launch.body);
     let consent = launch.location().expect("a Location");
     assert!(consent.as_str().starts_with(&format!("{}/o/oauth2/v2/auth?", stack.emulator_url())), "{consent}");
     let query: std::collections::HashMap<String, String> = consent.query_pairs().into_owned().collect();
@@ -187,10 +191,11 @@ async fn every_function_serves_its_part_of_the_api_through_the_runtime_api() {
     let cancelled = stack.api(ApiRequest::delete("/sessions/s-e2e-1/meeting").as_caller(TENANT, USER)).await;
     assert_eq!(cancelled.status, 204, "{}", cancelled.body);
 
-    // disconnect: revoke at Google, then erase.
+    // disconnect: revoke at Google (nobody else holds the account: the index says so), then erase.
     let tokens = emulator_tokens(&stack).await;
     let deleted = stack.api(ApiRequest::delete("/connections/google").as_caller(TENANT, USER)).await;
-    assert_eq!(deleted.status, 204, "{}", deleted.body);
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(deleted.json(), json!({"disconnected": true, "revoked": true}));
     let after = emulator_tokens(&stack).await;
     assert!(
         after["refresh_tokens"].as_array().unwrap().iter().all(|t| t["revoked"] == true),
@@ -246,6 +251,104 @@ async fn every_function_serves_its_part_of_the_api_through_the_runtime_api() {
         assert!(actions.contains(expected), "the flow never sent {expected}: {actions:?}");
     }
     stack.shutdown().await;
+}
+
+/// The bearer values one browser connect produced (ticket, state, binding cookie, code).
+struct BrowserConnect {
+    secrets: Vec<String>,
+}
+
+/// authorize -> launch -> approve at the emulator -> callback, asserting only that each step
+/// answers; returns every bearer value seen on the way.
+async fn connect_through_the_browser(stack: &DeployedStack) -> BrowserConnect {
+    let authorize = stack
+        .api(
+            ApiRequest::post("/connections/google/authorize")
+                .as_caller(TENANT, USER)
+                .json(json!({"return_to": RETURN_TO})),
+        )
+        .await;
+    assert_eq!(authorize.status, 200, "{}", authorize.body);
+    let launch_url = url::Url::parse(authorize.json()["launch_url"].as_str().unwrap()).unwrap();
+    let ticket = launch_url.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned();
+    let page = stack.api(ApiRequest::get(launch_url.as_str()).header("accept", "text/html")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let cookie = page.set_cookie(BINDING_COOKIE).expect("the binding cookie is set").to_owned();
+    let form_token =
+        page.body.split_once("name=\"form_token\" value=\"").unwrap().1.split('"').next().unwrap().to_owned();
+    let launch = stack.api(continue_request(launch_url.as_str(), &page.body, &cookie)).await;
+    assert_eq!(launch.status, 303, "{}", launch.body);
+    let consent = launch.location().expect("a Location");
+    let state = consent.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
+    let mut form: Vec<(String, String)> = consent.query_pairs().into_owned().collect();
+    form.push(("account".into(), ACCOUNT.into()));
+    form.push(("decision".into(), "approve".into()));
+    let decision = stack
+        .http
+        .post(format!("{}/o/oauth2/v2/auth/decision", stack.emulator_url()))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decision.status(), 302);
+    let callback = decision.headers()["location"].to_str().unwrap().to_owned();
+    let code = url::Url::parse(&callback).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let done = stack
+        .api(ApiRequest::get(&callback).header("accept", "text/html").cookie(&format!("{BINDING_COOKIE}={cookie}")))
+        .await;
+    assert_eq!(done.header("location"), Some(format!("{RETURN_TO}?status=connected").as_str()), "{}", done.body);
+    BrowserConnect { secrets: vec![ticket, form_token, state, cookie, code] }
+}
+
+/// The launch page's "Continue": its form posted back to the launch URL with the cookie.
+fn continue_request(launch_url: &str, page: &str, cookie: &str) -> ApiRequest {
+    let form_token =
+        page.split_once("name=\"form_token\" value=\"").expect("a form token").1.split('"').next().unwrap();
+    ApiRequest::post(launch_url)
+        .header("accept", "text/html")
+        .cookie(&format!("{BINDING_COOKIE}={cookie}"))
+        .form(&[("form_token", form_token)])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn at_log_level_trace_the_functions_log_no_raw_event_and_no_secret() {
+    // given the connect functions deployed with the template's LogLevel at its most verbose
+    let stack =
+        DeployedStack::deploy_with(&["auth-start", "auth-callback", "disconnect"], &[("LogLevel", "TRACE")]).await;
+    for function in stack.functions.values() {
+        let env = stack.process_environment(&function.spec, "http://unused");
+        assert_eq!(env.get("AWS_LAMBDA_LOG_LEVEL").map(String::as_str), Some("TRACE"), "{}", function.spec.package);
+    }
+
+    // when a user connects through the browser, checks the status and disconnects
+    let connect = connect_through_the_browser(&stack).await;
+    let status = stack.api(ApiRequest::get("/connections/google").as_caller(TENANT, USER)).await;
+    assert_eq!(status.json()["status"], "connected");
+    let deleted = stack.api(ApiRequest::delete("/connections/google").as_caller(TENANT, USER)).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+
+    // then no log line holds a raw event, a bearer value of the flow, a Google token or secret
+    let tokens = emulator_tokens(&stack).await;
+    let mut secrets = connect.secrets;
+    secrets.push(lambda_e2e::aws::GOOGLE_CLIENT_SECRET.to_owned());
+    for (list, field) in [("codes", "code"), ("access_tokens", "token"), ("refresh_tokens", "token")] {
+        secrets
+            .extend(tokens[list].as_array().into_iter().flatten().filter_map(|t| t[field].as_str().map(str::to_owned)));
+    }
+    assert!(secrets.len() >= 7, "the flow issued the values to look for: {secrets:?}");
+    let mut logged = 0;
+    for function in stack.functions.values() {
+        for line in function.process.output_lines() {
+            logged += 1;
+            for leak in ["raw JSON event", "rawQueryString", "requestContext", "Bearer "] {
+                assert!(!line.contains(leak), "{} logged {leak:?} at TRACE: {line}", function.spec.package);
+            }
+            for secret in &secrets {
+                assert!(!line.contains(secret.as_str()), "{} logged a secret at TRACE: {line}", function.spec.package);
+            }
+        }
+    }
+    assert!(logged > 0, "the flow logged nothing at all");
 }
 
 async fn emulator_tokens(stack: &DeployedStack) -> Value {

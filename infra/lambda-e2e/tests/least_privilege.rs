@@ -24,6 +24,7 @@ fn dynamodb(operation: &str, pk: &str) -> AwsCall {
     AwsCall {
         action: format!("dynamodb:{operation}"),
         resource: Some(TABLE.to_owned()),
+        index: None,
         leading_key: Some(pk.to_owned()),
         encryption_context: None,
     }
@@ -34,6 +35,7 @@ fn kms(operation: &str, purpose: &str) -> AwsCall {
     AwsCall {
         action: format!("kms:{operation}"),
         resource: Some(KEY.to_owned()),
+        index: None,
         leading_key: None,
         encryption_context: Some(context.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()),
     }
@@ -43,9 +45,15 @@ fn read_secret() -> AwsCall {
     AwsCall {
         action: "secretsmanager:GetSecretValue".to_owned(),
         resource: Some(SECRET.to_owned()),
+        index: None,
         leading_key: None,
         encryption_context: None,
     }
+}
+
+/// A query of the table's index `index` (no leading key: the index's hash key is not `pk`).
+fn query_index(index: &str) -> AwsCall {
+    AwsCall { index: Some(index.to_owned()), leading_key: None, ..dynamodb("Query", "") }
 }
 
 const CONNECTION: &str = "T#clinic-42#U#user-7f3a";
@@ -68,6 +76,8 @@ fn each_function_may_do_what_its_job_needs() {
         ("AuthCallbackFunction", kms("GenerateDataKey", "oauth_tokens")),
         ("DisconnectFunction", dynamodb("DeleteItem", CONNECTION)),
         ("DisconnectFunction", kms("Decrypt", "oauth_tokens")),
+        ("DisconnectFunction", query_index("account-index")),
+        ("AuthCallbackFunction", query_index("account-index")),
         ("ListCalendarsFunction", dynamodb("UpdateItem", CONNECTION)),
         ("GetAvailabilityFunction", read_secret()),
         ("SyncAppointmentFunction", dynamodb("PutItem", "T#clinic-42#A#a-1")),
@@ -97,6 +107,15 @@ fn nothing_beyond_the_job_is_allowed() {
         ("ListCalendarsFunction", kms("Decrypt", "oauth_state"), "PKCE verifiers are the callback's"),
         ("GetAvailabilityFunction", dynamodb("Scan", CONNECTION), "no function scans the table"),
         ("GetAvailabilityFunction", dynamodb("Query", CONNECTION), "no function queries the table"),
+        ("DisconnectFunction", dynamodb("Query", CONNECTION), "only the account index is queried"),
+        ("DisconnectFunction", query_index("other-index"), "only the account index"),
+        (
+            "DisconnectFunction",
+            AwsCall { action: "dynamodb:Scan".into(), ..query_index("account-index") },
+            "never scans it",
+        ),
+        ("AuthStartFunction", query_index("account-index"), "auth-start never reads connections"),
+        ("ListCalendarsFunction", query_index("account-index"), "grants are revoked at connect and disconnect only"),
         ("SyncAppointmentFunction", extra_context, "the context is exactly calbridge's four keys"),
         ("SyncAppointmentFunction", no_context, "a request without context"),
         ("CreateMeetFunction", other_table, "only the stack's table"),

@@ -10,9 +10,10 @@ use lambda_e2e::template::{Deployment, Evaluator, FunctionSpec, Route, SamTempla
 use serde_json::Value;
 
 /// The HTTP contract: (method, path, package, JWT).
-const ROUTES: [(&str, &str, &str, bool); 13] = [
+const ROUTES: [(&str, &str, &str, bool); 14] = [
     ("POST", "/connections/{provider}/authorize", "auth-start", true),
     ("GET", "/connections/{provider}/launch", "auth-start", false),
+    ("POST", "/connections/{provider}/launch", "auth-start", false),
     ("GET", "/connections/{provider}/callback", "auth-callback", false),
     ("GET", "/connections/{provider}", "disconnect", true),
     ("DELETE", "/connections/{provider}", "disconnect", true),

@@ -53,6 +53,9 @@ pub struct FakeGoogle {
     pub revocations: AtomicUsize,
     /// When set, `revoke` fails as if Google were down.
     pub fail_revocation: std::sync::atomic::AtomicBool,
+    /// When set, code exchanges answer without a `scope` field (as the emulator's `no_scope`
+    /// fault does).
+    pub omit_granted_scopes: std::sync::atomic::AtomicBool,
 }
 
 impl Default for FakeGoogle {
@@ -65,6 +68,7 @@ impl Default for FakeGoogle {
             refreshes: AtomicUsize::new(0),
             revocations: AtomicUsize::new(0),
             fail_revocation: std::sync::atomic::AtomicBool::new(false),
+            omit_granted_scopes: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -162,7 +166,11 @@ impl OAuthClient for FakeGoogle {
         }
         issued.used = true;
         let consent = issued.consent.clone();
-        Ok(self.mint(&mut state, &consent.account, &consent.granted_scopes, consent.issue_refresh_token))
+        let mut grant = self.mint(&mut state, &consent.account, &consent.granted_scopes, consent.issue_refresh_token);
+        if self.omit_granted_scopes.load(Ordering::SeqCst) {
+            grant.granted_scopes = None;
+        }
+        Ok(grant)
     }
 
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenGrant, OAuthError> {

@@ -1,6 +1,7 @@
 //! `disconnect`: `GET /connections/{provider}` (status) and `DELETE /connections/{provider}`
-//! (revoke at the provider, then erase), for the calling user, or for the user the service
-//! names in `?user_id=`.
+//! (revoke at the provider unless another connection shares the grant, then erase; answers
+//! 200 with what was done), for the calling user, or for the user the service names in
+//! `?user_id=`.
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -25,7 +26,6 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     if *route == STATUS {
         Ok(edge::json(StatusCode::OK, &connect::status(app, &owner).await?))
     } else {
-        connect::disconnect(app, &owner).await?;
-        Ok(edge::no_content())
+        Ok(edge::json(StatusCode::OK, &connect::disconnect(app, &owner).await?))
     }
 }

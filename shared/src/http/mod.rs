@@ -23,7 +23,7 @@ use lambda_http::{Request, RequestExt};
 use crate::domain::{Owner, Principal, TenantId, UserId, scopes_grant};
 
 pub use crate::errors::ErrorChain;
-pub use response::{ApiError, browser, browser_error, json, no_content, redirect};
+pub use response::{ApiError, browser, browser_error, html_escape, json, no_content, redirect, see_other};
 pub use router::{PathParams, Route, route};
 
 /// The largest request body any JSON route reads.
@@ -67,10 +67,46 @@ pub fn path(request: &Request) -> &str {
     if raw.is_empty() { request.uri().path() } else { raw }
 }
 
-/// One query parameter, percent-decoded.
+/// One query parameter, percent-decoded (the first, if it is repeated).
 pub fn query_param(request: &Request, name: &str) -> Option<String> {
+    query_values(request, name).next()
+}
+
+/// A query parameter that may appear at most once, percent-decoded: `Ok(None)` when absent,
+/// [`RepeatedParam`] when it appears twice or more (whatever the values). For parameters whose
+/// meaning a second copy could change (`?state=a&state=b`): which copy wins is a parser
+/// disagreement waiting to happen, so neither does.
+pub fn single_query_param(request: &Request, name: &str) -> Result<Option<String>, RepeatedParam> {
+    let mut values = query_values(request, name);
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(RepeatedParam { name: name.to_owned() });
+    }
+    Ok(first)
+}
+
+/// A query parameter that must appear at most once appeared more often.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the query parameter {name:?} appears more than once")]
+pub struct RepeatedParam {
+    pub name: String,
+}
+
+/// A field of an `application/x-www-form-urlencoded` body that may appear at most once,
+/// percent-decoded (see [`single_query_param`]).
+pub fn form_field(request: &Request, name: &str) -> Result<Option<String>, RepeatedParam> {
+    let body: &[u8] = request.body().as_ref();
+    let mut values = url::form_urlencoded::parse(body).filter(|(key, _)| key == name).map(|(_, v)| v.into_owned());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(RepeatedParam { name: name.to_owned() });
+    }
+    Ok(first)
+}
+
+fn query_values<'a>(request: &'a Request, name: &'a str) -> impl Iterator<Item = String> + 'a {
     url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
-        .find(|(key, _)| key == name)
+        .filter(move |(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
 }
 
@@ -103,4 +139,37 @@ pub fn json_body<T: serde::de::DeserializeOwned + Default>(request: &Request) ->
     }
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::bad_request("invalid_request", format!("request body is not valid: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_query(query: &str) -> Request {
+        http::Request::builder()
+            .uri(format!("https://api.example/connections/google/callback?{query}"))
+            .body(lambda_http::Body::Empty)
+            .unwrap()
+    }
+
+    #[test]
+    fn single_query_param_refuses_any_repetition() {
+        for (query, expected) in [
+            ("state=a", Ok(Some("a".to_owned()))),
+            ("code=x&state=a%2Bb", Ok(Some("a+b".to_owned()))),
+            ("code=x", Ok(None)),
+            ("", Ok(None)),
+            ("state=", Ok(Some(String::new()))),
+            ("state=a&state=b", Err(RepeatedParam { name: "state".into() })),
+            ("state=a&state=a", Err(RepeatedParam { name: "state".into() })),
+            ("state=a&code=x&state=", Err(RepeatedParam { name: "state".into() })),
+            ("state&state=a", Err(RepeatedParam { name: "state".into() })),
+            ("st%61te=a&state=b", Err(RepeatedParam { name: "state".into() })),
+        ] {
+            assert_eq!(single_query_param(&with_query(query), "state"), expected, "{query:?}");
+        }
+        // Other parameters may repeat freely.
+        assert_eq!(single_query_param(&with_query("scope=a&scope=b&state=s"), "state"), Ok(Some("s".into())));
+        assert_eq!(query_param(&with_query("state=a&state=b"), "state"), Some("a".into()));
+    }
 }

@@ -116,6 +116,16 @@ pub fn browser(mut response: Response<Body>) -> Response<Body> {
     with_common_headers(response)
 }
 
+/// The answer to a form post that continues elsewhere with a GET (303).
+pub fn see_other(location: &str) -> Response<Body> {
+    let response = Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(LOCATION, location)
+        .body(Body::Empty)
+        .expect("a URL is a valid Location header");
+    browser(response)
+}
+
 pub fn redirect(location: &str) -> Response<Body> {
     let response = Response::builder()
         .status(StatusCode::FOUND)
@@ -150,8 +160,9 @@ pub fn browser_error(request: &Request, error: ApiError) -> Response<Body> {
     browser(response)
 }
 
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// Text made safe for HTML element content and double-quoted attributes.
+pub fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 impl From<InputError> for ApiError {

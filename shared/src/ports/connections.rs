@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 
 use super::{SealedSecret, StoreError, WriteCondition};
-use crate::domain::ConnectionKey;
+use crate::domain::{ConnectionKey, Provider};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectionStatus {
@@ -82,4 +82,15 @@ pub trait ConnectionStore: Send + Sync {
         now: Timestamp,
         until: Timestamp,
     ) -> Result<bool, StoreError>;
+
+    /// The keys of every stored connection, in any tenant, of `provider` to the provider's
+    /// account `account_id`, in no particular order. It tells whether a grant at the provider
+    /// is shared before revoking it (one Google grant covers every token of one account for
+    /// our OAuth client). Read from an index in DynamoDB, so a connection written a moment ago
+    /// may be missing (eventually consistent).
+    async fn connections_of_account(
+        &self,
+        provider: Provider,
+        account_id: &str,
+    ) -> Result<Vec<ConnectionKey>, StoreError>;
 }

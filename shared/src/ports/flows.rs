@@ -12,8 +12,10 @@ use crate::domain::ConnectionKey;
 /// A short-lived, single-use step of the consent flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlowKind {
-    /// Minted by `POST /connections/{provider}/authorize`, spent by the browser at `/launch`.
+    /// Minted by `POST /connections/{provider}/authorize`, spent by the browser at `GET /launch`.
     LaunchTicket,
+    /// Minted by `GET /launch` (the confirmation page), spent by its form's `POST /launch`.
+    LaunchConfirmation,
     /// Minted at `/launch`, spent by Google's redirect to `/callback`.
     OAuthState,
 }
@@ -22,6 +24,7 @@ impl FlowKind {
     pub fn as_str(self) -> &'static str {
         match self {
             FlowKind::LaunchTicket => "ticket",
+            FlowKind::LaunchConfirmation => "confirm",
             FlowKind::OAuthState => "state",
         }
     }
@@ -37,7 +40,9 @@ pub struct FlowRecord {
     pub owner: ConnectionKey,
     pub return_to: String,
     pub login_hint: Option<String>,
-    /// Hex SHA-256 of the browser-binding cookie (state records only).
+    /// How the app names the user, shown on the launch page.
+    pub account_label: Option<String>,
+    /// Hex SHA-256 of the browser-binding cookie (confirmation and state records).
     pub browser_binding_hash: Option<String>,
     /// The PKCE verifier, sealed for (owner, `oauth_state`) (state records only).
     pub sealed_pkce_verifier: Option<SealedSecret>,

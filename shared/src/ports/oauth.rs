@@ -20,7 +20,9 @@ pub struct TokenGrant {
     pub access_token: AccessToken,
     pub refresh_token: Option<RefreshToken>,
     pub expires_at: Option<Timestamp>,
-    /// The scopes the provider reports as granted (granular consent may drop some).
+    /// The scopes the provider reports as granted (granular consent may drop some); `None`
+    /// when the response has no `scope` field. A connect treats that as nothing granted; a
+    /// refresh keeps the scopes already stored (RFC 6749 §5.1: omitted means unchanged).
     pub granted_scopes: Option<ScopeSet>,
     pub id_token: Option<SecretString>,
 }

@@ -56,6 +56,7 @@ macro_rules! store_contract_tests {
             delete_reports_whether_a_connection_existed,
             connections_of_different_users_and_tenants_are_independent,
             every_provider_round_trips_and_providers_never_alias,
+            connections_of_an_account_span_tenants_and_follow_writes,
             flow_is_taken_exactly_once,
             concurrent_takes_yield_exactly_one_flow,
             take_of_an_unknown_flow_is_none,
@@ -164,6 +165,7 @@ fn state_flow(seed: &str, expires_at: Timestamp) -> FlowRecord {
         owner: key("t1", "u1"),
         return_to: "https://app.example/integrations?tab=calendar".to_owned(),
         login_hint: Some("ana.lima@example.com".to_owned()),
+        account_label: None,
         browser_binding_hash: Some("b".repeat(64)),
         sealed_pkce_verifier: Some(fake_sealed(3)),
         expires_at,
@@ -177,6 +179,7 @@ fn ticket_flow(seed: &str) -> FlowRecord {
         owner: key("t2", "u9"),
         return_to: "myapp://integrations".to_owned(),
         login_hint: None,
+        account_label: Some("Ana Lima <ana@clinic.example> \"O'Hara\" \u{e9}".to_owned()),
         browser_binding_hash: None,
         sealed_pkce_verifier: None,
         expires_at: at("2099-01-01T00:00:00.25Z"),
@@ -296,6 +299,49 @@ pub async fn every_provider_round_trips_and_providers_never_alias(s: StoreUnderT
     let (zoom, _) = records.iter().find(|(r, _)| r.key.provider == Provider::Zoom).unwrap();
     assert!(s.connections.delete_connection(&zoom.key).await.unwrap());
     assert!(s.connections.get_connection(&key("t1", "u1")).await.unwrap().is_some(), "google's connection is kept");
+}
+
+/// Tenant/user/provider of each key, sorted: the query promises no order.
+async fn holders_of(s: &StoreUnderTest, provider: Provider, account_id: &str) -> Vec<String> {
+    let keys = s.connections.connections_of_account(provider, account_id).await.unwrap();
+    let mut holders: Vec<String> =
+        keys.iter().map(|k| format!("{}/{}/{}", k.tenant, k.user, k.provider.as_str())).collect();
+    holders.sort();
+    holders
+}
+
+pub async fn connections_of_an_account_span_tenants_and_follow_writes(s: StoreUnderTest) {
+    // Given one Google account connected by two users in two tenants, another account, the same
+    // account id at another provider, and a pending consent (not a connection)
+    let google = |tenant: &str, user: &str, account: &str| with_version(&sparse_record(key(tenant, user)), 1, account);
+    let shared_a = google("t1", "u1", "acct-A");
+    let shared_b = google("t2", "u9", "acct-A");
+    let other = google("t1", "u2", "acct-B");
+    let zoom = ConnectionRecord {
+        key: ConnectionKey { provider: Provider::Zoom, ..key("t1", "u3") },
+        ..google("t1", "u3", "acct-A")
+    };
+    for record in [&shared_a, &shared_b, &other, &zoom] {
+        s.connections.put_connection(record, WriteCondition::Absent).await.unwrap();
+    }
+    s.flows.put_flow(&state_flow("pending", at("2099-01-01T00:00:00Z"))).await.unwrap();
+
+    // Then the account's connections are exactly its holders, in every tenant, of that provider
+    assert_eq!(holders_of(&s, Provider::Google, "acct-A").await, ["t1/u1/google", "t2/u9/google"]);
+    assert_eq!(holders_of(&s, Provider::Google, "acct-B").await, ["t1/u2/google"]);
+    assert_eq!(holders_of(&s, Provider::Zoom, "acct-A").await, ["t1/u3/zoom"]);
+    for near_miss in ["acct", "acct-A#", "ACCT-A", "", "google#acct-A"] {
+        assert!(holders_of(&s, Provider::Google, near_miss).await.is_empty(), "{near_miss:?}");
+    }
+
+    // When one holder switches account and the other disconnects
+    s.connections.put_connection(&with_version(&shared_a, 2, "acct-C"), WriteCondition::Version(1)).await.unwrap();
+    assert_eq!(holders_of(&s, Provider::Google, "acct-A").await, ["t2/u9/google"]);
+    assert_eq!(holders_of(&s, Provider::Google, "acct-C").await, ["t1/u1/google"]);
+    assert!(s.connections.delete_connection(&shared_b.key).await.unwrap());
+
+    // Then nobody holds the account any more
+    assert!(holders_of(&s, Provider::Google, "acct-A").await.is_empty());
 }
 
 // ---------------------------------------------------------------------------------------------

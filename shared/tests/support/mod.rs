@@ -126,19 +126,43 @@ impl Harness {
         launch.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned()
     }
 
+    /// `GET /launch?ticket=` on Google's route: the confirmation page.
     pub async fn launch(&self, ticket: &str) -> Response<Body> {
-        let launch = with_query(event("auth-start/launch.json"), &format!("ticket={ticket}"));
+        self.launch_on("google", ticket).await
+    }
+
+    pub async fn launch_on(&self, provider: &str, ticket: &str) -> Response<Body> {
+        let launch = with_query(on_provider(event("auth-start/launch.json"), provider), &format!("ticket={ticket}"));
         auth_start::handle(&self.app, request(&launch)).await
+    }
+
+    /// The confirmation page's "Continue" (`POST /launch`), with `cookie` as the binding cookie.
+    pub async fn continue_on(&self, provider: &str, form_token: &str, cookie: Option<&str>) -> Response<Body> {
+        let mut post = with_cookie(on_provider(event("auth-start/launch-continue.json"), provider), cookie);
+        post["body"] = format!("form_token={}", urlencode(form_token)).into();
+        auth_start::handle(&self.app, request(&post)).await
     }
 
     pub async fn start_as(&self, tenant: &str, user: &str) -> Started {
         let ticket = self.authorize_as(tenant, user).await;
-        let response = self.launch(&ticket).await;
-        assert_eq!(response.status(), 302);
+        self.launched(&ticket).await
+    }
+
+    /// Spends `ticket` at the launch route, continues on its confirmation page and follows
+    /// it to Google's consent page.
+    pub async fn launched(&self, ticket: &str) -> Started {
+        self.launched_on("google", ticket).await
+    }
+
+    pub async fn launched_on(&self, provider: &str, ticket: &str) -> Started {
+        let page = self.launch_on(provider, ticket).await;
+        assert_eq!(page.status(), 200, "{}", String::from_utf8_lossy(page.body().as_ref()));
+        let cookie = binding_cookie(&page);
+        let response = self.continue_on(provider, &form_token(&page), Some(&cookie)).await;
+        assert_eq!(response.status(), 303, "{}", String::from_utf8_lossy(response.body().as_ref()));
         let google_url = Url::parse(header(&response, "location").unwrap()).unwrap();
         let state = google_url.query_pairs().find(|(k, _)| k == "state").unwrap().1.into_owned();
-        let set_cookie = header(&response, "set-cookie").unwrap();
-        let cookie = set_cookie.strip_prefix("__Host-calbridge-oauth=").unwrap().split(';').next().unwrap().to_owned();
+        assert_eq!(binding_cookie(&response), cookie, "the same browser binding goes on to the consent");
         Started { google_url, state, cookie }
     }
 
@@ -172,6 +196,30 @@ impl Harness {
     pub async fn stored(&self, tenant: &str, user: &str) -> bool {
         self.store.get_connection(&owner(tenant, user)).await.unwrap().is_some()
     }
+}
+
+/// The event for `provider`'s route instead of Google's.
+pub fn on_provider(mut event: Value, provider: &str) -> Value {
+    for pointer in ["/rawPath", "/requestContext/http/path"] {
+        if let Some(path) = event.pointer_mut(pointer) {
+            *path = path.as_str().unwrap().replace("/google/", &format!("/{provider}/")).into();
+        }
+    }
+    event["pathParameters"]["provider"] = provider.into();
+    event
+}
+
+/// The form token in a launch confirmation page.
+pub fn form_token(page: &Response<Body>) -> String {
+    let html = String::from_utf8_lossy(page.body().as_ref()).into_owned();
+    let (_, rest) = html.split_once("name=\"form_token\" value=\"").expect("the page has the form token");
+    rest.split('"').next().unwrap().to_owned()
+}
+
+/// The value of the binding cookie a response sets.
+pub fn binding_cookie(response: &Response<Body>) -> String {
+    let set_cookie = header(response, "set-cookie").expect("the binding cookie is set");
+    set_cookie.strip_prefix("__Host-calbridge-oauth=").unwrap().split(';').next().unwrap().to_owned()
 }
 
 pub fn urlencode(value: &str) -> String {

@@ -76,15 +76,28 @@ impl Stack {
             .unwrap()
     }
 
-    /// authorize -> launch: returns the consent page URL and the browser-binding cookie.
+    /// authorize -> launch (the confirmation page, then its "Continue"): returns the consent
+    /// page URL and the browser-binding cookie.
     pub async fn begin(&self, token: &str) -> Consent {
         let response = self.authorize(token, serde_json::json!({})).await;
         assert_eq!(response.status(), StatusCode::OK);
         let launch_url = response.json::<Value>().await.unwrap()["launch_url"].as_str().unwrap().to_owned();
-        let launch = self.http.get(&launch_url).send().await.unwrap();
-        assert_eq!(launch.status(), StatusCode::FOUND);
-        let cookie = launch.headers()["set-cookie"].to_str().unwrap();
+        let page = self.http.get(&launch_url).header("accept", "text/html").send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let cookie = page.headers()["set-cookie"].to_str().unwrap();
         let cookie = cookie.split(';').next().unwrap().split_once('=').unwrap().1.to_owned();
+        let html = page.text().await.unwrap();
+        let form_token =
+            html.split_once("name=\"form_token\" value=\"").unwrap().1.split('"').next().unwrap().to_owned();
+        let launch = self
+            .http
+            .post(&launch_url)
+            .header("cookie", format!("__Host-calbridge-oauth={cookie}"))
+            .form(&[("form_token", form_token.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(launch.status(), StatusCode::SEE_OTHER);
         let url = Url::parse(launch.headers()["location"].to_str().unwrap()).unwrap();
         assert!(url.as_str().starts_with(self.emulator()), "launch must go to the configured Google");
         let page = self.http.get(url.clone()).send().await.unwrap();

@@ -264,11 +264,21 @@ fn exchange_code(
         .then(|| issue_refresh_token(store, grant, &account, client_id, &scopes));
     store.codes[index].issued_access_token = Some(access_token.clone());
     store.codes[index].issued_refresh_token = refresh_token.clone();
+    let omit_scope = store.faults.take_no_scope(endpoints);
 
     token_response(
         store,
         config,
-        TokenResponse { account: &account, client_id, scopes: &scopes, access_token, refresh_token, nonce, now },
+        TokenResponse {
+            account: &account,
+            client_id,
+            scopes: &scopes,
+            omit_scope,
+            access_token,
+            refresh_token,
+            nonce,
+            now,
+        },
     )
 }
 
@@ -318,6 +328,7 @@ fn refresh(
         let kept_scopes = store.refresh_tokens[index].scopes.clone();
         issue_refresh_token(store, grant, &account, client_id, &kept_scopes)
     });
+    let omit_scope = store.faults.take_no_scope(endpoints);
     token_response(
         store,
         config,
@@ -325,6 +336,7 @@ fn refresh(
             account: &account,
             client_id,
             scopes: &scopes,
+            omit_scope,
             access_token,
             refresh_token: rotated,
             nonce: None,
@@ -389,6 +401,8 @@ struct TokenResponse<'a> {
     account: &'a str,
     client_id: &'a str,
     scopes: &'a BTreeSet<String>,
+    /// The `no_scope` fault: leave the `scope` field out.
+    omit_scope: bool,
     access_token: String,
     refresh_token: Option<String>,
     nonce: Option<String>,
@@ -403,7 +417,9 @@ fn token_response(
     let mut body = Map::new();
     body.insert("access_token".into(), json!(issued.access_token));
     body.insert("expires_in".into(), json!(config.access_token_ttl.as_secs()));
-    body.insert("scope".into(), json!(scopes::join(issued.scopes)));
+    if !issued.omit_scope {
+        body.insert("scope".into(), json!(scopes::join(issued.scopes)));
+    }
     body.insert("token_type".into(), json!("Bearer"));
     if let Some(refresh_token) = &issued.refresh_token {
         body.insert("refresh_token".into(), json!(refresh_token));

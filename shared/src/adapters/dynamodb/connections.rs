@@ -1,21 +1,44 @@
 //! Connection items: pk `T#{tenant}#U#{user}`, sk `CONN#{provider}`, one per user and
-//! provider, holding a [`StoredConnection`].
+//! provider, holding a [`StoredConnection`], plus `account_pk` = `{provider}#{account_id}`, the
+//! hash key of the [`ACCOUNT_INDEX`] GSI (projecting `tenant_id`, `user_id`, `provider`).
 //!
-//! Contract: puts are conditional on `version`; delete is unconditional; the refresh lease is
-//! one conditional `UpdateItem` of `refresh_lease_until` that leaves `version` alone.
+//! Contract: puts are conditional on `version` and always (re)write `account_pk`; delete is
+//! unconditional; the refresh lease is one conditional `UpdateItem` of `refresh_lease_until`
+//! that leaves `version` alone; connections of one account are one (paged) `Query` of the
+//! index, eventually consistent as every GSI read is.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
 use jiff::Timestamp;
 
+use aws_sdk_dynamodb::types::AttributeValue;
+
 use super::items::{self, from_item, to_item, value};
 use super::{DynamoDbStore, Item, conditional, sdk_unavailable};
-use crate::adapters::stored_forms::{EpochMillis, StoredConnection};
-use crate::domain::ConnectionKey;
+use crate::adapters::stored_forms::{EpochMillis, StoredConnection, owner};
+use crate::domain::{ConnectionKey, Provider};
 use crate::ports::{ConnectionRecord, ConnectionStore, StoreError, WriteCondition};
+
+/// The GSI of connections by provider account; also declared in the SAM template and
+/// [`super::create_table`].
+pub(super) const ACCOUNT_INDEX: &str = "account-index";
+/// Its hash key attribute.
+pub(super) const ACCOUNT_PK: &str = "account_pk";
 
 fn connection_key(key: &ConnectionKey) -> Item {
     items::key(format!("T#{}#U#{}", key.tenant, key.user), &format!("CONN#{}", key.provider.as_str()))
+}
+
+fn account_pk(provider: Provider, account_id: &str) -> AttributeValue {
+    AttributeValue::S(format!("{}#{account_id}", provider.as_str()))
+}
+
+/// What [`ACCOUNT_INDEX`] projects of a connection item.
+#[derive(serde::Deserialize)]
+struct AccountIndexEntry {
+    tenant_id: String,
+    user_id: String,
+    provider: String,
 }
 
 #[async_trait]
@@ -31,7 +54,9 @@ impl ConnectionStore for DynamoDbStore {
         fields(table = %self.table, tenant = %record.key.tenant, user = %record.key.user, version = record.version)
     )]
     async fn put_connection(&self, record: &ConnectionRecord, condition: WriteCondition) -> Result<(), StoreError> {
-        let item = to_item(&StoredConnection::from_record(record), connection_key(&record.key));
+        let mut key = connection_key(&record.key);
+        key.insert(ACCOUNT_PK.to_owned(), account_pk(record.key.provider, &record.account_id));
+        let item = to_item(&StoredConnection::from_record(record), key);
         self.put_item_if(item, condition, "version").await
     }
 
@@ -74,6 +99,38 @@ impl ConnectionStore for DynamoDbStore {
             .send()
             .await;
         Ok(conditional("UpdateItem", result)?.is_some())
+    }
+
+    #[tracing::instrument(skip_all, fields(table = %self.table, provider = %provider))]
+    async fn connections_of_account(
+        &self,
+        provider: Provider,
+        account_id: &str,
+    ) -> Result<Vec<ConnectionKey>, StoreError> {
+        let mut keys = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ACCOUNT_INDEX)
+                .key_condition_expression("#account = :account")
+                .expression_attribute_names("#account", ACCOUNT_PK)
+                .expression_attribute_values(":account", account_pk(provider, account_id))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|err| sdk_unavailable("Query", err))?;
+            for item in output.items.unwrap_or_default() {
+                let entry: AccountIndexEntry = from_item(item)?;
+                keys.push(owner(&entry.tenant_id, &entry.user_id, &entry.provider)?);
+            }
+            match output.last_evaluated_key.filter(|key| !key.is_empty()) {
+                Some(next) => start = Some(next),
+                None => return Ok(keys),
+            }
+        }
     }
 }
 

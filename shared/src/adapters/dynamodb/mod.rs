@@ -10,6 +10,10 @@
 //! | meeting    | `T#{tenant}#S#{session}`    | `MEET`             | `meetings.rs`     |
 //! | budget     | `T#{tenant}#U#{user}`       | `BUDGET#{provider}#{minute}` | `budgets.rs` |
 //!
+//! Connection items also carry `account_pk` = `{provider}#{account_id}`, the hash key of the
+//! GSI `account-index` (projecting `tenant_id`, `user_id`, `provider`): which connections, in
+//! any tenant, share one provider account (and so one grant at the provider).
+//!
 //! Besides its key, an item holds its record's stored form (`stored_forms`: the field names
 //! are the attribute names), mapped by `items.rs`: sealed secrets are four attributes under
 //! one prefix (`{p}_ct`, `{p}_nonce`, `{p}_edk` as binary, `{p}_key_id` as string); timestamps

@@ -7,18 +7,20 @@ use std::time::Duration;
 use aws_sdk_dynamodb::client::Waiters;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TimeToLiveSpecification,
-    TimeToLiveStatus,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
+use super::connections::{ACCOUNT_INDEX, ACCOUNT_PK};
 use super::{TTL_ATTRIBUTE, sdk_unavailable, unavailable};
 use crate::ports::StoreError;
 
 /// How long [`create_table`] waits for a new table to become active.
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Creates the calbridge table (on-demand, `pk`/`sk` strings, TTL on `ttl`) for tests and the
-/// local stack; production tables come from the SAM template. An existing table is fine.
+/// Creates the calbridge table (on-demand, `pk`/`sk` strings, TTL on `ttl`, the connections'
+/// [`ACCOUNT_INDEX`]) for tests and the local stack; production tables come from the SAM
+/// template. An existing table is fine.
 #[tracing::instrument(skip_all, fields(table = %table))]
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), StoreError> {
     let key = |name: &str, kind: KeyType| {
@@ -39,6 +41,8 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .attribute_definitions(string_attribute("sk")?)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
+        .attribute_definitions(string_attribute(ACCOUNT_PK)?)
+        .global_secondary_indexes(account_index(key(ACCOUNT_PK, KeyType::Hash)?)?)
         .send()
         .await;
     match created {
@@ -76,4 +80,20 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
             .map_err(|err| sdk_unavailable("UpdateTimeToLive", err))?;
     }
     Ok(())
+}
+
+/// Connections by provider account (`account_pk`), projecting what names their owner.
+fn account_index(hash_key: KeySchemaElement) -> Result<GlobalSecondaryIndex, StoreError> {
+    let projection = Projection::builder()
+        .projection_type(ProjectionType::Include)
+        .non_key_attributes("tenant_id")
+        .non_key_attributes("user_id")
+        .non_key_attributes("provider")
+        .build();
+    GlobalSecondaryIndex::builder()
+        .index_name(ACCOUNT_INDEX)
+        .key_schema(hash_key)
+        .projection(projection)
+        .build()
+        .map_err(unavailable)
 }

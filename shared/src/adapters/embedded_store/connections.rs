@@ -2,7 +2,9 @@
 //! [`StoredConnection`].
 //!
 //! Contract: writes are conditional on `version`; the refresh lease is checked and taken in one
-//! write transaction, at millisecond precision as in DynamoDB, and leaves `version` alone.
+//! write transaction, at millisecond precision as in DynamoDB, and leaves `version` alone;
+//! connections of one provider account are found by a scan (no index: an offline store holds
+//! few).
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -10,7 +12,7 @@ use redb::ReadableTable;
 
 use super::{EmbeddedStore, Table, decode, encode, unavailable};
 use crate::adapters::stored_forms::{EpochMillis, StoredConnection};
-use crate::domain::ConnectionKey;
+use crate::domain::{ConnectionKey, Provider};
 use crate::ports::{ConnectionRecord, ConnectionStore, StoreError, WriteCondition};
 
 pub(super) const CONNECTIONS: Table = Table::new("connections");
@@ -58,6 +60,28 @@ impl ConnectionStore for EmbeddedStore {
             form.refresh_lease_until = Some(EpochMillis(until));
             table.insert(id.as_str(), encode(&form)?.as_slice()).map_err(unavailable)?;
             Ok(true)
+        })
+        .await
+    }
+
+    async fn connections_of_account(
+        &self,
+        provider: Provider,
+        account_id: &str,
+    ) -> Result<Vec<ConnectionKey>, StoreError> {
+        let account_id = account_id.to_owned();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(CONNECTIONS).map_err(unavailable)?;
+            let mut keys = Vec::new();
+            for entry in table.iter().map_err(unavailable)? {
+                let (_, value) = entry.map_err(unavailable)?;
+                let form: StoredConnection = decode(value.value())?;
+                if form.is_of_account(provider, &account_id) {
+                    keys.push(form.key()?);
+                }
+            }
+            Ok(keys)
         })
         .await
     }

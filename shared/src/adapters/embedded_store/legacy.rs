@@ -185,6 +185,7 @@ mod tests {
                 owner: key(),
                 return_to: "https://app.example/done".into(),
                 login_hint: Some("ana@example.com".into()),
+                account_label: None,
                 browser_binding_hash: Some("cd".into()),
                 sealed_pkce_verifier: Some(sealed()),
                 expires_at: at("2026-05-01T12:00:30.9Z"),

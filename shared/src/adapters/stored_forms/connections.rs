@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{Bytes, EpochMillis, Nonce, invalid, owner};
-use crate::domain::ConnectionKey;
+use crate::domain::{ConnectionKey, Provider};
 use crate::ports::{ConnectionRecord, ConnectionStatus, SealedSecret, StoreError};
 
 #[derive(Serialize, Deserialize)]
@@ -62,6 +62,16 @@ impl StoredConnection {
             tokens_edk: Bytes(sealed.encrypted_data_key.clone()),
             tokens_key_id: sealed.key_id.clone(),
         }
+    }
+
+    /// Whether this is a connection of `provider` to its account `account_id`.
+    pub(crate) fn is_of_account(&self, provider: Provider, account_id: &str) -> bool {
+        self.provider == provider.as_str() && self.account_id == account_id
+    }
+
+    /// The key the form names (`tenant_id`, `user_id`, `provider`).
+    pub(crate) fn key(&self) -> Result<ConnectionKey, StoreError> {
+        owner(&self.tenant_id, &self.user_id, &self.provider)
     }
 
     /// The record, if the form is one stored under `key`.

@@ -18,6 +18,8 @@ pub(crate) struct StoredFlow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     login_hint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    account_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     browser_binding_hash: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     verifier_ct: Option<Bytes>,
@@ -39,6 +41,7 @@ impl StoredFlow {
             provider: record.owner.provider.as_str().to_owned(),
             return_to: record.return_to.clone(),
             login_hint: record.login_hint.clone(),
+            account_label: record.account_label.clone(),
             browser_binding_hash: record.browser_binding_hash.clone(),
             verifier_ct: sealed.map(|s| Bytes(s.ciphertext.clone())),
             verifier_nonce: sealed.map(|s| Nonce(s.nonce)),
@@ -66,6 +69,7 @@ impl StoredFlow {
             owner: owner(&self.tenant_id, &self.user_id, &self.provider)?,
             return_to: self.return_to,
             login_hint: self.login_hint,
+            account_label: self.account_label,
             browser_binding_hash: self.browser_binding_hash,
             sealed_pkce_verifier,
             expires_at: self.expires_at,

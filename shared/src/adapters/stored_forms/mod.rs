@@ -48,7 +48,7 @@ fn invalid(attribute: &str) -> StoreError {
 }
 
 /// The owner of a connection or flow, from its three attributes.
-fn owner(tenant_id: &str, user_id: &str, provider: &str) -> Result<ConnectionKey, StoreError> {
+pub(crate) fn owner(tenant_id: &str, user_id: &str, provider: &str) -> Result<ConnectionKey, StoreError> {
     Ok(ConnectionKey::new(
         TenantId::parse(tenant_id).map_err(|_| invalid("tenant_id"))?,
         UserId::parse(user_id).map_err(|_| invalid("user_id"))?,

@@ -11,6 +11,7 @@ use subtle::ConstantTimeEq;
 use url::Url;
 
 use super::ConnectError;
+use super::grants::revoke_unless_shared;
 use crate::app::{App, OAuthProvider};
 use crate::crypto::oauth_state::{self, sha256_hex};
 use crate::crypto::tokens::{self, StoredTokens};
@@ -174,15 +175,12 @@ async fn complete(
         FailureReason::ExchangeFailed
     })?;
 
-    let existing =
-        app.connections.get_connection(&flow.owner).await.map_err(|e| server_error("reading the connection", &e))?;
     let required = &oauth.required_scopes;
-    let granted = grant.granted_scopes.clone().unwrap_or_else(|| required.clone());
+    // Google always reports what was granted; a response that does not say is taken as
+    // granting nothing, never as granting everything asked for.
+    let granted = grant.granted_scopes.clone().unwrap_or_default();
     if !required.missing_from(&granted).is_empty() {
-        // Revoke what was just granted, unless an existing connection shares the grant.
-        if existing.is_none() {
-            revoke_quietly(oauth, &grant).await;
-        }
+        revoke_refused_grant(app, oauth, flow.owner.provider, &grant).await;
         return Err(FailureReason::InsufficientScope);
     }
     let account = oauth.client.identify(&grant).await.map_err(|e| {
@@ -259,7 +257,9 @@ async fn store_connection(
         };
         let condition = existing.as_ref().map_or(WriteCondition::Absent, |r| WriteCondition::Version(r.version));
         match app.connections.put_connection(&record, condition).await {
-            Ok(()) => Ok(previous_tokens.filter(|_| !same_account)),
+            Ok(()) => Ok(previous_tokens
+                .filter(|_| !same_account)
+                .and_then(|tokens| existing.as_ref().map(|r| (r.account_id.clone(), tokens)))),
             Err(StoreError::ConditionFailed) => Err(StoreAttempt::Lost),
             Err(e) => Err(failed("storing the connection", &e)),
         }
@@ -267,11 +267,19 @@ async fn store_connection(
     .await;
     match stored {
         Ok(replaced) => {
-            if let Some(previous) = replaced {
-                // The user switched accounts: the old grant is no longer reachable.
-                if let Err(e) = oauth.client.revoke(&previous.refresh_token).await {
-                    log_provider_error("revoking the replaced account's grant", &e);
-                }
+            if let Some((previous_account, previous)) = replaced {
+                // The user switched accounts: the old grant is no longer reachable from this
+                // connection (another may still use it).
+                revoke_unless_shared(
+                    app,
+                    oauth,
+                    owner.provider,
+                    &previous_account,
+                    Some(owner),
+                    &previous.refresh_token,
+                    "account switch",
+                )
+                .await;
             }
             Ok(())
         }
@@ -283,11 +291,16 @@ async fn store_connection(
     }
 }
 
-async fn revoke_quietly(oauth: &OAuthProvider, grant: &TokenGrant) {
-    if let Some(refresh_token) = &grant.refresh_token
-        && let Err(e) = oauth.client.revoke(refresh_token).await
-    {
-        log_provider_error("revoking an unusable grant", &e);
+/// Revokes a fresh grant the connect refused, unless a stored connection (the caller's own
+/// included) uses the same account: revoking would end that connection's grant too. The
+/// account is asked for first; when it cannot be told, nothing is revoked.
+async fn revoke_refused_grant(app: &App, oauth: &OAuthProvider, provider: Provider, grant: &TokenGrant) {
+    let Some(refresh_token) = &grant.refresh_token else { return };
+    match oauth.client.identify(grant).await {
+        Ok(account) => {
+            revoke_unless_shared(app, oauth, provider, &account.id, None, refresh_token, "refused grant").await;
+        }
+        Err(e) => log_provider_error("identifying a refused grant (not revoking it)", &e),
     }
 }
 

@@ -1,15 +1,15 @@
-//! What the app may know about a connection, and disconnecting it (revoke, then erase).
+//! What the app may know about a connection, and disconnecting it (revoke unless the grant is
+//! shared, then erase).
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::ConnectError;
-use super::callback::log_provider_error;
+use super::grants::{Revocation, revoke_unless_shared};
 use crate::app::App;
 use crate::crypto::tokens;
 use crate::domain::{ConnectionKey, Provider};
 use crate::errors::ErrorChain;
-use crate::ports::OAuthError;
 
 /// What the app may know about a connection; never a token.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -63,28 +63,59 @@ pub async fn status(app: &App, owner: &ConnectionKey) -> Result<ConnectionView, 
     })
 }
 
-/// Revokes at the provider, then deletes. The delete happens even when revocation fails: the user's
-/// intent to disconnect wins, and the failure is logged for follow-up.
+/// What a disconnect did: the connection is gone either way; `revoked` says whether the grant
+/// is known to be gone at the provider, and when not, `revoke_skipped_reason` says why.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct Disconnected {
+    pub disconnected: bool,
+    pub revoked: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoke_skipped_reason: Option<&'static str>,
+}
+
+impl Disconnected {
+    fn after(revocation: Result<Revocation, &'static str>) -> Self {
+        let reason = match revocation {
+            Ok(revocation) if revocation.is_revoked() => None,
+            Ok(Revocation::SkippedShared) => Some("grant_shared"),
+            Ok(_) => Some("revocation_failed"),
+            Err(reason) => Some(reason),
+        };
+        Self { disconnected: true, revoked: reason.is_none(), revoke_skipped_reason: reason }
+    }
+}
+
+/// Revokes at the provider unless another connection shares the grant, then deletes. The
+/// delete happens even when revocation fails: the user's intent to disconnect wins, and the
+/// failure is logged for follow-up. Nothing connected is a disconnect with nothing to revoke.
 #[tracing::instrument(skip_all, fields(tenant = %owner.tenant, user = %owner.user, provider = %owner.provider))]
-pub async fn disconnect(app: &App, owner: &ConnectionKey) -> Result<(), ConnectError> {
+pub async fn disconnect(app: &App, owner: &ConnectionKey) -> Result<Disconnected, ConnectError> {
     let oauth = app.oauth(owner.provider)?;
     let Some(record) = app.connections.get_connection(owner).await? else {
-        return Ok(());
+        return Ok(Disconnected::after(Err("not_connected")));
     };
-    match tokens::open(&app.vault, owner, &record.sealed_tokens).await {
-        Ok(stored) => match oauth.client.revoke(&stored.refresh_token).await {
-            Ok(()) => tracing::info!("grant revoked at {}", owner.provider),
-            // Already revoked or expired at the provider: nothing left to revoke.
-            Err(OAuthError::InvalidGrant) => {
-                tracing::info!("grant was already invalid at {}", owner.provider)
-            }
-            Err(e) => log_provider_error("revocation (deleting anyway)", &e),
-        },
+    let revocation = match tokens::open(&app.vault, owner, &record.sealed_tokens).await {
+        Ok(stored) => Ok(revoke_unless_shared(
+            app,
+            oauth,
+            owner.provider,
+            &record.account_id,
+            Some(owner),
+            &stored.refresh_token,
+            "disconnect",
+        )
+        .await),
         Err(e) => {
-            tracing::error!(error = %ErrorChain(&e), "stored tokens do not open; deleting without revocation")
+            tracing::error!(error = %ErrorChain(&e), "stored tokens do not open; deleting without revocation");
+            Err("tokens_unreadable")
         }
-    }
+    };
     app.connections.delete_connection(owner).await?;
-    tracing::info!("connection deleted");
-    Ok(())
+    let outcome = Disconnected::after(revocation);
+    tracing::info!(
+        revoked = outcome.revoked,
+        revoke_skipped_reason = outcome.revoke_skipped_reason,
+        "connection deleted"
+    );
+    Ok(outcome)
 }
