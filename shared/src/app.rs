@@ -25,7 +25,7 @@ use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig};
 use crate::crypto::vault::Vault;
 use crate::domain::{AllowedReturnTo, Provider, ScopeSet, UnknownProvider};
 use crate::ports::{
-    Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore, OAuthClient, SecretSource, Secrets,
+    BookingLinkStore, Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore, OAuthClient, SecretSource, Secrets,
     SyncStore, SystemClock,
 };
 use crate::usecases::retry::RetryPolicy;
@@ -41,6 +41,8 @@ pub struct Settings {
     pub identity: crate::http::Identity,
     pub sync: crate::config::SyncConfig,
     pub meet: crate::config::MeetConfig,
+    /// The API's public base URL, which booking-link URLs are built on.
+    pub public_api_url: Url,
 }
 
 /// One provider a user can connect: its OAuth client and the flow's settings for it.
@@ -77,6 +79,7 @@ pub struct App {
     pub flows: Arc<dyn FlowStore>,
     pub syncs: Arc<dyn SyncStore>,
     pub meetings: Arc<dyn MeetingStore>,
+    pub booking_links: Arc<dyn BookingLinkStore>,
     pub vault: Arc<Vault>,
     pub calendar: Arc<dyn GoogleCalendar>,
     /// How Google API calls are retried.
@@ -99,11 +102,20 @@ pub struct Stores {
     pub flows: Arc<dyn FlowStore>,
     pub syncs: Arc<dyn SyncStore>,
     pub meetings: Arc<dyn MeetingStore>,
+    pub booking_links: Arc<dyn BookingLinkStore>,
 }
 
 impl Stores {
-    pub fn of<S: ConnectionStore + FlowStore + SyncStore + MeetingStore + 'static>(store: Arc<S>) -> Self {
-        Self { connections: store.clone(), flows: store.clone(), syncs: store.clone(), meetings: store }
+    pub fn of<S: ConnectionStore + FlowStore + SyncStore + MeetingStore + BookingLinkStore + 'static>(
+        store: Arc<S>,
+    ) -> Self {
+        Self {
+            connections: store.clone(),
+            flows: store.clone(),
+            syncs: store.clone(),
+            meetings: store.clone(),
+            booking_links: store,
+        }
     }
 }
 
@@ -145,8 +157,8 @@ impl App {
                 let aws = aws.as_ref().expect("AWS config is loaded for Secrets Manager");
                 Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws), secret_id, &providers))
             }
-            SecretsConfig::Inline { client_secrets, state_signing_key } => {
-                Arc::new(InlineSecrets::new(client_secrets, state_signing_key))
+            SecretsConfig::Inline { client_secrets, state_signing_key, booking_signing_keys } => {
+                Arc::new(InlineSecrets::new(client_secrets, state_signing_key, booking_signing_keys))
             }
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -173,11 +185,13 @@ impl App {
                 },
                 sync: config.sync,
                 meet: config.meet,
+                public_api_url: config.public_api_url,
             },
             connections: stores.connections,
             flows: stores.flows,
             syncs: stores.syncs,
             meetings: stores.meetings,
+            booking_links: stores.booking_links,
             vault: Arc::new(Vault::new(keys)),
             calendar,
             retry,

@@ -28,6 +28,7 @@ async fn setup() -> StoreUnderTest {
         flows: store.clone(),
         syncs: store.clone(),
         meetings: store.clone(),
+        booking_links: store.clone(),
         keys: Arc::new(LocalKeyProvider::new(calbridge::crypto::random::bytes::<32>())),
         raw: Arc::new(EmbeddedRaw(store)),
     }

@@ -10,7 +10,7 @@ use lambda_e2e::template::{Deployment, Evaluator, FunctionSpec, Route, SamTempla
 use serde_json::Value;
 
 /// The HTTP contract: (method, path, package, JWT).
-const ROUTES: [(&str, &str, &str, bool); 13] = [
+const ROUTES: [(&str, &str, &str, bool); 16] = [
     ("POST", "/connections/{provider}/authorize", "auth-start", true),
     ("GET", "/connections/{provider}/launch", "auth-start", false),
     ("GET", "/connections/{provider}/callback", "auth-callback", false),
@@ -19,6 +19,9 @@ const ROUTES: [(&str, &str, &str, bool); 13] = [
     ("GET", "/calendars", "list-calendars", true),
     ("PUT", "/calendars/selected", "list-calendars", true),
     ("POST", "/availability", "get-availability", true),
+    ("POST", "/booking-links", "get-availability", true),
+    ("DELETE", "/booking-links/{id}", "get-availability", true),
+    ("GET", "/booking/{token}/slots", "get-availability", false),
     ("POST", "/appointments/{id}/sync", "sync-appointment", true),
     ("GET", "/appointments/{id}/sync", "sync-appointment", true),
     ("POST", "/sessions/{session_id}/meeting", "create-meet", true),

@@ -42,10 +42,23 @@ pub fn request(event: &Value) -> lambda_http::Request {
     lambda_http::request::from_str(&event.to_string()).expect("sample events deserialise")
 }
 
+/// The event as sent by `user` of `tenant` (a token without the service scope).
 pub fn as_user(mut event: Value, tenant: &str, user: &str) -> Value {
     let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
     claims["sub"] = user.into();
     claims["tenant_id"] = tenant.into();
+    if let Some(claims) = claims.as_object_mut() {
+        claims.remove("scope");
+        claims.remove("scp");
+    }
+    event
+}
+
+/// The event as sent by the app's service for `tenant` (a token with the service scope).
+pub fn as_service(mut event: Value, tenant: &str) -> Value {
+    let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
+    claims["tenant_id"] = tenant.into();
+    claims["scope"] = "calbridge/service".into();
     event
 }
 

@@ -8,12 +8,14 @@
 //! | flow step  | `FLOW#{kind}#{id_hash}`     | `FLOW`             | `flows.rs`        |
 //! | sync       | `T#{tenant}#A#{appointment}`| `SYNC`             | `syncs.rs`        |
 //! | meeting    | `T#{tenant}#S#{session}`    | `MEET`             | `meetings.rs`     |
+//! | booking    | `T#{tenant}`                | `BOOKING#{link id}`| `booking_links.rs`|
 //!
 //! Besides its key, an item holds its record's stored form (`stored_forms`: the field names
 //! are the attribute names), mapped by `items.rs`: sealed secrets are four attributes under
 //! one prefix (`{p}_ct`, `{p}_nonce`, `{p}_edk` as binary, `{p}_key_id` as string); timestamps
-//! are RFC 3339 strings; leases are epoch milliseconds; absent optionals are omitted. Flow
-//! items also carry `ttl` (epoch seconds) so DynamoDB reaps abandoned consents.
+//! are RFC 3339 strings; leases are epoch milliseconds; absent optionals are omitted. Flow and
+//! booking-link items also carry `ttl` (epoch seconds) so DynamoDB reaps abandoned consents and
+//! expired links.
 //!
 //! Contract: writes are conditional (`attribute_not_exists(pk)` to create, `version = :v` or
 //! `revision = :v` to replace, which is false for a deleted item, so a late writer cannot
@@ -22,6 +24,7 @@
 //! A failed condition is [`StoreError::ConditionFailed`], an item that does not parse is
 //! [`StoreError::Corrupt`] naming the attribute, anything else is [`StoreError::Unavailable`].
 
+mod booking_links;
 mod connections;
 mod flows;
 mod items;

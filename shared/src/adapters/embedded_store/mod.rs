@@ -8,10 +8,12 @@
 //! base64 (`json.rs`); nothing secret is stored unsealed. redb is synchronous, so calls run on
 //! the blocking pool.
 //!
-//! One file per record family (`connections.rs`, `flows.rs`, `syncs.rs`, `meetings.rs`), each
+//! One file per record family (`connections.rs`, `flows.rs`, `syncs.rs`, `meetings.rs`,
+//! `booking_links.rs`), each
 //! with its redb table, its key and its trait; files written before the shared stored forms are
 //! read through `legacy.rs`.
 
+mod booking_links;
 mod connections;
 mod flows;
 mod json;
@@ -26,6 +28,7 @@ use redb::{Database, ReadableTable, TableDefinition};
 
 use crate::domain::ConnectionKey;
 use crate::ports::{StoreError, WriteCondition};
+use booking_links::BOOKING_LINKS;
 use connections::{CONNECTIONS, connection_key};
 use flows::FLOWS;
 use json::{EmbeddedForm, decode, encode};
@@ -62,7 +65,7 @@ impl EmbeddedStore {
 
     fn init(db: Database) -> Result<Self, StoreError> {
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [CONNECTIONS, FLOWS, SYNCS, MEETINGS] {
+        for table in [CONNECTIONS, FLOWS, SYNCS, MEETINGS, BOOKING_LINKS] {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)?;
