@@ -243,7 +243,9 @@ async fn a_user_mints_for_themselves_only_and_may_revoke_their_own_links() {
     assert_eq!(own.status(), 201, "{:?}", body_json(&own));
     let own = body_json(&own);
     let served = body_json(&slots(&h, own["token"].as_str().unwrap(), WEDNESDAY_MORNING).await);
-    assert_eq!(served["slots"][0]["start"], "2026-12-02T14:30:00Z", "09:00 is the user's own busy time");
+    // 09:00 is the user's busy time, 09:30 and 09:45 run into extra_busy with the buffer.
+    assert_eq!(starts(&served), ["2026-12-02T16:00:00Z", "2026-12-02T16:15:00Z", "2026-12-02T16:30:00Z"]);
+    assert!(served["slots"].as_array().unwrap().iter().all(|s| s["user_ids"] == json!([USER])));
 
     // and a colleague may not revoke it, the user may
     let revoke_event = event("get-availability/booking-revoke.json");
