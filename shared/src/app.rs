@@ -25,8 +25,8 @@ use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig};
 use crate::crypto::vault::Vault;
 use crate::domain::{AllowedReturnTo, Provider, ScopeSet, UnknownProvider};
 use crate::ports::{
-    BookingLinkStore, Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore, OAuthClient, SecretSource, Secrets,
-    SyncStore, SystemClock,
+    BookingLinkStore, Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore, OAuthClient,
+    SecretSource, Secrets, SyncStore, SystemClock,
 };
 use crate::usecases::retry::RetryPolicy;
 

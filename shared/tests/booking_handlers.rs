@@ -138,11 +138,7 @@ async fn the_service_mints_a_link_whose_slots_are_served_without_a_jwt() {
 async fn without_a_range_the_whole_window_is_served_and_users_who_cannot_be_read_fail_closed() {
     // given a link for the user and someone who never connected
     let h = two_connected_users().await;
-    let minted = send(
-        &h,
-        as_service(mint_event(|b| b["user_ids"] = json!([USER, "never-connected"])), TENANT),
-    )
-    .await;
+    let minted = send(&h, as_service(mint_event(|b| b["user_ids"] = json!([USER, "never-connected"])), TENANT)).await;
     assert_eq!(minted.status(), 201);
     let token = body_json(&minted)["token"].as_str().unwrap().to_owned();
 

@@ -523,10 +523,9 @@ async fn booking_keys_come_from_the_secret_or_are_derived_from_the_state_key() {
     let keys = listed.load().await.unwrap().booking_signing_keys;
     assert_eq!(keys.key_ids().collect::<Vec<_>>(), ["k2", "k1"]);
 
-    let derived = secret_with(&format!(
-        r#"{{"google_client_secret": "{CLIENT_SECRET}", "state_signing_key": "{state_key}"}}"#
-    ))
-    .await;
+    let derived =
+        secret_with(&format!(r#"{{"google_client_secret": "{CLIENT_SECRET}", "state_signing_key": "{state_key}"}}"#))
+            .await;
     assert_eq!(derived.load().await.unwrap().booking_signing_keys.signing_key_id(), DERIVED_KEY_ID);
 
     let short = base64::engine::general_purpose::STANDARD.encode([3u8; 16]);
@@ -537,7 +536,10 @@ async fn booking_keys_come_from_the_secret_or_are_derived_from_the_state_key() {
         .await;
         match source.load().await {
             Err(SecretsError::Malformed(message)) => {
-                assert!(message.contains("booking signing keys") || message.contains("booking_signing_keys"), "{message}");
+                assert!(
+                    message.contains("booking signing keys") || message.contains("booking_signing_keys"),
+                    "{message}"
+                );
                 assert!(!message.contains(&short), "{message}");
             }
             Err(other) => panic!("{bad}: expected Malformed, got {other:?}"),

@@ -254,7 +254,8 @@ impl Config {
             Some(raw) => env.parse_url("PUBLIC_API_URL", raw.trim_end_matches('/')),
             None => google.as_ref().map(GoogleConfig::api_base_url),
         };
-        if env.optional("BOOKING_SIGNING_KEYS").is_some() && matches!(secrets, Some(SecretsConfig::SecretsManager { .. }))
+        if env.optional("BOOKING_SIGNING_KEYS").is_some()
+            && matches!(secrets, Some(SecretsConfig::SecretsManager { .. }))
         {
             env.problem("BOOKING_SIGNING_KEYS is for inline secrets; put booking_signing_keys in the secret instead");
         }

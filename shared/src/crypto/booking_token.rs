@@ -189,13 +189,8 @@ pub fn new_link_id() -> BookingLinkId {
 pub fn mint(keys: &BookingSigningKeys, claims: &BookingClaims) -> String {
     assert!(valid_link_id(claims.link_id.as_str()), "booking link ids are base64url");
     let key = &keys.keys[0];
-    let payload = format!(
-        "{VERSION}.{}.{}.{}.{}",
-        key.id,
-        claims.link_id,
-        claims.expires_at.as_second(),
-        claims.tenant
-    );
+    let payload =
+        format!("{VERSION}.{}.{}.{}.{}", key.id, claims.link_id, claims.expires_at.as_second(), claims.tenant);
     let tag = mac(key, &payload).finalize().into_bytes();
     format!("{}.{}", B64URL.encode(payload), B64URL.encode(tag))
 }

@@ -57,9 +57,8 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
 fn timestamp_param(request: &Request, name: &'static str) -> Result<Option<Timestamp>, ApiError> {
     edge::query_param(request, name)
         .map(|raw| {
-            raw.parse::<Timestamp>().map_err(|_| {
-                ApiError::bad_request("invalid_request", format!("{name} must be an RFC 3339 timestamp"))
-            })
+            raw.parse::<Timestamp>()
+                .map_err(|_| ApiError::bad_request("invalid_request", format!("{name} must be an RFC 3339 timestamp")))
         })
         .transpose()
 }

@@ -206,15 +206,21 @@ pub async fn slots(
 pub async fn revoke(app: &App, caller: &Principal, id: &str) -> Result<(), BookingError> {
     let id = BookingLinkId::parse(id).map_err(|_| BookingError::NotFound)?;
     let tenant = caller.tenant();
-    let record =
-        app.booking_links.get_booking_link(tenant, &id).await.map_err(BookingError::Store)?.ok_or(BookingError::NotFound)?;
+    let record = app
+        .booking_links
+        .get_booking_link(tenant, &id)
+        .await
+        .map_err(BookingError::Store)?
+        .ok_or(BookingError::NotFound)?;
     let allowed = match (&record.created_by, caller.user()) {
         (_, None) => true,
         (BookingLinkCreator::User(creator), Some(user)) => creator == user,
         (BookingLinkCreator::Service, Some(_)) => false,
     };
     if !allowed {
-        return Err(ActingError::Forbidden("only the service or the user who minted a booking link may revoke it").into());
+        return Err(
+            ActingError::Forbidden("only the service or the user who minted a booking link may revoke it").into()
+        );
     }
     if !app.booking_links.revoke_booking_link(tenant, &id).await.map_err(BookingError::Store)? {
         return Err(BookingError::NotFound);

@@ -15,9 +15,10 @@ use base64::Engine as _;
 use calbridge::crypto::vault::{Vault, VaultError};
 use calbridge::domain::{AppointmentId, BookingLinkId, ConnectionKey, Interval, Provider, SessionId, TenantId, UserId};
 use calbridge::ports::{
-    BookingLinkCreator, BookingLinkRecord, BookingLinkStore, ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError,
-    KeyProvider, MeetingCreator, MeetingRecord, MeetingState, MeetingStore, SealPurpose, SealedSecret, StoreError,
-    SyncRecord, SyncStatus, SyncStore, WriteCondition,
+    BookingLinkCreator, BookingLinkRecord, BookingLinkStore, ConnectionRecord, ConnectionStatus, ConnectionStore,
+    EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError, KeyProvider, MeetingCreator, MeetingRecord,
+    MeetingState, MeetingStore, SealPurpose, SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore,
+    WriteCondition,
 };
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
@@ -640,7 +641,8 @@ fn booking_link(tenant: &str, id: &str, created_by: BookingLinkCreator) -> Booki
 }
 
 pub async fn booking_link_round_trips_is_created_once_and_revokes(s: StoreUnderTest) {
-    let by_user = booking_link("t1", "AAECAwQFBgcICQoLDA0ODw", BookingLinkCreator::User(UserId::parse("dr-lee").unwrap()));
+    let by_user =
+        booking_link("t1", "AAECAwQFBgcICQoLDA0ODw", BookingLinkCreator::User(UserId::parse("dr-lee").unwrap()));
     let (tenant, id) = (by_user.tenant.clone(), by_user.id.clone());
     assert_eq!(s.booking_links.get_booking_link(&tenant, &id).await.unwrap(), None);
     assert!(!s.booking_links.revoke_booking_link(&tenant, &id).await.unwrap(), "revoking nothing creates nothing");
