@@ -25,8 +25,8 @@ use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig};
 use crate::crypto::vault::Vault;
 use crate::domain::{AllowedReturnTo, Provider, ScopeSet, UnknownProvider};
 use crate::ports::{
-    CallBudget, Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore, OAuthClient,
-    SecretSource, Secrets, SyncStore, SystemClock,
+    BookingLinkStore, CallBudget, Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore,
+    OAuthClient, SecretSource, Secrets, SyncStore, SystemClock,
 };
 use crate::usecases::retry::RetryPolicy;
 
@@ -43,6 +43,8 @@ pub struct Settings {
     pub meet: crate::config::MeetConfig,
     /// Calendar API calls allowed per user and minute ([`App::budget`]).
     pub google_calls_per_user_minute: u32,
+    /// The API's public base URL, which booking-link URLs are built on.
+    pub public_api_url: Url,
 }
 
 /// One provider a user can connect: its OAuth client and the flow's settings for it.
@@ -85,6 +87,7 @@ pub struct App {
     pub meetings: Arc<dyn MeetingStore>,
     /// Calendar API calls spent per user and minute, shared by every container.
     pub budget: Arc<dyn CallBudget>,
+    pub booking_links: Arc<dyn BookingLinkStore>,
     pub vault: Arc<Vault>,
     pub calendar: Arc<dyn GoogleCalendar>,
     /// How Google API calls are retried.
@@ -108,16 +111,20 @@ pub struct Stores {
     pub syncs: Arc<dyn SyncStore>,
     pub meetings: Arc<dyn MeetingStore>,
     pub budget: Arc<dyn CallBudget>,
+    pub booking_links: Arc<dyn BookingLinkStore>,
 }
 
 impl Stores {
-    pub fn of<S: ConnectionStore + FlowStore + SyncStore + MeetingStore + CallBudget + 'static>(store: Arc<S>) -> Self {
+    pub fn of<S: ConnectionStore + FlowStore + SyncStore + MeetingStore + CallBudget + BookingLinkStore + 'static>(
+        store: Arc<S>,
+    ) -> Self {
         Self {
             connections: store.clone(),
             flows: store.clone(),
             syncs: store.clone(),
             meetings: store.clone(),
-            budget: store,
+            budget: store.clone(),
+            booking_links: store,
         }
     }
 }
@@ -160,8 +167,8 @@ impl App {
                 let aws = aws.as_ref().expect("AWS config is loaded for Secrets Manager");
                 Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws), secret_id, &providers))
             }
-            SecretsConfig::Inline { client_secrets, state_signing_key } => {
-                Arc::new(InlineSecrets::new(client_secrets, state_signing_key))
+            SecretsConfig::Inline { client_secrets, state_signing_key, booking_signing_keys } => {
+                Arc::new(InlineSecrets::new(client_secrets, state_signing_key, booking_signing_keys))
             }
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -189,12 +196,14 @@ impl App {
                 sync: config.sync,
                 meet: config.meet,
                 google_calls_per_user_minute: google.calls_per_user_minute,
+                public_api_url: config.public_api_url,
             },
             connections: stores.connections,
             flows: stores.flows,
             syncs: stores.syncs,
             meetings: stores.meetings,
             budget: stores.budget,
+            booking_links: stores.booking_links,
             vault: Arc::new(Vault::new(keys)),
             calendar,
             retry,

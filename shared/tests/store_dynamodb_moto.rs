@@ -107,7 +107,8 @@ async fn setup() -> StoreUnderTest {
         flows: store.clone(),
         syncs: store.clone(),
         meetings: store.clone(),
-        budget: store,
+        budget: store.clone(),
+        booking_links: store,
         keys: Arc::new(kms_provider().await),
         raw: Arc::new(DynamoDbRaw { client, table }),
     }
@@ -324,6 +325,48 @@ async fn flow_item_follows_the_documented_layout_with_a_ttl() {
 }
 
 #[tokio::test]
+async fn booking_link_item_follows_the_documented_layout_with_a_ttl() {
+    use calbridge::domain::{BookingLinkId, Interval, TenantId, UserId};
+    use calbridge::ports::{BookingLinkCreator, BookingLinkRecord, BookingLinkStore};
+
+    let (client, table) = fresh_table().await;
+    let store = DynamoDbStore::new(client.clone(), table.clone());
+    let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+    let rules = serde_json::json!({
+        "duration_minutes": 30, "time_zone": "Europe/Paris",
+        "working_hours": [{"days": ["mon"], "start": "09:00", "end": "12:00"}]
+    });
+    let record = BookingLinkRecord {
+        tenant: TenantId::parse("t1").unwrap(),
+        id: BookingLinkId::parse("AAECAwQFBgcICQoLDA0ODw").unwrap(),
+        created_by: BookingLinkCreator::User(UserId::parse("dr-lee").unwrap()),
+        user_ids: vec![UserId::parse("dr-lee").unwrap()],
+        window: Interval::new(at("2026-12-01T00:00:00Z"), at("2026-12-08T00:00:00Z")).unwrap(),
+        rules: serde_json::from_value(rules).unwrap(),
+        expires_at: at("2026-05-01T12:00:30Z"),
+        revoked: false,
+        created_at: at("2026-04-01T00:00:00Z"),
+    };
+    store.put_booking_link(&record).await.unwrap();
+
+    let item = raw_item(&client, &table, "T#t1", "BOOKING#AAECAwQFBgcICQoLDA0ODw").await.unwrap();
+    assert_eq!(s(&item, "tenant_id"), "t1");
+    assert_eq!(s(&item, "link_id"), "AAECAwQFBgcICQoLDA0ODw");
+    assert_eq!(s(&item, "created_by"), "user");
+    assert_eq!(s(&item, "created_by_user"), "dr-lee");
+    assert_eq!(s(&item, "time_min"), "2026-12-01T00:00:00Z");
+    let stored_rules: serde_json::Value = serde_json::from_str(&s(&item, "rules")).unwrap();
+    assert_eq!(stored_rules["time_zone"], "Europe/Paris");
+    assert_eq!(item.get("revoked"), Some(&AttributeValue::Bool(false)));
+    assert_eq!(n(&item, "ttl"), (1_777_636_830 + 24 * 3600).to_string(), "ttl is a day after expires_at");
+
+    assert!(store.revoke_booking_link(&record.tenant, &record.id).await.unwrap());
+    let item = raw_item(&client, &table, "T#t1", "BOOKING#AAECAwQFBgcICQoLDA0ODw").await.unwrap();
+    assert_eq!(item.get("revoked"), Some(&AttributeValue::Bool(true)));
+    assert_eq!(n(&item, "ttl"), (1_777_636_830 + 24 * 3600).to_string(), "revoking keeps the ttl");
+}
+
+#[tokio::test]
 async fn a_malformed_item_is_corrupt_naming_the_attribute() {
     let (client, table) = fresh_table().await;
     let store = DynamoDbStore::new(client.clone(), table.clone());
@@ -488,6 +531,46 @@ async fn loads_the_client_secret_and_signing_key() {
     assert_eq!(secrets.client_secret(Provider::Google).unwrap().expose_secret(), CLIENT_SECRET);
     assert_eq!(secrets.state_signing_key.expose_secret(), &signing_key);
     assert!(!format!("{source:?}").contains(CLIENT_SECRET));
+}
+
+#[tokio::test]
+async fn booking_keys_come_from_the_secret_or_are_derived_from_the_state_key() {
+    use calbridge::crypto::booking_token::DERIVED_KEY_ID;
+    let state_key = base64::engine::general_purpose::STANDARD.encode([5u8; 32]);
+    let (k2, k1) = (
+        base64::engine::general_purpose::STANDARD.encode([2u8; 32]),
+        base64::engine::general_purpose::STANDARD.encode([1u8; 32]),
+    );
+    let listed = secret_with(&format!(
+        r#"{{"google_client_secret": "{CLIENT_SECRET}", "state_signing_key": "{state_key}", "booking_signing_keys": "k2:{k2},k1:{k1}"}}"#
+    ))
+    .await;
+    let keys = listed.load().await.unwrap().booking_signing_keys;
+    assert_eq!(keys.key_ids().collect::<Vec<_>>(), ["k2", "k1"]);
+
+    let derived =
+        secret_with(&format!(r#"{{"google_client_secret": "{CLIENT_SECRET}", "state_signing_key": "{state_key}"}}"#))
+            .await;
+    assert_eq!(derived.load().await.unwrap().booking_signing_keys.signing_key_id(), DERIVED_KEY_ID);
+
+    let short = base64::engine::general_purpose::STANDARD.encode([3u8; 16]);
+    for bad in [format!(r#""k1:{short}""#), "42".to_owned(), r#""""#.to_owned()] {
+        let source = secret_with(&format!(
+            r#"{{"google_client_secret": "{CLIENT_SECRET}", "state_signing_key": "{state_key}", "booking_signing_keys": {bad}}}"#
+        ))
+        .await;
+        match source.load().await {
+            Err(SecretsError::Malformed(message)) => {
+                assert!(
+                    message.contains("booking signing keys") || message.contains("booking_signing_keys"),
+                    "{message}"
+                );
+                assert!(!message.contains(&short), "{message}");
+            }
+            Err(other) => panic!("{bad}: expected Malformed, got {other:?}"),
+            Ok(_) => panic!("{bad}: accepted"),
+        }
+    }
 }
 
 #[tokio::test]

@@ -29,6 +29,7 @@ async fn setup() -> StoreUnderTest {
         syncs: store.clone(),
         meetings: store.clone(),
         budget: store.clone(),
+        booking_links: store.clone(),
         keys: Arc::new(LocalKeyProvider::new(calbridge::crypto::random::bytes::<32>())),
         raw: Arc::new(EmbeddedRaw(store)),
     }

@@ -38,7 +38,8 @@ pub type Route = apigw::Route<Function>;
 /// The HTTP API's routes: the same table as `template.yaml`, taken from each function's own
 /// route list.
 pub fn routes() -> Vec<Route> {
-    let public = &[auth_start::LAUNCH, auth_start::LAUNCH_CONTINUE, auth_callback::CALLBACK];
+    let public =
+        &[auth_start::LAUNCH, auth_start::LAUNCH_CONTINUE, auth_callback::CALLBACK, get_availability::BOOKING_SLOTS];
     let functions: [(Function, &[calbridge::http::Route]); 7] = [
         (Function::AuthStart, auth_start::ROUTES),
         (Function::AuthCallback, auth_callback::ROUTES),

@@ -2,8 +2,10 @@
 //!
 //! The secret's `SecretString` is a JSON object with one `<provider>_client_secret` per
 //! configured provider and the state-signing key:
-//! `{"google_client_secret": "...", "state_signing_key": "<base64 of at least 32 bytes>"}`.
-//! Other fields are ignored, so the secret can carry notes or rotation metadata.
+//! `{"google_client_secret": "...", "state_signing_key": "<base64 of at least 32 bytes>"}`,
+//! and optionally the booking-link signing keys, `"booking_signing_keys": "k2:<base64>,k1:<base64>"`
+//! (the first signs, all verify; without the field one key is derived from the state-signing
+//! key, see [`crate::crypto::booking_token`]). Other fields are ignored, so the secret can carry notes or rotation metadata.
 //!
 //! Contract: a secret that cannot be read (missing, access denied, network) is
 //! [`SecretsError::Unavailable`] with the SDK error as source; one that is read but does not
@@ -16,9 +18,10 @@ use async_trait::async_trait;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata};
 use base64::Engine as _;
 use secrecy::zeroize::Zeroize;
-use secrecy::{SecretBox, SecretString};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 use serde_json::Value;
 
+use crate::crypto::booking_token::BookingSigningKeys;
 use crate::domain::Provider;
 use crate::ports::{AppSecrets, SecretSource, SecretsError, client_secret_field};
 
@@ -98,5 +101,19 @@ fn parse_app_secrets(raw: &str, providers: &[Provider]) -> Result<AppSecrets, Se
         }
         Err(_) => return Err(signing_key_problem()),
     };
-    Ok(AppSecrets { client_secrets, state_signing_key })
+    let booking_signing_keys = match fields.remove("booking_signing_keys") {
+        None => BookingSigningKeys::derived_from_state_key(state_signing_key.expose_secret()),
+        Some(Value::String(mut raw)) => {
+            let parsed = BookingSigningKeys::parse(&raw);
+            raw.zeroize();
+            // The error names an entry's position only.
+            parsed.map_err(|e| SecretsError::Malformed(e.to_string()))?
+        }
+        Some(_) => {
+            return Err(SecretsError::Malformed(
+                "booking_signing_keys must be a string `id:base64,id:base64`".to_owned(),
+            ));
+        }
+    };
+    Ok(AppSecrets { client_secrets, state_signing_key, booking_signing_keys })
 }

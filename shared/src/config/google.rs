@@ -63,6 +63,18 @@ impl GoogleConfig {
         url.set_query(None);
         url
     }
+
+    /// The public base of the API (scheme, host and any stage prefix, no trailing slash), where
+    /// `PUBLIC_API_URL` is not set: the redirect URI without `/connections/google/callback`,
+    /// since Google redirects to this very API.
+    pub fn api_base_url(&self) -> Url {
+        let mut url = self.redirect_uri.clone();
+        let path = url.path().trim_end_matches("/callback").trim_end_matches("/google").to_owned();
+        let path = path.strip_suffix("/connections").unwrap_or(&path).to_owned();
+        url.set_path(&path);
+        url.set_query(None);
+        url
+    }
 }
 
 /// Reads the section; `None` when something is missing or invalid (each problem is recorded).

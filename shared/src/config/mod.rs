@@ -14,7 +14,9 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use secrecy::{SecretBox, SecretString};
+use url::Url;
 
+use crate::crypto::booking_token::BookingSigningKeys;
 use crate::domain::{AllowedReturnTo, Provider};
 use reader::Reader;
 
@@ -41,6 +43,9 @@ pub struct Config {
     pub service_scope: String,
     pub sync: SyncConfig,
     pub meet: MeetConfig,
+    /// The API's public base URL (`PUBLIC_API_URL`, else derived from the Google redirect URI):
+    /// booking-link URLs are built on it.
+    pub public_api_url: Url,
 }
 
 /// How session meetings are created and which links may be attached.
@@ -88,8 +93,13 @@ impl Config {
 pub enum SecretsConfig {
     /// Lambda: one Secrets Manager secret, fetched once per container on first use.
     SecretsManager { secret_id: String },
-    /// Local runs and tests: given directly (`<PROVIDER>_CLIENT_SECRET`, `STATE_SIGNING_KEY`).
-    Inline { client_secrets: BTreeMap<Provider, SecretString>, state_signing_key: SecretBox<Vec<u8>> },
+    /// Local runs and tests: given directly (`<PROVIDER>_CLIENT_SECRET`, `STATE_SIGNING_KEY`,
+    /// optionally `BOOKING_SIGNING_KEYS`).
+    Inline {
+        client_secrets: BTreeMap<Provider, SecretString>,
+        state_signing_key: SecretBox<Vec<u8>>,
+        booking_signing_keys: Option<BookingSigningKeys>,
+    },
 }
 
 impl std::fmt::Debug for SecretsConfig {
@@ -157,9 +167,16 @@ impl Config {
                 let key = env
                     .required_because("STATE_SIGNING_KEY", "GOOGLE_SECRET_ARN is not set")
                     .and_then(|raw| env.signing_key("STATE_SIGNING_KEY", &raw));
-                match key {
-                    Some(key) if client_secrets.len() == providers.len() => {
-                        Some(SecretsConfig::Inline { client_secrets, state_signing_key: SecretBox::new(Box::new(key)) })
+                let booking = env.optional("BOOKING_SIGNING_KEYS").map(|raw| {
+                    BookingSigningKeys::parse(&raw).map_err(|e| env.problem(&format!("BOOKING_SIGNING_KEYS: {e}")))
+                });
+                match (key, booking.transpose()) {
+                    (Some(key), Ok(booking_signing_keys)) if client_secrets.len() == providers.len() => {
+                        Some(SecretsConfig::Inline {
+                            client_secrets,
+                            state_signing_key: SecretBox::new(Box::new(key)),
+                            booking_signing_keys,
+                        })
                     }
                     _ => None,
                 }
@@ -233,16 +250,36 @@ impl Config {
             allow_user_meetings: env.flag("ALLOW_USER_MEETINGS"),
         };
 
+        let public_api_url = match env.optional("PUBLIC_API_URL") {
+            Some(raw) => env.parse_url("PUBLIC_API_URL", raw.trim_end_matches('/')),
+            None => google.as_ref().map(GoogleConfig::api_base_url),
+        };
+        if env.optional("BOOKING_SIGNING_KEYS").is_some()
+            && matches!(secrets, Some(SecretsConfig::SecretsManager { .. }))
+        {
+            env.problem("BOOKING_SIGNING_KEYS is for inline secrets; put booking_signing_keys in the secret instead");
+        }
+
         if !env.problems.is_empty() {
             return Err(ConfigError { problems: env.problems });
         }
         // Every `None` above pushed a problem, so these cannot fail past this point.
-        let (true, Some(secrets), Some(storage), Some(allowed_return_to)) =
-            (google_ok, secrets, storage, allowed_return_to)
+        let (true, Some(secrets), Some(storage), Some(allowed_return_to), Some(public_api_url)) =
+            (google_ok, secrets, storage, allowed_return_to, public_api_url)
         else {
             unreachable!("missing values are reported as problems");
         };
-        Ok(Config { google, secrets, storage, allowed_return_to, tenant_claim, service_scope, sync, meet })
+        Ok(Config {
+            google,
+            secrets,
+            storage,
+            allowed_return_to,
+            tenant_claim,
+            service_scope,
+            sync,
+            meet,
+            public_api_url,
+        })
     }
 }
 
@@ -292,6 +329,7 @@ mod tests {
         assert_eq!(config.service_scope, "calbridge/service");
         assert!(!config.meet.allow_user_meetings);
         assert_eq!(google.launch_url().as_str(), "https://api.example/connections/google/launch");
+        assert_eq!(config.public_api_url.as_str(), "https://api.example/");
 
         let mut vars = base.to_vec();
         vars.extend([

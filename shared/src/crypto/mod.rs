@@ -1,7 +1,9 @@
 //! Everything cryptographic, in one place: envelope encryption of stored secrets
 //! ([`vault`]), the sealed OAuth token payload ([`tokens`]), the signed OAuth `state`
-//! ([`oauth_state`]) and the operating system's randomness ([`random`]).
+//! ([`oauth_state`]), the signed booking-link token and its keys ([`booking_token`]) and the
+//! operating system's randomness ([`random`]).
 
+pub mod booking_token;
 pub mod oauth_state;
 pub mod random;
 pub mod tokens;

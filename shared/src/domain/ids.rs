@@ -80,6 +80,11 @@ id_type!(
     SessionId,
     "session id"
 );
+id_type!(
+    /// A booking link calbridge minted (random, base64url; the link's token names it).
+    BookingLinkId,
+    "booking link id"
+);
 
 /// Whose connections: one user of one tenant. The edge knows the caller as an owner; the
 /// provider comes from the route (or, for calendar work, from the port that needs it).

@@ -15,7 +15,7 @@ mod scopes;
 
 pub use event_id::{appointment_event_id, session_meet_event_id};
 pub use event_text::{EventTitle, InvalidTitle, MAX_TITLE_LEN, TimeZoneName, UnknownTimeZone};
-pub use ids::{AppointmentId, ConnectionKey, IdError, Owner, SessionId, TenantId, UserId};
+pub use ids::{AppointmentId, BookingLinkId, ConnectionKey, IdError, Owner, SessionId, TenantId, UserId};
 pub use interval::*;
 pub use principal::{ActingError, Principal, scopes_grant};
 pub use provider::{Provider, UnknownProvider};

@@ -25,6 +25,7 @@ pub const TEST_CONFIG: &[(&str, &str)] = &[
     ("GOOGLE_REDIRECT_URI", "https://api.calbridge.example/connections/google/callback"),
     ("LOCAL_DATA_DIR", "/nonexistent/unused"),
     ("ALLOWED_RETURN_TO", "https://app.example.com/integrations/google,myapp://integrations"),
+    ("BOOKING_SIGNING_KEYS", "test-k1:Ym9va2luZy1saW5rLXRlc3Qta2V5LW9mLTMyLWJ5dGVz"),
 ];
 
 pub fn test_app() -> TestApp {
@@ -36,10 +37,13 @@ pub fn test_app() -> TestApp {
     let clock = Arc::new(ManualClock::new(Timestamp::now()));
     let google = Arc::new(FakeGoogle::with_clock(clock.clone()));
     let calendar = Arc::new(FakeCalendar::new(google.clone()));
-    let crate::config::SecretsConfig::Inline { client_secrets, state_signing_key } = config.secrets else {
+    let crate::config::SecretsConfig::Inline { client_secrets, state_signing_key, booking_signing_keys } =
+        config.secrets
+    else {
         unreachable!("the test configuration has inline secrets")
     };
-    let secrets = crate::adapters::inline_secrets::InlineSecrets::new(client_secrets, state_signing_key);
+    let secrets =
+        crate::adapters::inline_secrets::InlineSecrets::new(client_secrets, state_signing_key, booking_signing_keys);
     let google_config = config.google.expect("the test configuration enables Google");
     let app = crate::app::App {
         providers: std::collections::BTreeMap::from([(
@@ -52,12 +56,14 @@ pub fn test_app() -> TestApp {
             sync: config.sync,
             meet: config.meet,
             google_calls_per_user_minute: google_config.calls_per_user_minute,
+            public_api_url: config.public_api_url,
         },
         connections: Arc::new(store.clone()),
         flows: Arc::new(store.clone()),
         syncs: Arc::new(store.clone()),
         meetings: Arc::new(store.clone()),
         budget: Arc::new(store.clone()),
+        booking_links: Arc::new(store.clone()),
         vault: Arc::new(crate::crypto::vault::Vault::new(Arc::new(crate::adapters::local_key::LocalKeyProvider::new(
             [3u8; 32],
         )))),

@@ -4,7 +4,9 @@
 //! needs reconnect) is 409; an unknown or unconfigured provider is 404 `unknown_provider`; a
 //! provider refusing is 502; a user's Google call budget being spent is 429 `rate_limited` with
 //! `Retry-After` (seconds to the next minute); a dependency that is down is 503 with
-//! `Retry-After`; anything else is 500. Every 5xx logs its cause chain here (see [`ApiError::internal`]) and shows none of it.
+//! `Retry-After`; anything else is 500. A booking link that does not verify is 401
+//! `invalid_booking_link`; one that expired or was revoked is 410 (`booking_link_expired`,
+//! `booking_link_revoked`). Every 5xx logs its cause chain here (see [`ApiError::internal`]) and shows none of it.
 
 use http::StatusCode;
 
@@ -14,6 +16,7 @@ use crate::errors::ErrorChain;
 use crate::ports::{GoogleApiError, OAuthError, StoreError};
 use crate::usecases::access_tokens::{AccessError, NotUsable};
 use crate::usecases::availability::AvailabilityError;
+use crate::usecases::booking::BookingError;
 use crate::usecases::calendars::CalendarsError;
 use crate::usecases::connect::ConnectError;
 use crate::usecases::meetings::MeetingError;
@@ -123,6 +126,28 @@ impl From<AvailabilityError> for ApiError {
             AvailabilityError::Slots(slots) => ApiError::bad_request(slots.code(), slots.to_string()),
             AvailabilityError::Acting(acting) => acting.into(),
             AvailabilityError::Access(access) => access.into(),
+        }
+    }
+}
+
+impl From<BookingError> for ApiError {
+    fn from(error: BookingError) -> Self {
+        match error {
+            BookingError::Invalid(input) => input.into(),
+            BookingError::Slots(slots) => ApiError::bad_request(slots.code(), slots.to_string()),
+            BookingError::Acting(acting) => acting.into(),
+            BookingError::InvalidLink => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_booking_link", error.to_string())
+            }
+            BookingError::Expired => ApiError::new(StatusCode::GONE, "booking_link_expired", error.to_string()),
+            BookingError::Revoked => ApiError::new(StatusCode::GONE, "booking_link_revoked", error.to_string()),
+            BookingError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", error.to_string()),
+            BookingError::OutsideWindow { .. } => ApiError::bad_request("outside_booking_window", error.to_string()),
+            BookingError::Availability(availability) => availability.into(),
+            BookingError::Store(StoreError::Unavailable(_)) | BookingError::Secrets(_) => {
+                ApiError::unavailable("dependency unavailable", &error)
+            }
+            BookingError::Store(_) => ApiError::internal("request failed", &error),
         }
     }
 }

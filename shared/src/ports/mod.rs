@@ -6,13 +6,14 @@
 //!
 //! - [`clock`]: the current time.
 //! - [`keys`]: envelope-encryption keys (KMS, local key) and the sealed form they protect.
-//! - [`store`], [`connections`], [`flows`], [`syncs`], [`meetings`]: the stored records and
-//!   their stores (DynamoDB, embedded), with the conditional-write contract they share.
-//! - [`secrets`]: client secrets and the state-signing key (Secrets Manager, inline).
+//! - [`store`], [`connections`], [`flows`], [`syncs`], [`meetings`], [`booking_links`]: the
+//!   stored records and their stores (DynamoDB, embedded), with the conditional-write contract they share.
+//! - [`secrets`]: client secrets, the state-signing key and the booking-link keys (Secrets Manager, inline).
 //! - [`oauth`]: any provider's OAuth 2.0 endpoints (Google today).
 //! - [`calendar`]: the Google Calendar API.
 //! - [`budget`]: the per-user, per-minute budget of provider API calls (DynamoDB, embedded).
 
+pub mod booking_links;
 pub mod budget;
 pub mod calendar;
 pub mod clock;
@@ -25,6 +26,7 @@ pub mod secrets;
 pub mod store;
 pub mod syncs;
 
+pub use booking_links::*;
 pub use budget::*;
 pub use calendar::*;
 pub use clock::*;

@@ -1,5 +1,5 @@
 //! The application's secrets (each provider's OAuth client secret, the OAuth state-signing
-//! key), their source, and the cache that loads them once per container on first use.
+//! key, the booking-link signing keys), their source, and the cache that loads them once per container on first use.
 //!
 //! In Lambda the source is Secrets Manager; loading lazily (not in `main`) keeps a network call
 //! out of cold start for functions and requests that never need a secret (status, the
@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use secrecy::{SecretBox, SecretString};
 use tokio::sync::OnceCell;
 
+use crate::crypto::booking_token::BookingSigningKeys;
 use crate::domain::Provider;
 
 /// The secrets calbridge's OAuth clients need.
@@ -20,6 +21,9 @@ pub struct AppSecrets {
     /// The OAuth client secret of every provider the source holds one for.
     pub client_secrets: BTreeMap<Provider, SecretString>,
     pub state_signing_key: SecretBox<Vec<u8>>,
+    /// The keys booking links are signed (first) and verified (all) with: the configured ones,
+    /// or one derived from the state-signing key when none are configured.
+    pub booking_signing_keys: BookingSigningKeys,
 }
 
 impl AppSecrets {

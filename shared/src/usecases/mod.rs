@@ -7,12 +7,14 @@
 //! - [`calendar_session`]: Google Calendar calls with that token, retries and one refresh.
 //! - [`calendars`]: the user's calendars and the selected one.
 //! - [`availability`] with [`slots`]: busy time and bookable slots across users.
+//! - [`booking`]: booking links, slots for someone without a login behind a signed link.
 //! - [`sync`]: mirroring appointments into the assignee's calendar.
 //! - [`meetings`]: a session's Meet or attached link.
 //! - [`retry`]: how provider calls are retried.
 
 pub mod access_tokens;
 pub mod availability;
+pub mod booking;
 pub mod calendar_session;
 pub mod calendars;
 pub mod connect;

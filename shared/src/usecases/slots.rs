@@ -69,8 +69,9 @@ pub const MAX_NOTICE_MINUTES: i64 = 62 * MINUTES_PER_DAY as i64;
 /// The `"slots"` object of an availability request, exactly as the client sent it.
 ///
 /// Only [`SlotRules::parse`] reads it; the numeric fields are signed so that a negative value
-/// reaches the parser and gets a precise error instead of a generic JSON one.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// reaches the parser and gets a precise error instead of a generic JSON one. It serializes
+/// back to the same shape (booking links store the rules they serve this way).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlotsRequest {
     pub duration_minutes: i64,
@@ -93,7 +94,7 @@ pub struct SlotsRequest {
 }
 
 /// One working-hours rule as sent: `{"days": ["mon", "tue"], "start": "09:00", "end": "17:00"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkingHoursRequest {
     pub days: Vec<String>,
@@ -103,7 +104,7 @@ pub struct WorkingHoursRequest {
 
 /// One `extra_busy` entry as sent. Kept apart from [`Interval`] (whose deserializer already
 /// rejects `end <= start`) so that the mistake comes back as a slots error naming the entry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusyRequest {
     pub start: Timestamp,

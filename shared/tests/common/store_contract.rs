@@ -13,11 +13,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use base64::Engine as _;
 use calbridge::crypto::vault::{Vault, VaultError};
-use calbridge::domain::{AppointmentId, ConnectionKey, Provider, SessionId, TenantId, UserId};
+use calbridge::domain::{AppointmentId, BookingLinkId, ConnectionKey, Interval, Provider, SessionId, TenantId, UserId};
 use calbridge::ports::{
-    BudgetError, CallBudget, ConnectionRecord, ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind,
-    FlowRecord, FlowStore, KeyError, KeyProvider, MeetingCreator, MeetingRecord, MeetingState, MeetingStore,
-    SealPurpose, SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
+    BookingLinkCreator, BookingLinkRecord, BookingLinkStore, BudgetError, CallBudget, ConnectionRecord,
+    ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError, KeyProvider,
+    MeetingCreator, MeetingRecord, MeetingState, MeetingStore, SealPurpose, SealedSecret, StoreError, SyncRecord,
+    SyncStatus, SyncStore, WriteCondition,
 };
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
@@ -30,6 +31,7 @@ pub struct StoreUnderTest {
     pub syncs: Arc<dyn SyncStore>,
     pub meetings: Arc<dyn MeetingStore>,
     pub budget: Arc<dyn CallBudget>,
+    pub booking_links: Arc<dyn BookingLinkStore>,
     pub keys: Arc<dyn KeyProvider>,
     pub raw: Arc<dyn RawConnection>,
 }
@@ -72,6 +74,7 @@ macro_rules! store_contract_tests {
             budget_grants_up_to_the_limit_per_minute_then_refuses_until_the_next,
             budget_refuses_a_spend_whole_and_keys_never_share_a_counter,
             concurrent_spends_never_exceed_the_limit,
+            booking_link_round_trips_is_created_once_and_revokes,
         );
     };
     (@each $setup:path; $($name:ident),+ $(,)?) => {
@@ -715,4 +718,57 @@ pub async fn concurrent_spends_never_exceed_the_limit(s: StoreUnderTest) {
     let results = futures_util::future::join_all(spends).await;
     let granted = results.into_iter().filter(|r| matches!(r, Ok(Ok(())))).count();
     assert_eq!(granted, 7, "exactly the limit is granted, whoever wins");
+}
+
+// Booking links
+
+fn booking_link(tenant: &str, id: &str, created_by: BookingLinkCreator) -> BookingLinkRecord {
+    let rules = serde_json::json!({
+        "duration_minutes": 30,
+        "step_minutes": 15,
+        "time_zone": "America/New_York",
+        "working_hours": [{"days": ["mon", "fri"], "start": "09:00", "end": "17:30"}],
+        "buffer_after_minutes": 10,
+        "minimum_notice_minutes": 60,
+        "mode": "any",
+        "extra_busy": [{"start": "2026-12-02T15:00:00Z", "end": "2026-12-02T16:00:00Z"}]
+    });
+    BookingLinkRecord {
+        tenant: TenantId::parse(tenant).unwrap(),
+        id: BookingLinkId::parse(id).unwrap(),
+        created_by,
+        user_ids: vec![UserId::parse("dr-lee").unwrap(), UserId::parse("dr-sam").unwrap()],
+        window: Interval::new(at("2026-12-01T00:00:00Z"), at("2026-12-08T00:00:00.5Z")).unwrap(),
+        rules: serde_json::from_value(rules).unwrap(),
+        expires_at: at("2026-12-15T00:00:00Z"),
+        revoked: false,
+        created_at: at("2026-11-20T10:11:12.123456789Z"),
+    }
+}
+
+pub async fn booking_link_round_trips_is_created_once_and_revokes(s: StoreUnderTest) {
+    let by_user =
+        booking_link("t1", "AAECAwQFBgcICQoLDA0ODw", BookingLinkCreator::User(UserId::parse("dr-lee").unwrap()));
+    let (tenant, id) = (by_user.tenant.clone(), by_user.id.clone());
+    assert_eq!(s.booking_links.get_booking_link(&tenant, &id).await.unwrap(), None);
+    assert!(!s.booking_links.revoke_booking_link(&tenant, &id).await.unwrap(), "revoking nothing creates nothing");
+    assert_eq!(s.booking_links.get_booking_link(&tenant, &id).await.unwrap(), None);
+
+    s.booking_links.put_booking_link(&by_user).await.unwrap();
+    assert_eq!(s.booking_links.get_booking_link(&tenant, &id).await.unwrap(), Some(by_user.clone()));
+    let again = BookingLinkRecord { revoked: true, ..by_user.clone() };
+    assert!(matches!(s.booking_links.put_booking_link(&again).await, Err(StoreError::ConditionFailed)));
+
+    // The same id in another tenant is another link; a service link round-trips too.
+    let other = booking_link("t2", "AAECAwQFBgcICQoLDA0ODw", BookingLinkCreator::Service);
+    assert_eq!(s.booking_links.get_booking_link(&other.tenant, &id).await.unwrap(), None);
+    s.booking_links.put_booking_link(&other).await.unwrap();
+    assert_eq!(s.booking_links.get_booking_link(&other.tenant, &id).await.unwrap(), Some(other.clone()));
+
+    // Revoking changes only `revoked`, only in its tenant, and is idempotent.
+    assert!(s.booking_links.revoke_booking_link(&tenant, &id).await.unwrap());
+    assert_eq!(s.booking_links.get_booking_link(&tenant, &id).await.unwrap(), Some(again.clone()));
+    assert!(s.booking_links.revoke_booking_link(&tenant, &id).await.unwrap());
+    assert_eq!(s.booking_links.get_booking_link(&tenant, &id).await.unwrap(), Some(again));
+    assert_eq!(s.booking_links.get_booking_link(&other.tenant, &id).await.unwrap(), Some(other));
 }

@@ -42,12 +42,14 @@ pub fn request(event: &Value) -> lambda_http::Request {
     lambda_http::request::from_str(&event.to_string()).expect("sample events deserialise")
 }
 
+/// The event as sent by `user` of `tenant` (a token without the service scope).
 pub fn as_user(mut event: Value, tenant: &str, user: &str) -> Value {
     let claims = &mut event["requestContext"]["authorizer"]["jwt"]["claims"];
     claims["sub"] = user.into();
     claims["tenant_id"] = tenant.into();
     let claims = claims.as_object_mut().expect("sample events carry claims");
     claims.remove("scope");
+    claims.remove("scp");
     claims.remove("client_id");
     event
 }

@@ -13,13 +13,14 @@
 //! Connection items also carry `account_pk` = `{provider}#{account_id}`, the hash key of the
 //! GSI `account-index` (projecting `tenant_id`, `user_id`, `provider`): which connections, in
 //! any tenant, share one provider account (and so one grant at the provider).
+//! | booking    | `T#{tenant}`                | `BOOKING#{link id}`| `booking_links.rs`|
 //!
 //! Besides its key, an item holds its record's stored form (`stored_forms`: the field names
 //! are the attribute names), mapped by `items.rs`: sealed secrets are four attributes under
 //! one prefix (`{p}_ct`, `{p}_nonce`, `{p}_edk` as binary, `{p}_key_id` as string); timestamps
-//! are RFC 3339 strings; leases are epoch milliseconds; absent optionals are omitted. Flow
-//! and budget items also carry `ttl` (epoch seconds) so DynamoDB reaps abandoned consents and
-//! past minutes' counters.
+//! are RFC 3339 strings; leases are epoch milliseconds; absent optionals are omitted. Flow,
+//! budget and booking-link items also carry `ttl` (epoch seconds) so DynamoDB reaps abandoned
+//! consents, past minutes' counters and expired links.
 //!
 //! Contract: writes are conditional (`attribute_not_exists(pk)` to create, `version = :v` or
 //! `revision = :v` to replace, which is false for a deleted item, so a late writer cannot
@@ -28,6 +29,7 @@
 //! A failed condition is [`StoreError::ConditionFailed`], an item that does not parse is
 //! [`StoreError::Corrupt`] naming the attribute, anything else is [`StoreError::Unavailable`].
 
+mod booking_links;
 mod budgets;
 mod connections;
 mod flows;

@@ -9,9 +9,10 @@
 //! the blocking pool.
 //!
 //! One file per record family (`connections.rs`, `flows.rs`, `syncs.rs`, `meetings.rs`,
-//! `budgets.rs`), each with its redb table, its key and its trait; files written before the shared stored forms are
+//! `budgets.rs`, `booking_links.rs`), each with its redb table, its key and its trait; files written before the shared stored forms are
 //! read through `legacy.rs`.
 
+mod booking_links;
 mod budgets;
 mod connections;
 mod flows;
@@ -27,6 +28,7 @@ use redb::{Database, ReadableTable, TableDefinition};
 
 use crate::domain::ConnectionKey;
 use crate::ports::{StoreError, WriteCondition};
+use booking_links::BOOKING_LINKS;
 use budgets::BUDGETS;
 use connections::{CONNECTIONS, connection_key};
 use flows::FLOWS;
@@ -64,7 +66,7 @@ impl EmbeddedStore {
 
     fn init(db: Database) -> Result<Self, StoreError> {
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [CONNECTIONS, FLOWS, SYNCS, MEETINGS, BUDGETS] {
+        for table in [CONNECTIONS, FLOWS, SYNCS, MEETINGS, BUDGETS, BOOKING_LINKS] {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)?;

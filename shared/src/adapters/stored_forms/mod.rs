@@ -11,6 +11,7 @@
 //! DynamoDB's `ttl` belong to each store. A form that does not parse, or parses to no valid
 //! record, is [`StoreError::Corrupt`] naming the attribute.
 
+mod booking_links;
 mod connections;
 mod flows;
 mod meetings;
@@ -22,6 +23,7 @@ use serde::{Deserialize, Deserializer};
 use crate::domain::{ConnectionKey, Provider, TenantId, UserId};
 use crate::ports::StoreError;
 
+pub(crate) use booking_links::StoredBookingLink;
 pub(crate) use connections::StoredConnection;
 pub(crate) use flows::StoredFlow;
 pub(crate) use meetings::StoredMeeting;
