@@ -1,7 +1,7 @@
 //! End-to-end: a booking link minted by the app's service over HTTP, its slots fetched by
 //! someone without any JWT from the URL it returned, and the refusals (tampered token, a user
-//! minting for a colleague, a range outside the window, a revoked link) answered without any
-//! call reaching the Google emulator.
+//! minting for a colleague, a range outside the window, a revoked link, an expired link)
+//! answered without any call reaching the Google emulator.
 
 mod support;
 
@@ -92,5 +92,34 @@ async fn a_link_minted_by_the_service_serves_slots_without_a_jwt_until_it_is_rev
     // and minting or revoking still needs a JWT
     let anonymous = s.http.post(format!("{}/booking-links", s.base())).json(&mint_body(&["u1"])).send().await.unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+    s.stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_expired_link_is_410_without_a_google_call() {
+    // given a link the service minted to expire in two seconds (the local stack runs on the
+    // system clock, so the link is let run out rather than the clock moved)
+    let s = connected().await;
+    let service = s.stack.service_token("t1");
+    let expires_at = jiff::Timestamp::from_second(jiff::Timestamp::now().as_second() + 2).unwrap();
+    let mut body = mint_body(&["u1"]);
+    body["expires_at"] = expires_at.to_string().into();
+    let response = s.api(Method::POST, "/booking-links", &service, Some(body)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let minted: Value = response.json().await.unwrap();
+    let url = minted["url"].as_str().unwrap();
+
+    // when it is fetched after its expiry
+    let wait = expires_at.duration_since(jiff::Timestamp::now()) + jiff::SignedDuration::from_millis(1100);
+    tokio::time::sleep(std::time::Duration::try_from(wait).unwrap_or_default()).await;
+    let before = s.calls().await;
+    let (status, text) = public_get(&s, url).await;
+
+    // then it answers 410 booking_link_expired, telling nothing else, and Google is not called
+    assert_eq!((status, code(&text)), (StatusCode::GONE, "booking_link_expired".to_owned()), "{text}");
+    for leak in ["Patient", SAM, "busy", "u1"] {
+        assert!(!text.contains(leak), "{leak} in {text}");
+    }
+    assert_eq!(s.calls().await, before, "an expired link reached Google");
     s.stack.shutdown().await;
 }

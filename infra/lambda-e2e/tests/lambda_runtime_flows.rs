@@ -351,6 +351,116 @@ async fn at_log_level_trace_the_functions_log_no_raw_event_and_no_secret() {
     assert!(logged > 0, "the flow logged nothing at all");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn at_log_level_trace_every_function_logs_no_raw_event_and_no_secret_through_its_flow() {
+    // given every function deployed with the template's LogLevel at its most verbose
+    let stack = DeployedStack::deploy_with(&FUNCTIONS, &[("LogLevel", "TRACE")]).await;
+    for function in stack.functions.values() {
+        let env = stack.process_environment(&function.spec, "http://unused");
+        assert_eq!(env.get("AWS_LAMBDA_LOG_LEVEL").map(String::as_str), Some("TRACE"), "{}", function.spec.package);
+    }
+    let mut secrets = connect_through_the_browser(&stack).await.secrets;
+
+    // when list-calendars lists the user's calendars
+    let calendars = stack.api(ApiRequest::get("/calendars").as_caller(TENANT, USER)).await;
+    assert_eq!(calendars.status, 200, "{}", calendars.body);
+    // and get-availability reads the user's busy time after a token refresh
+    stack
+        .emulator_control(
+            &format!("calendars/{ACCOUNT}/events"),
+            json!([{"summary": "Patient A", "start": {"dateTime": "2030-01-02T09:00:00Z"}, "end": {"dateTime": "2030-01-02T10:00:00Z"}}]),
+        )
+        .await;
+    stack.emulator_control("tokens/expire", json!({"account": ACCOUNT})).await;
+    let week = json!({"time_min": "2030-01-01T00:00:00Z", "time_max": "2030-01-08T00:00:00Z"});
+    let availability = stack.api(ApiRequest::post("/availability").as_caller(TENANT, USER).json(week)).await;
+    assert_eq!(availability.status, 200, "{}", availability.body);
+    // and the service mints a booking link whose slots someone without a JWT reads, then revokes it
+    let expires_at = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+    let minted = stack
+        .api(ApiRequest::post("/booking-links").as_service(TENANT).json(json!({
+            "user_ids": [USER], "time_min": "2030-01-01T00:00:00Z", "time_max": "2030-01-08T00:00:00Z",
+            "slots": {"duration_minutes": 60, "time_zone": "UTC",
+                      "working_hours": [{"days": ["wed"], "start": "09:00", "end": "12:00"}]},
+            "expires_at": expires_at.to_string(),
+        })))
+        .await;
+    assert_eq!(minted.status, 201, "{}", minted.body);
+    let minted = minted.json();
+    let (link_id, booking_token) = (minted["id"].as_str().unwrap(), minted["token"].as_str().unwrap());
+    let slots = stack.api(ApiRequest::get(minted["url"].as_str().unwrap())).await;
+    assert_eq!(slots.status, 200, "{}", slots.body);
+    assert!(slots.json()["slots"].as_array().is_some_and(|s| !s.is_empty()), "{}", slots.body);
+    let (payload, tag) = booking_token.split_once('.').unwrap();
+    let tampered = format!("{payload}.{}{}", if tag.starts_with('A') { "B" } else { "A" }, &tag[1..]);
+    let refused = stack.api(ApiRequest::get(&format!("/booking/{tampered}/slots"))).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let revoked = stack.api(ApiRequest::delete(&format!("/booking-links/{link_id}")).as_service(TENANT)).await;
+    assert_eq!(revoked.status, 204, "{}", revoked.body);
+    secrets.extend([booking_token.to_owned(), tampered, tag.to_owned()]);
+    // and sync-appointment applies an EventBridge event and serves its record
+    let mut change = sample_event("sync-appointment/create.json");
+    change["detail"]["tenant_id"] = TENANT.into();
+    change["detail"]["user_id"] = USER.into();
+    change["detail"]["appointment_id"] = "a-trace-1".into();
+    change["detail"]["start"] = "2030-01-03T15:00:00Z".into();
+    change["detail"]["end"] = "2030-01-03T15:50:00Z".into();
+    let Outcome::Response(synced) = stack.invoke("sync-appointment", change).await else {
+        panic!("the sync event failed")
+    };
+    assert_eq!(synced["outcome"], "synced", "{synced}");
+    let record = stack.api(ApiRequest::get("/appointments/a-trace-1/sync").as_service(TENANT)).await;
+    assert_eq!(record.status, 200, "{}", record.body);
+    // and create-meet makes a Meet (its join link), which the host reads and cancels
+    let meeting = stack
+        .api(ApiRequest::post("/sessions/s-trace-1/meeting").as_service(TENANT).json(json!({
+            "host_user_id": USER, "start": "2030-01-04T15:00:00Z", "end": "2030-01-04T15:50:00Z",
+            "title": "Coaching", "participant_user_ids": ["client-1"], "attendee_emails": ["client@example.com"]
+        })))
+        .await;
+    assert_eq!(meeting.status, 201, "{}", meeting.body);
+    let meeting_url = meeting.json()["meeting_url"].as_str().unwrap().to_owned();
+    assert!(meeting_url.starts_with("https://meet.google.com/"), "{meeting_url}");
+    let read = stack.api(ApiRequest::get("/sessions/s-trace-1/meeting").as_caller(TENANT, USER)).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    let cancelled = stack.api(ApiRequest::delete("/sessions/s-trace-1/meeting").as_caller(TENANT, USER)).await;
+    assert_eq!(cancelled.status, 204, "{}", cancelled.body);
+    secrets.push(meeting_url);
+    // and the user disconnects
+    let tokens = emulator_tokens(&stack).await;
+    let deleted = stack.api(ApiRequest::delete("/connections/google").as_caller(TENANT, USER)).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+
+    // then no function logged a raw event, a bearer value, a Google token or secret, the
+    // booking token or the meeting's join link (each function served its part above; one that
+    // succeeds quietly may log nothing)
+    secrets.push(lambda_e2e::aws::GOOGLE_CLIENT_SECRET.to_owned());
+    for (list, field) in [("codes", "code"), ("access_tokens", "token"), ("refresh_tokens", "token")] {
+        secrets
+            .extend(tokens[list].as_array().into_iter().flatten().filter_map(|t| t[field].as_str().map(str::to_owned)));
+    }
+    assert!(
+        tokens["access_tokens"].as_array().is_some_and(|t| t.len() >= 2),
+        "the flow refreshed an access token: {tokens}"
+    );
+    let mut logged = 0;
+    for function in stack.functions.values() {
+        let lines = function.process.output_lines();
+        eprintln!("{}: {} lines at TRACE", function.spec.package, lines.len());
+        logged += lines.len();
+        for line in lines {
+            for leak in ["raw JSON event", "rawQueryString", "requestContext", "Bearer ", "Patient A"] {
+                assert!(!line.contains(leak), "{} logged {leak:?} at TRACE: {line}", function.spec.package);
+            }
+            for secret in &secrets {
+                assert!(!line.contains(secret.as_str()), "{} logged a secret at TRACE: {line}", function.spec.package);
+            }
+        }
+    }
+    assert!(logged > 0, "the flow logged nothing at all");
+    stack.shutdown().await;
+}
+
 async fn emulator_tokens(stack: &DeployedStack) -> Value {
     stack.emulator_state("tokens").await
 }
