@@ -96,7 +96,10 @@ async fn register_client(
     Ok(Json(json!(client)))
 }
 
-async fn add_user(State(emulator): State<SharedEmulator>, body: axum::body::Bytes) -> Result<Json<Value>, ControlError> {
+async fn add_user(
+    State(emulator): State<SharedEmulator>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ControlError> {
     let user: UserConfig = parse(&body)?;
     let mut store = emulator.store();
     let added = store.add_user(user)?;
@@ -115,7 +118,10 @@ async fn list_faults(State(emulator): State<SharedEmulator>) -> Json<Value> {
     Json(Value::Array(emulator.store().faults.describe()))
 }
 
-async fn add_fault(State(emulator): State<SharedEmulator>, body: axum::body::Bytes) -> Result<Json<Value>, ControlError> {
+async fn add_fault(
+    State(emulator): State<SharedEmulator>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ControlError> {
     let spec: FaultSpec = parse(&body)?;
     let fault = Fault::try_from(spec)?;
     let mut store = emulator.store();

@@ -286,7 +286,9 @@ impl FaultQueue {
 pub(crate) enum AfterWork {
     Answer,
     /// The work is done and stays done, but the client never hears about it.
-    CloseWithoutAnswer { delay: Option<Duration> },
+    CloseWithoutAnswer {
+        delay: Option<Duration>,
+    },
 }
 
 impl AfterWork {

@@ -7,8 +7,8 @@
 
 use std::process::ExitCode;
 
-use zoom_emulator::{EmulatorConfig, RunningEmulator, listen_addr_from_env};
 use tracing_subscriber::EnvFilter;
+use zoom_emulator::{EmulatorConfig, RunningEmulator, listen_addr_from_env};
 
 #[tokio::main]
 async fn main() -> ExitCode {

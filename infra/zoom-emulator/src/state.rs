@@ -171,7 +171,9 @@ pub(crate) enum SeedError {
     DuplicateUserId(String),
     #[error("unknown time zone {0:?}")]
     UnknownTimeZone(String),
-    #[error("client_id, client_secret and webhook_secret_token must not be empty and at least one redirect URI is required")]
+    #[error(
+        "client_id, client_secret and webhook_secret_token must not be empty and at least one redirect URI is required"
+    )]
     IncompleteClient,
 }
 

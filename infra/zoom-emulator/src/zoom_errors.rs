@@ -134,7 +134,8 @@ impl OAuthError {
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(json!({"reason": self.reason, "error": self.error}))).into_response();
+        let mut response =
+            (self.status, axum::Json(json!({"reason": self.reason, "error": self.error}))).into_response();
         no_store(&mut response);
         response
     }

@@ -330,7 +330,11 @@ fn present(store: &mut Store, id: i64, web: &str, ttl: std::time::Duration) -> V
 
 /// Validates `fields` and writes them into `resource`. `creating` makes
 /// `start_time` required. All problems are reported together.
-fn apply_fields(resource: &mut Map<String, Value>, fields: &Map<String, Value>, creating: bool) -> Result<(), ApiError> {
+fn apply_fields(
+    resource: &mut Map<String, Value>,
+    fields: &Map<String, Value>,
+    creating: bool,
+) -> Result<(), ApiError> {
     let mut errors: Vec<(String, String)> = Vec::new();
     let mut invalid = |field: &str| errors.push((field.to_owned(), INVALID_FIELD.to_owned()));
 
@@ -452,7 +456,13 @@ mod tests {
         assert_eq!(utc_string(utc), "2030-01-01T09:00:00Z");
         let local = parse_start_time("2030-01-01T09:00:00", "Europe/Berlin").unwrap();
         assert_eq!(utc_string(local), "2030-01-01T08:00:00Z");
-        for bad in ["2030-01-01T09:00:00+01:00", "2030-01-01 09:00:00", "2030-01-01T09:00:00.000Z", "2030-13-01T09:00:00Z", "soon"] {
+        for bad in [
+            "2030-01-01T09:00:00+01:00",
+            "2030-01-01 09:00:00",
+            "2030-01-01T09:00:00.000Z",
+            "2030-13-01T09:00:00Z",
+            "soon",
+        ] {
             assert!(parse_start_time(bad, "UTC").is_none(), "{bad}");
         }
     }

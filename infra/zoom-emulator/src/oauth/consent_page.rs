@@ -42,7 +42,10 @@ pub(super) fn render(request: &AuthorizationRequest, store: &Store) -> String {
          <style>body{font-family:sans-serif;max-width:40em;margin:2em auto}fieldset{margin:1em 0}</style>\n\
          </head><body>\n<h1>Zoom emulator: authorize an app</h1>\n",
     );
-    html.push_str(&format!("<p><strong>{}</strong> would like to access your Zoom account</p>\n", escape(&request.client_id)));
+    html.push_str(&format!(
+        "<p><strong>{}</strong> would like to access your Zoom account</p>\n",
+        escape(&request.client_id)
+    ));
     html.push_str("<form method=\"post\" action=\"/oauth/authorize/decision\">\n");
     for (name, value) in &request.parameters.0 {
         html.push_str(&format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">\n", escape(name), escape(value)));

@@ -60,17 +60,10 @@ pub(super) async fn revoke(
 }
 
 fn live_grant_of(store: &Store, client_id: &str, token: &str) -> Option<usize> {
-    let access = store
-        .access_tokens
-        .iter()
-        .find(|t| t.token == token && !t.revoked)
-        .map(|t| (t.grant, t.client_id.as_str()));
+    let access =
+        store.access_tokens.iter().find(|t| t.token == token && !t.revoked).map(|t| (t.grant, t.client_id.as_str()));
     let refresh = || {
-        store
-            .refresh_tokens
-            .iter()
-            .find(|t| t.token == token && !t.revoked)
-            .map(|t| (t.grant, t.client_id.as_str()))
+        store.refresh_tokens.iter().find(|t| t.token == token && !t.revoked).map(|t| (t.grant, t.client_id.as_str()))
     };
     let (grant, owner) = access.or_else(refresh)?;
     (owner == client_id && !store.grants[grant].revoked).then_some(grant)

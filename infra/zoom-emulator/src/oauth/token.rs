@@ -64,11 +64,9 @@ pub(super) async fn token(
                 None => Err(OAuthError::invalid_request("Missing grant type")),
                 Some("authorization_code") => exchange_code(&mut store, &emulator.config, &client_id, &parameters),
                 Some("refresh_token") => refresh(&mut store, &emulator.config, &client_id, &parameters),
-                Some(_) => Err(OAuthError::new(
-                    StatusCode::BAD_REQUEST,
-                    "unsupported_grant_type",
-                    "Unsupported grant type",
-                )),
+                Some(_) => {
+                    Err(OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", "Unsupported grant type"))
+                }
             }
         })
     };
