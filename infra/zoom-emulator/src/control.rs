@@ -308,7 +308,7 @@ async fn deauthorize(
 ) -> Result<Json<Value>, ControlError> {
     let request: DeauthorizeRequest = parse(&body)?;
     check_target(&request.target_url)?;
-    let webhook = {
+    let (webhook, revoked) = {
         let mut store = emulator.store();
         let (client_id, secret) = client_secret(&store, request.client_id.as_deref())?;
         let user = store
@@ -335,7 +335,6 @@ async fn deauthorize(
         });
         (SignedWebhook::new(&secret, "app_deauthorized", payload, now), revoked)
     };
-    let (webhook, revoked) = webhook;
     let delivery = match &request.target_url {
         Some(target) => Some(webhooks::deliver(target, &webhook).await),
         None => None,
@@ -366,11 +365,7 @@ async fn url_validation(
 ) -> Result<Json<Value>, ControlError> {
     let request: UrlValidationRequest = parse(&body)?;
     check_target(&request.target_url)?;
-    let (secret, _) = {
-        let store = emulator.store();
-        let (_, secret) = client_secret(&store, request.client_id.as_deref())?;
-        (secret, ())
-    };
+    let (_, secret) = client_secret(&emulator.store(), request.client_id.as_deref())?;
     let plain_token = random::plain_token();
     let expected = webhooks::encrypted_token(&secret, &plain_token);
     let webhook =
