@@ -257,9 +257,14 @@ async fn connection_item_follows_the_documented_layout() {
     };
     store.put_connection(&sparse, WriteCondition::Absent).await.unwrap();
     let item = raw_item(&client, &table, "T#t1#U#u2", "CONN#google").await.unwrap();
-    for name in
-        ["email", "last_error", "last_used_at", "access_token_expires_at", "selected_calendar_id", "refresh_lease_until"]
-    {
+    for name in [
+        "email",
+        "last_error",
+        "last_used_at",
+        "access_token_expires_at",
+        "selected_calendar_id",
+        "refresh_lease_until",
+    ] {
         assert!(!item.contains_key(name), "{name} stored although None");
     }
 }

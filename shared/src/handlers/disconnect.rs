@@ -35,7 +35,8 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     if *route == LIST {
         let tenant = caller.require_service("only the service may list the tenant's connections")?;
         let param = |name| edge::single_query_param(request, name).map_err(repeated);
-        let (provider, status, cursor, limit) = (param("provider")?, param("status")?, param("cursor")?, param("limit")?);
+        let (provider, status, cursor, limit) =
+            (param("provider")?, param("status")?, param("cursor")?, param("limit")?);
         let query = listing::ListRequest {
             provider: provider.as_deref(),
             status: status.as_deref(),

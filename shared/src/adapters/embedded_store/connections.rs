@@ -15,9 +15,7 @@ use redb::ReadableTable;
 use super::{EmbeddedStore, Table, decode, encode, unavailable};
 use crate::adapters::stored_forms::{EpochMillis, StoredConnection};
 use crate::domain::{ConnectionKey, Provider, TenantId};
-use crate::ports::{
-    ConnectionPage, ConnectionQuery, ConnectionRecord, ConnectionStore, StoreError, WriteCondition,
-};
+use crate::ports::{ConnectionPage, ConnectionQuery, ConnectionRecord, ConnectionStore, StoreError, WriteCondition};
 
 pub(super) const CONNECTIONS: Table = Table::new("connections");
 

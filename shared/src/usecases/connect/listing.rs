@@ -96,7 +96,9 @@ pub struct ConnectionList {
 pub async fn list(app: &App, tenant: &TenantId, request: ListRequest<'_>) -> Result<ConnectionList, ListError> {
     let limit = match request.limit {
         None => DEFAULT_LIMIT,
-        Some(raw) => raw.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or(ListError::InvalidLimit)?,
+        Some(raw) => {
+            raw.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or(ListError::InvalidLimit)?
+        }
     };
     let provider = request
         .provider
@@ -108,9 +110,11 @@ pub async fn list(app: &App, tenant: &TenantId, request: ListRequest<'_>) -> Res
         .transpose()?;
     let status = request.status.map(|raw| ConnectionStatus::parse(raw).ok_or(ListError::InvalidStatus)).transpose()?;
     let after = request.cursor.map(|raw| open_cursor(tenant, raw)).transpose()?;
-    let page =
-        app.connections.list_connections(tenant, &ConnectionQuery { provider, status, after, limit }).await?;
-    let next_cursor = page.more.then(|| page.connections.last().map(|last| cursor(tenant, &last.key.user, last.key.provider))).flatten();
+    let page = app.connections.list_connections(tenant, &ConnectionQuery { provider, status, after, limit }).await?;
+    let next_cursor = page
+        .more
+        .then(|| page.connections.last().map(|last| cursor(tenant, &last.key.user, last.key.provider)))
+        .flatten();
     tracing::info!(count = page.connections.len(), more = page.more, "connections listed");
     Ok(ConnectionList { connections: page.connections.into_iter().map(Into::into).collect(), next_cursor })
 }
