@@ -222,12 +222,10 @@ impl ConnectionStore for DynamoDbStore {
         if !filters.is_empty() {
             request = request.filter_expression(filters.join(" AND "));
         }
-        let mut start = match &query.after {
-            Some((user, provider)) => {
-                Some(tenant_index_key(&ConnectionKey::new(tenant.clone(), user.clone(), *provider)))
-            }
-            None => None,
-        };
+        let mut start = query
+            .after
+            .as_ref()
+            .map(|(user, provider)| tenant_index_key(&ConnectionKey::new(tenant.clone(), user.clone(), *provider)));
         // One more than a page tells whether another page follows. A filter applies after
         // `Limit`, so a query may come back short with more to read: read on until full.
         let wanted = query.limit + 1;
