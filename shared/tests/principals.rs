@@ -116,6 +116,18 @@ const TABLE: &[Case] = &[
         expected: [200, 200, 403, 403, 200, 401, 401],
     },
     Case {
+        route: "GET /connections",
+        event: "disconnect/list.json",
+        names_user: Naming::Nothing,
+        expected: [200, 403, 403, 403, 200, 401, 401],
+    },
+    Case {
+        route: "DELETE /users/user-7f3a/connections/google",
+        event: "disconnect/offboard.json",
+        names_user: Naming::Nothing,
+        expected: [200, 403, 403, 403, 200, 401, 401],
+    },
+    Case {
         route: "GET /calendars",
         event: "list-calendars/list.json",
         names_user: Naming::Query,
@@ -283,7 +295,7 @@ async fn dispatch(h: &Harness, route: &str, e: Value) -> Response<Body> {
     match route.split_whitespace().nth(1).unwrap() {
         p if p.ends_with("/authorize") || p.ends_with("/launch") => auth_start::handle(&h.app, r).await,
         p if p.ends_with("/callback") => auth_callback::handle(&h.app, r).await,
-        p if p.starts_with("/connections") => disconnect::handle(&h.app, r).await,
+        p if p.starts_with("/connections") || p.starts_with("/users") => disconnect::handle(&h.app, r).await,
         p if p.starts_with("/calendars") => list_calendars::handle(&h.app, r).await,
         p if p.starts_with("/availability") || p.starts_with("/booking") => get_availability::handle(&h.app, r).await,
         p if p.starts_with("/appointments") => sync_appointment::handle(&h.app, r).await,

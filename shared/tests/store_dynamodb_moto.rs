@@ -237,6 +237,11 @@ async fn connection_item_follows_the_documented_layout() {
     assert_eq!(s(&item, "updated_at"), record.updated_at.to_string());
     assert_eq!(s(&item, "last_error"), record.last_error.clone().unwrap());
     assert_eq!(s(&item, "access_token_expires_at"), record.access_token_expires_at.unwrap().to_string());
+    assert_eq!(s(&item, "last_used_at"), record.last_used_at.unwrap().to_string());
+    // The tenant index's keys: a tenant's connections by user, then provider.
+    assert_eq!(s(&item, "tenant_pk"), "T#t1");
+    assert_eq!(s(&item, "user_sk"), "u1#google");
+    assert_eq!(s(&item, "account_pk"), format!("google#{}", record.account_id));
     assert_sealed_attributes(&item, "tokens", &record.sealed_tokens);
     assert!(!item.contains_key("ttl"), "connections never expire");
 
@@ -244,6 +249,7 @@ async fn connection_item_follows_the_documented_layout() {
     let sparse = calbridge::ports::ConnectionRecord {
         email: None,
         last_error: None,
+        last_used_at: None,
         access_token_expires_at: None,
         selected_calendar_id: None,
         refresh_lease_until: None,
@@ -251,7 +257,14 @@ async fn connection_item_follows_the_documented_layout() {
     };
     store.put_connection(&sparse, WriteCondition::Absent).await.unwrap();
     let item = raw_item(&client, &table, "T#t1#U#u2", "CONN#google").await.unwrap();
-    for name in ["email", "last_error", "access_token_expires_at", "selected_calendar_id", "refresh_lease_until"] {
+    for name in [
+        "email",
+        "last_error",
+        "last_used_at",
+        "access_token_expires_at",
+        "selected_calendar_id",
+        "refresh_lease_until",
+    ] {
         assert!(!item.contains_key(name), "{name} stored although None");
     }
 }

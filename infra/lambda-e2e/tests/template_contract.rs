@@ -10,13 +10,15 @@ use lambda_e2e::template::{Deployment, Evaluator, FunctionSpec, Route, SamTempla
 use serde_json::Value;
 
 /// The HTTP contract: (method, path, package, JWT).
-const ROUTES: [(&str, &str, &str, bool); 17] = [
+const ROUTES: [(&str, &str, &str, bool); 19] = [
     ("POST", "/connections/{provider}/authorize", "auth-start", true),
     ("GET", "/connections/{provider}/launch", "auth-start", false),
     ("POST", "/connections/{provider}/launch", "auth-start", false),
     ("GET", "/connections/{provider}/callback", "auth-callback", false),
     ("GET", "/connections/{provider}", "disconnect", true),
     ("DELETE", "/connections/{provider}", "disconnect", true),
+    ("GET", "/connections", "disconnect", true),
+    ("DELETE", "/users/{user_id}/connections/{provider}", "disconnect", true),
     ("GET", "/calendars", "list-calendars", true),
     ("PUT", "/calendars/selected", "list-calendars", true),
     ("POST", "/availability", "get-availability", true),

@@ -1,18 +1,29 @@
-//! `disconnect`: `GET /connections/{provider}` (status) and `DELETE /connections/{provider}`
-//! (revoke at the provider unless another connection shares the grant, then erase; answers
-//! 200 with what was done), for the calling user, or for the user the service names in
-//! `?user_id=`.
+//! `disconnect`: a connection's status and its removal, for the calling user or for the user
+//! the service names, and the service's admin view of its tenant's connections.
+//!
+//! - `GET /connections/{provider}` (status) and `DELETE /connections/{provider}` (revoke at
+//!   the provider unless another connection shares the grant, then erase; answers 200 with
+//!   what was done), for the caller, or for the user the service names in `?user_id=`.
+//! - `GET /connections?provider=&status=&limit=&cursor=` (service only): one page of the
+//!   tenant's connections ([`connect::listing`]).
+//! - `DELETE /users/{user_id}/connections/{provider}` (service only): offboards a user, the
+//!   same revoke-then-erase as the disconnect, with the same answer.
+//!
+//! A user calling a service-only route is 403 `forbidden`. The listing's parameters may each
+//! appear once (a repeated one is 400 `invalid_request`).
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 
 use crate::app::App;
-use crate::http::{self as edge, ApiError, Route};
-use crate::usecases::connect;
+use crate::http::{self as edge, ApiError, RepeatedParam, Route};
+use crate::usecases::connect::{self, listing};
 
 pub const STATUS: Route = Route::new(Method::GET, "/connections/{provider}");
 pub const DISCONNECT: Route = Route::new(Method::DELETE, "/connections/{provider}");
-pub const ROUTES: &[Route] = &[STATUS, DISCONNECT];
+pub const LIST: Route = Route::new(Method::GET, "/connections");
+pub const OFFBOARD: Route = Route::new(Method::DELETE, "/users/{user_id}/connections/{provider}");
+pub const ROUTES: &[Route] = &[STATUS, DISCONNECT, LIST, OFFBOARD];
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
     respond(app, &request).await.unwrap_or_else(ApiError::into_response)
@@ -21,6 +32,24 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let (route, params) = edge::route(request, ROUTES)?;
     let caller = super::caller(app, request)?;
+    if *route == LIST {
+        let tenant = caller.require_service("only the service may list the tenant's connections")?;
+        let param = |name| edge::single_query_param(request, name).map_err(repeated);
+        let (provider, status, cursor, limit) =
+            (param("provider")?, param("status")?, param("cursor")?, param("limit")?);
+        let query = listing::ListRequest {
+            provider: provider.as_deref(),
+            status: status.as_deref(),
+            cursor: cursor.as_deref(),
+            limit: limit.as_deref(),
+        };
+        return Ok(edge::json(StatusCode::OK, &listing::list(app, tenant, query).await?));
+    }
+    if *route == OFFBOARD {
+        caller.require_service("only the service may offboard a user")?;
+        let owner = caller.acting_for(Some(params.get("user_id")), "user_id")?.connection(super::provider(&params)?);
+        return Ok(edge::json(StatusCode::OK, &connect::disconnect(app, &owner).await?));
+    }
     let named = edge::query_param(request, "user_id");
     let owner = caller.acting_for(named.as_deref(), "user_id")?.connection(super::provider(&params)?);
     if *route == STATUS {
@@ -28,4 +57,8 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     } else {
         Ok(edge::json(StatusCode::OK, &connect::disconnect(app, &owner).await?))
     }
+}
+
+fn repeated(error: RepeatedParam) -> ApiError {
+    ApiError::bad_request("invalid_request", error.to_string())
 }

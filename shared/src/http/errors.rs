@@ -19,6 +19,7 @@ use crate::usecases::availability::AvailabilityError;
 use crate::usecases::booking::BookingError;
 use crate::usecases::calendars::CalendarsError;
 use crate::usecases::connect::ConnectError;
+use crate::usecases::connect::listing::ListError;
 use crate::usecases::meetings::MeetingError;
 use crate::usecases::sync::SyncError;
 
@@ -54,6 +55,20 @@ impl From<ConnectError> for ApiError {
                 ApiError::unavailable("dependency unavailable", &error)
             }
             ConnectError::Store(_) | ConnectError::Tokens(_) => ApiError::internal("request failed", &error),
+        }
+    }
+}
+
+impl From<ListError> for ApiError {
+    fn from(error: ListError) -> Self {
+        match &error {
+            ListError::InvalidLimit | ListError::InvalidStatus => {
+                ApiError::bad_request("invalid_request", error.to_string())
+            }
+            ListError::InvalidCursor => ApiError::bad_request("invalid_cursor", error.to_string()),
+            ListError::UnknownProvider(unknown) => (*unknown).into(),
+            ListError::Store(StoreError::Unavailable(_)) => ApiError::unavailable("dependency unavailable", &error),
+            ListError::Store(_) => ApiError::internal("request failed", &error),
         }
     }
 }

@@ -12,6 +12,16 @@
 //! user reconnects. A 401 on an API call forces one refresh (unless another caller has already
 //! replaced the rejected token), never more: see [`super::calendar_session`].
 //!
+//! Every token handed out for a provider call is recorded as `last_used_at`, at most once per
+//! [`LAST_USED_GRANULARITY`]: a refresh writes it with the new token, otherwise one
+//! [`ConnectionStore::record_use`](crate::ports::ConnectionStore::record_use) when the stored
+//! value is older than that. That write is conditional on the version and the value read and
+//! touches nothing else, so it cannot undo a concurrent refresh; losing it (or it failing)
+//! never fails the caller. A refresh that fails sets `last_error` (`refresh_failed`, the
+//! connection stays usable); a refused refresh token sets it to `invalid_grant`; a successful
+//! refresh or reconnect clears it. `last_error` is always `<code>: <message>` written here,
+//! never a provider's response.
+//!
 //! Whether a connection can be used at all is answered in one place, [`NotUsable`]: every use
 //! case that reports "not connected" or "needs reconnect" asks [`AccessError::not_usable`].
 //!
@@ -27,9 +37,10 @@ use serde::Serialize;
 use crate::app::App;
 use crate::crypto::tokens::{self, StoredTokens, TokensError};
 use crate::domain::ConnectionKey;
+use crate::errors::ErrorChain;
 use crate::ports::{
-    ConnectionRecord, ConnectionStatus, GoogleApiError, LeaseWait, LostWrite, OAuthError, SealedSecret, StoreError,
-    WriteCondition, retry_lost_writes,
+    ConnectionRecord, ConnectionStatus, GoogleApiError, LAST_USED_GRANULARITY, LeaseWait, LostWrite, OAuthError,
+    SealedSecret, StoreError, WriteCondition, retry_lost_writes,
 };
 
 /// Tokens this close to expiry are refreshed first.
@@ -105,6 +116,27 @@ fn invalid_grant_error(provider: &str) -> String {
     )
 }
 
+/// `last_error` of a connection whose refresh failed for another reason (the provider down,
+/// say): it stays usable and is refreshed again on next use.
+fn refresh_failed_error(provider: &str) -> String {
+    format!("refresh_failed: {provider} could not refresh the access token; calbridge tries again on next use")
+}
+
+/// Records that the token of `record` is being used now, unless it was recorded less than
+/// [`LAST_USED_GRANULARITY`] ago. Best effort: a lost race or a store failure only logs.
+async fn record_use(app: &App, record: &mut ConnectionRecord) {
+    let now = app.clock.now();
+    if record.last_used_at.is_some_and(|at| at > now - LAST_USED_GRANULARITY) {
+        return;
+    }
+    match app.connections.record_use(&record.key, record.version, record.last_used_at, now).await {
+        Ok(true) => record.last_used_at = Some(now),
+        // Someone else recorded a use, or the record changed: nothing to add.
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %ErrorChain(&e), "recording the connection's use failed"),
+    }
+}
+
 /// A usable access token and the connection record it came from.
 pub struct Access {
     pub token: AccessToken,
@@ -137,6 +169,8 @@ pub(crate) async fn fresh_token(
         let unexpired = stored.access_token_expires_at.is_some_and(|at| at > now + REFRESH_MARGIN);
         let was_rejected = rejected.is_some_and(|r| r.secret() == stored.access_token.secret());
         if unexpired && !was_rejected {
+            let mut record = record;
+            record_use(app, &mut record).await;
             return Ok(Access { token: stored.access_token, record });
         }
         if app.connections.acquire_refresh_lease(owner, record.version, now, now + LEASE_TTL).await? {
@@ -171,6 +205,7 @@ async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> R
                     scopes: grant.granted_scopes.as_ref().map_or_else(|| record.scopes.clone(), |s| s.to_vec()),
                     updated_at: now,
                     last_error: None,
+                    last_used_at: Some(now),
                     access_token_expires_at: tokens.access_token_expires_at,
                     refresh_lease_until: None,
                     sealed_tokens: sealed.clone(),
@@ -206,6 +241,7 @@ async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> R
                 leased,
                 |record, _, _| ConnectionRecord {
                     version: record.version + 1,
+                    last_error: Some(refresh_failed_error(provider.display_name)),
                     refresh_lease_until: None,
                     ..record.clone()
                 },

@@ -15,10 +15,10 @@ use base64::Engine as _;
 use calbridge::crypto::vault::{Vault, VaultError};
 use calbridge::domain::{AppointmentId, BookingLinkId, ConnectionKey, Interval, Provider, SessionId, TenantId, UserId};
 use calbridge::ports::{
-    BookingLinkCreator, BookingLinkRecord, BookingLinkStore, BudgetError, CallBudget, ConnectionRecord,
-    ConnectionStatus, ConnectionStore, EncryptionContext, FlowKind, FlowRecord, FlowStore, KeyError, KeyProvider,
-    MeetingCreator, MeetingRecord, MeetingState, MeetingStore, SealPurpose, SealedSecret, StoreError, SyncRecord,
-    SyncStatus, SyncStore, WriteCondition,
+    BookingLinkCreator, BookingLinkRecord, BookingLinkStore, BudgetError, CallBudget, ConnectionQuery,
+    ConnectionRecord, ConnectionStatus, ConnectionStore, ConnectionSummary, EncryptionContext, FlowKind, FlowRecord,
+    FlowStore, KeyError, KeyProvider, MeetingCreator, MeetingRecord, MeetingState, MeetingStore, SealPurpose,
+    SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
 };
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
@@ -59,6 +59,8 @@ macro_rules! store_contract_tests {
             connections_of_different_users_and_tenants_are_independent,
             every_provider_round_trips_and_providers_never_alias,
             connections_of_an_account_span_tenants_and_follow_writes,
+            a_tenants_connections_page_in_order_filtered_and_never_cross_tenants,
+            record_use_sets_only_last_used_at_and_only_over_what_was_read,
             flow_is_taken_exactly_once,
             concurrent_takes_yield_exactly_one_flow,
             take_of_an_unknown_flow_is_none,
@@ -125,6 +127,7 @@ pub fn full_record(key: ConnectionKey) -> ConnectionRecord {
         connected_at: at("2026-03-01T10:11:12.123456789Z"),
         updated_at: at("2026-03-02T00:00:00.5Z"),
         last_error: Some("invalid_grant: Token has been expired or revoked.".to_owned()),
+        last_used_at: Some(at("2026-03-04T05:06:07.089Z")),
         access_token_expires_at: Some(at("2026-03-02T01:00:00.000001Z")),
         selected_calendar_id: Some("c_0123abcd@group.calendar.google.com".to_owned()),
         refresh_lease_until: Some(at("2026-03-02T00:00:30.123Z")),
@@ -144,6 +147,7 @@ fn sparse_record(key: ConnectionKey) -> ConnectionRecord {
         connected_at: at("2026-01-01T00:00:00Z"),
         updated_at: at("2026-01-01T00:00:00Z"),
         last_error: None,
+        last_used_at: None,
         access_token_expires_at: None,
         selected_calendar_id: None,
         refresh_lease_until: None,
@@ -771,4 +775,104 @@ pub async fn booking_link_round_trips_is_created_once_and_revokes(s: StoreUnderT
     assert!(s.booking_links.revoke_booking_link(&tenant, &id).await.unwrap());
     assert_eq!(s.booking_links.get_booking_link(&tenant, &id).await.unwrap(), Some(again));
     assert_eq!(s.booking_links.get_booking_link(&other.tenant, &id).await.unwrap(), Some(other));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing a tenant's connections, recording use
+
+/// Pages through `tenant`'s connections `limit` at a time; the (user, provider) of each.
+async fn page_all(
+    s: &StoreUnderTest,
+    tenant: &str,
+    provider: Option<Provider>,
+    status: Option<ConnectionStatus>,
+    limit: usize,
+) -> Vec<(String, Provider)> {
+    let tenant = TenantId::parse(tenant).unwrap();
+    let mut seen = Vec::new();
+    let mut after = None;
+    for _ in 0..100 {
+        let query = ConnectionQuery { provider, status, after: after.clone(), limit };
+        // The tenant index is eventually consistent in DynamoDB; moto answers at once.
+        let page = s.connections.list_connections(&tenant, &query).await.unwrap();
+        assert!(page.connections.len() <= limit);
+        for c in &page.connections {
+            assert_eq!(c.key.tenant, tenant, "another tenant's connection listed");
+            seen.push((c.key.user.to_string(), c.key.provider));
+        }
+        if !page.more {
+            return seen;
+        }
+        assert_eq!(page.connections.len(), limit, "a page with more after it is full");
+        let last = page.connections.last().unwrap();
+        after = Some((last.key.user.clone(), last.key.provider));
+    }
+    panic!("paging never ended");
+}
+
+pub async fn a_tenants_connections_page_in_order_filtered_and_never_cross_tenants(s: StoreUnderTest) {
+    let mut expected = Vec::new();
+    for i in 0..7 {
+        let user = format!("u{i:02}");
+        let google = ConnectionRecord {
+            status: if i % 3 == 0 { ConnectionStatus::NeedsReconnect } else { ConnectionStatus::Connected },
+            ..sparse_record(key("t1", &user))
+        };
+        s.connections.put_connection(&google, WriteCondition::Absent).await.unwrap();
+        expected.push((user.clone(), Provider::Google));
+        if i % 2 == 0 {
+            let zoom =
+                ConnectionKey::new(TenantId::parse("t1").unwrap(), UserId::parse(&user).unwrap(), Provider::Zoom);
+            s.connections.put_connection(&sparse_record(zoom), WriteCondition::Absent).await.unwrap();
+            expected.push((user.clone(), Provider::Zoom));
+        }
+        // Neighbouring tenants, including one whose name the first is a prefix of.
+        for other in ["t0", "t1x", "t2"] {
+            s.connections.put_connection(&full_record(key(other, &user)), WriteCondition::Absent).await.unwrap();
+        }
+    }
+    for limit in [1, 2, 3, 11, 100] {
+        assert_eq!(page_all(&s, "t1", None, None, limit).await, expected, "limit {limit}");
+    }
+    let zoom: Vec<_> = expected.iter().filter(|(_, p)| *p == Provider::Zoom).cloned().collect();
+    assert_eq!(page_all(&s, "t1", Some(Provider::Zoom), None, 2).await, zoom);
+    let reconnect = ["u00", "u03", "u06"].map(|u| (u.to_owned(), Provider::Google)).to_vec();
+    assert_eq!(page_all(&s, "t1", None, Some(ConnectionStatus::NeedsReconnect), 1).await, reconnect);
+    assert_eq!(page_all(&s, "t1", Some(Provider::Zoom), Some(ConnectionStatus::NeedsReconnect), 5).await, vec![]);
+    assert!(page_all(&s, "nobody", None, None, 5).await.is_empty());
+
+    // The listing shows the record's fields, and nothing deleted.
+    let tenant = TenantId::parse("t2").unwrap();
+    let page =
+        s.connections.list_connections(&tenant, &ConnectionQuery { limit: 1, ..Default::default() }).await.unwrap();
+    let record = full_record(key("t2", "u00"));
+    assert_eq!(page.connections, vec![ConnectionSummary::from(&record)]);
+    s.connections.delete_connection(&key("t1", "u01")).await.unwrap();
+    let after_delete = page_all(&s, "t1", None, None, 4).await;
+    assert!(!after_delete.contains(&("u01".to_owned(), Provider::Google)));
+    assert_eq!(after_delete.len(), expected.len() - 1);
+}
+
+pub async fn record_use_sets_only_last_used_at_and_only_over_what_was_read(s: StoreUnderTest) {
+    let k = key("t1", "u1");
+    let record = ConnectionRecord { refresh_lease_until: Some(at("2026-01-01T00:00:30Z")), ..sparse_record(k.clone()) };
+    s.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+    let first = at("2026-01-01T00:00:10Z");
+    assert!(s.connections.record_use(&k, 1, None, first).await.unwrap());
+    let stored = s.connections.get_connection(&k).await.unwrap().unwrap();
+    assert_eq!(stored, ConnectionRecord { last_used_at: Some(first), ..record.clone() }, "only last_used_at changed");
+    // Over a stale read (the value or the version) it writes nothing.
+    let later = at("2026-01-01T00:20:00Z");
+    assert!(!s.connections.record_use(&k, 1, None, later).await.unwrap());
+    assert!(!s.connections.record_use(&k, 2, Some(first), later).await.unwrap());
+    assert!(s.connections.record_use(&k, 1, Some(first), later).await.unwrap());
+    assert_eq!(s.connections.get_connection(&k).await.unwrap().unwrap().last_used_at, Some(later));
+    // A write (a refresh) bumps the version: a use recorded over the older one loses.
+    let refreshed = ConnectionRecord { version: 2, last_used_at: Some(later), ..record.clone() };
+    s.connections.put_connection(&refreshed, WriteCondition::Version(1)).await.unwrap();
+    assert!(!s.connections.record_use(&k, 1, Some(later), at("2026-01-01T01:00:00Z")).await.unwrap());
+    assert_eq!(s.connections.get_connection(&k).await.unwrap().unwrap(), refreshed);
+    // Nothing stored: nothing written, nothing created.
+    assert!(!s.connections.record_use(&key("t1", "ghost"), 1, None, later).await.unwrap());
+    assert!(s.connections.get_connection(&key("t1", "ghost")).await.unwrap().is_none());
 }

@@ -12,7 +12,9 @@
 //!
 //! Connection items also carry `account_pk` = `{provider}#{account_id}`, the hash key of the
 //! GSI `account-index` (projecting `tenant_id`, `user_id`, `provider`): which connections, in
-//! any tenant, share one provider account (and so one grant at the provider).
+//! any tenant, share one provider account (and so one grant at the provider); and
+//! `tenant_pk` = `T#{tenant}` with `user_sk` = `{user}#{provider}`, the keys of the GSI
+//! `tenant-index` (projecting the fields the admin listing shows): a tenant's connections.
 //! | booking    | `T#{tenant}`                | `BOOKING#{link id}`| `booking_links.rs`|
 //!
 //! Besides its key, an item holds its record's stored form (`stored_forms`: the field names

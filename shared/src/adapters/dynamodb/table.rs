@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
-use super::connections::{ACCOUNT_INDEX, ACCOUNT_PK};
+use super::connections::{ACCOUNT_INDEX, ACCOUNT_PK, TENANT_INDEX, TENANT_PK, USER_SK, tenant_index_projection};
 use super::{TTL_ATTRIBUTE, sdk_unavailable, unavailable};
 use crate::ports::StoreError;
 
@@ -19,7 +19,7 @@ use crate::ports::StoreError;
 const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Creates the calbridge table (on-demand, `pk`/`sk` strings, TTL on `ttl`, the connections'
-/// [`ACCOUNT_INDEX`]) for tests and the local stack; production tables come from the SAM
+/// [`ACCOUNT_INDEX`] and [`TENANT_INDEX`]) for tests and the local stack; production tables come from the SAM
 /// template. An existing table is fine.
 #[tracing::instrument(skip_all, fields(table = %table))]
 pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), StoreError> {
@@ -43,6 +43,9 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .key_schema(key("sk", KeyType::Range)?)
         .attribute_definitions(string_attribute(ACCOUNT_PK)?)
         .global_secondary_indexes(account_index(key(ACCOUNT_PK, KeyType::Hash)?)?)
+        .attribute_definitions(string_attribute(TENANT_PK)?)
+        .attribute_definitions(string_attribute(USER_SK)?)
+        .global_secondary_indexes(tenant_index(key(TENANT_PK, KeyType::Hash)?, key(USER_SK, KeyType::Range)?)?)
         .send()
         .await;
     match created {
@@ -93,6 +96,21 @@ fn account_index(hash_key: KeySchemaElement) -> Result<GlobalSecondaryIndex, Sto
     GlobalSecondaryIndex::builder()
         .index_name(ACCOUNT_INDEX)
         .key_schema(hash_key)
+        .projection(projection)
+        .build()
+        .map_err(unavailable)
+}
+
+/// A tenant's connections by `{user}#{provider}`, projecting what the admin listing shows.
+fn tenant_index(hash_key: KeySchemaElement, range_key: KeySchemaElement) -> Result<GlobalSecondaryIndex, StoreError> {
+    let projection = Projection::builder()
+        .projection_type(ProjectionType::Include)
+        .set_non_key_attributes(Some(tenant_index_projection().map(str::to_owned).collect()))
+        .build();
+    GlobalSecondaryIndex::builder()
+        .index_name(TENANT_INDEX)
+        .key_schema(hash_key)
+        .key_schema(range_key)
         .projection(projection)
         .build()
         .map_err(unavailable)

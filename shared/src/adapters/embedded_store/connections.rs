@@ -4,7 +4,9 @@
 //! Contract: writes are conditional on `version`; the refresh lease is checked and taken in one
 //! write transaction, at millisecond precision as in DynamoDB, and leaves `version` alone;
 //! connections of one provider account are found by a scan (no index: an offline store holds
-//! few).
+//! few); a tenant's connections are a range of keys (`T#{tenant}#U#` onwards), which orders
+//! them by `{user}#{provider}` as the DynamoDB tenant index does; `record_use` checks the
+//! version and the previous `last_used_at` and sets only that field, in one write transaction.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -12,8 +14,8 @@ use redb::ReadableTable;
 
 use super::{EmbeddedStore, Table, decode, encode, unavailable};
 use crate::adapters::stored_forms::{EpochMillis, StoredConnection};
-use crate::domain::{ConnectionKey, Provider};
-use crate::ports::{ConnectionRecord, ConnectionStore, StoreError, WriteCondition};
+use crate::domain::{ConnectionKey, Provider, TenantId};
+use crate::ports::{ConnectionPage, ConnectionQuery, ConnectionRecord, ConnectionStore, StoreError, WriteCondition};
 
 pub(super) const CONNECTIONS: Table = Table::new("connections");
 
@@ -85,6 +87,64 @@ impl ConnectionStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn record_use(
+        &self,
+        key: &ConnectionKey,
+        version: u64,
+        previous: Option<Timestamp>,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let id = connection_key(key);
+        self.write(CONNECTIONS, move |table| {
+            let Some(current) = table.get(id.as_str()).map_err(unavailable)?.map(|v| v.value().to_vec()) else {
+                return Ok(false);
+            };
+            let mut form: StoredConnection = decode(&current)?;
+            if form.version != version || form.last_used_at != previous {
+                return Ok(false);
+            }
+            form.last_used_at = Some(at);
+            table.insert(id.as_str(), encode(&form)?.as_slice()).map_err(unavailable)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn list_connections(&self, tenant: &TenantId, query: &ConnectionQuery) -> Result<ConnectionPage, StoreError> {
+        let prefix = format!("T#{tenant}#U#");
+        let start = match &query.after {
+            Some((user, provider)) => format!("{prefix}{user}#{}", provider.as_str()),
+            None => prefix.clone(),
+        };
+        let query = query.clone();
+        self.blocking(move |db| {
+            let txn = db.begin_read().map_err(unavailable)?;
+            let table = txn.open_table(CONNECTIONS).map_err(unavailable)?;
+            let mut connections = Vec::new();
+            for entry in table.range(start.as_str()..).map_err(unavailable)? {
+                let (id, value) = entry.map_err(unavailable)?;
+                if !id.value().starts_with(&prefix) {
+                    break;
+                }
+                if query.after.is_some() && id.value() == start {
+                    continue;
+                }
+                let summary = decode::<StoredConnection>(value.value())?.summary()?;
+                if query.provider.is_some_and(|p| p != summary.key.provider)
+                    || query.status.is_some_and(|s| s != summary.status)
+                {
+                    continue;
+                }
+                if connections.len() == query.limit {
+                    return Ok(ConnectionPage { connections, more: true });
+                }
+                connections.push(summary);
+            }
+            Ok(ConnectionPage { connections, more: false })
+        })
+        .await
+    }
 }
 
 #[cfg(test)]
@@ -108,6 +168,7 @@ mod tests {
             connected_at: Timestamp::UNIX_EPOCH,
             updated_at: Timestamp::UNIX_EPOCH,
             last_error: None,
+            last_used_at: None,
             access_token_expires_at: None,
             selected_calendar_id: None,
             refresh_lease_until: None,

@@ -145,6 +145,7 @@ mod tests {
             connected_at: at("2026-01-01T00:00:00Z"),
             updated_at: at("2026-01-02T00:00:00.5Z"),
             last_error: None,
+            last_used_at: None,
             access_token_expires_at: None,
             selected_calendar_id: None,
             refresh_lease_until: Some(at("2026-01-01T00:00:30.123Z")),

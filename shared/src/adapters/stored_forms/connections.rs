@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Bytes, EpochMillis, Nonce, invalid, owner};
 use crate::domain::{ConnectionKey, Provider};
-use crate::ports::{ConnectionRecord, ConnectionStatus, SealedSecret, StoreError};
+use crate::ports::{ConnectionRecord, ConnectionStatus, ConnectionSummary, SealedSecret, StoreError};
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct StoredConnection {
@@ -27,6 +27,8 @@ pub(crate) struct StoredConnection {
     updated_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) last_used_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     access_token_expires_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -54,6 +56,7 @@ impl StoredConnection {
             connected_at: record.connected_at,
             updated_at: record.updated_at,
             last_error: record.last_error.clone(),
+            last_used_at: record.last_used_at,
             access_token_expires_at: record.access_token_expires_at,
             selected_calendar_id: record.selected_calendar_id.clone(),
             refresh_lease_until: record.refresh_lease_until.map(EpochMillis),
@@ -62,6 +65,21 @@ impl StoredConnection {
             tokens_edk: Bytes(sealed.encrypted_data_key.clone()),
             tokens_key_id: sealed.key_id.clone(),
         }
+    }
+
+    /// What the admin listing shows of it.
+    pub(crate) fn summary(&self) -> Result<ConnectionSummary, StoreError> {
+        Ok(ConnectionSummary {
+            key: self.key()?,
+            status: ConnectionStatus::parse(&self.status).ok_or_else(|| invalid("status"))?,
+            account_id: self.account_id.clone(),
+            email: self.email.clone(),
+            scopes: self.scopes.clone(),
+            connected_at: self.connected_at,
+            updated_at: self.updated_at,
+            last_used_at: self.last_used_at,
+            last_error: self.last_error.clone(),
+        })
     }
 
     /// Whether this is a connection of `provider` to its account `account_id`.
@@ -90,6 +108,7 @@ impl StoredConnection {
             connected_at: self.connected_at,
             updated_at: self.updated_at,
             last_error: self.last_error,
+            last_used_at: self.last_used_at,
             access_token_expires_at: self.access_token_expires_at,
             selected_calendar_id: self.selected_calendar_id,
             refresh_lease_until: self.refresh_lease_until.map(|lease| lease.0),
@@ -99,6 +118,58 @@ impl StoredConnection {
                 encrypted_data_key: self.tokens_edk.0,
                 key_id: self.tokens_key_id,
             },
+        })
+    }
+}
+
+/// What the DynamoDB tenant index projects of a connection item: the listed fields, no
+/// token, no lease. Its names are [`StoredConnection`]'s.
+#[derive(Deserialize)]
+pub(crate) struct StoredConnectionSummary {
+    tenant_id: String,
+    user_id: String,
+    provider: String,
+    status: String,
+    #[serde(alias = "google_account_id")]
+    account_id: String,
+    #[serde(default)]
+    email: Option<String>,
+    scopes: Vec<String>,
+    connected_at: Timestamp,
+    updated_at: Timestamp,
+    #[serde(default)]
+    last_used_at: Option<Timestamp>,
+    #[serde(default)]
+    last_error: Option<String>,
+}
+
+/// The attributes [`StoredConnectionSummary`] reads, which the tenant index must project.
+pub(crate) const SUMMARY_ATTRIBUTES: [&str; 11] = [
+    "tenant_id",
+    "user_id",
+    "provider",
+    "status",
+    "account_id",
+    "email",
+    "scopes",
+    "connected_at",
+    "updated_at",
+    "last_used_at",
+    "last_error",
+];
+
+impl StoredConnectionSummary {
+    pub(crate) fn into_summary(self) -> Result<ConnectionSummary, StoreError> {
+        Ok(ConnectionSummary {
+            key: owner(&self.tenant_id, &self.user_id, &self.provider)?,
+            status: ConnectionStatus::parse(&self.status).ok_or_else(|| invalid("status"))?,
+            account_id: self.account_id,
+            email: self.email,
+            scopes: self.scopes,
+            connected_at: self.connected_at,
+            updated_at: self.updated_at,
+            last_used_at: self.last_used_at,
+            last_error: self.last_error,
         })
     }
 }

@@ -24,7 +24,7 @@ use crate::domain::{ConnectionKey, Provider, TenantId, UserId};
 use crate::ports::StoreError;
 
 pub(crate) use booking_links::StoredBookingLink;
-pub(crate) use connections::StoredConnection;
+pub(crate) use connections::{SUMMARY_ATTRIBUTES, StoredConnection, StoredConnectionSummary};
 pub(crate) use flows::StoredFlow;
 pub(crate) use meetings::StoredMeeting;
 pub(crate) use syncs::StoredSync;

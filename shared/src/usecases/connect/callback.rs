@@ -250,6 +250,7 @@ async fn store_connection(
             connected_at: kept.map_or(now, |r| r.connected_at),
             updated_at: now,
             last_error: None,
+            last_used_at: kept.and_then(|r| r.last_used_at),
             access_token_expires_at: grant.expires_at,
             selected_calendar_id: kept.and_then(|r| r.selected_calendar_id.clone()),
             refresh_lease_until: None,

@@ -1,5 +1,6 @@
 //! Connecting a user's account at a provider: authorize -> launch -> callback ([`callback`]),
-//! status and disconnect ([`status`]). The flow is the same for every provider; what differs
+//! status and disconnect ([`status`]), and the service's listing of its tenant's connections
+//! ([`listing`]). The flow is the same for every provider; what differs
 //! (endpoints, scopes, how the account is identified) is the provider's
 //! [`OAuthClient`](crate::ports::OAuthClient) and settings ([`crate::app::OAuthProvider`]).
 //!
@@ -31,6 +32,7 @@
 
 mod callback;
 mod grants;
+pub mod listing;
 mod status;
 
 pub use callback::{CallbackOutcome, CallbackQuery, FailureReason, callback};

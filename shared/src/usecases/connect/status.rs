@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::crypto::tokens;
 use crate::domain::{ConnectionKey, Provider};
 use crate::errors::ErrorChain;
+use crate::ports::last_error_code;
 
 /// What the app may know about a connection; never a token.
 #[derive(Debug, Serialize, PartialEq, Eq)]
@@ -30,8 +31,16 @@ pub struct ConnectionView {
     pub connected_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<Timestamp>,
+    /// When calbridge last used the connection for a provider call (to 15 minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Timestamp>,
+    /// Why the connection last failed, `<code>: <message>`; cleared by a successful refresh
+    /// or reconnect.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The stable code of `last_error` (`invalid_grant`, `refresh_failed`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error_code: Option<String>,
 }
 
 pub async fn status(app: &App, owner: &ConnectionKey) -> Result<ConnectionView, ConnectError> {
@@ -47,7 +56,9 @@ pub async fn status(app: &App, owner: &ConnectionKey) -> Result<ConnectionView, 
             scopes: None,
             connected_at: None,
             updated_at: None,
+            last_used_at: None,
             last_error: None,
+            last_error_code: None,
         },
         Some(record) => ConnectionView {
             provider: owner.provider.as_str(),
@@ -58,6 +69,8 @@ pub async fn status(app: &App, owner: &ConnectionKey) -> Result<ConnectionView, 
             scopes: Some(record.scopes),
             connected_at: Some(record.connected_at),
             updated_at: Some(record.updated_at),
+            last_used_at: record.last_used_at,
+            last_error_code: record.last_error.as_deref().map(|e| last_error_code(e).to_owned()),
             last_error: record.last_error,
         },
     })
