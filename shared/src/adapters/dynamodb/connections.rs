@@ -10,10 +10,9 @@
 //! `last_used_at`; connections of one account, and one page of a tenant's, are (paged)
 //! `Query`s of an index, eventually consistent as every GSI read is.
 //!
-//! Items written before `tenant_pk`/`user_sk` existed are not in the tenant index until they
-//! are next put (a token refresh, a reconnect, a calendar selection); there is no backfill, so
-//! a connection idle since then (one that needs reconnecting, say) is missing from the listing
-//! until then. `infra/DEPLOY.md` says how to backfill.
+//! Items written before the index keys existed are in neither index until they are next put
+//! (a token refresh, a reconnect, a calendar selection) or until
+//! `infra/scripts/backfill-index-keys.sh` gives them their keys (`infra/DEPLOY.md`).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
