@@ -180,9 +180,17 @@ impl App {
                 let aws = aws.as_ref().expect("AWS config is loaded for Secrets Manager");
                 Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws), secret_id, &providers))
             }
-            SecretsConfig::Inline { client_secrets, webhook_secret_tokens, state_signing_key, booking_signing_keys } => {
-                Arc::new(InlineSecrets::new(client_secrets, webhook_secret_tokens, state_signing_key, booking_signing_keys))
-            }
+            SecretsConfig::Inline {
+                client_secrets,
+                webhook_secret_tokens,
+                state_signing_key,
+                booking_signing_keys,
+            } => Arc::new(InlineSecrets::new(
+                client_secrets,
+                webhook_secret_tokens,
+                state_signing_key,
+                booking_signing_keys,
+            )),
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let secrets = Arc::new(Secrets::new(secret_source));

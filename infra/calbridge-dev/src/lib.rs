@@ -207,8 +207,8 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
     if var("TABLE_NAME").is_none() && var("KMS_KEY_ID").is_none() {
         vars.insert("LOCAL_DATA_DIR".into(), data_dir.display().to_string());
     }
-    let secret_arn = var(calbridge::config::SECRET_ARN_VARIABLE)
-        .or_else(|| var(calbridge::config::DEPRECATED_SECRET_ARN_VARIABLE));
+    let secret_arn =
+        var(calbridge::config::SECRET_ARN_VARIABLE).or_else(|| var(calbridge::config::DEPRECATED_SECRET_ARN_VARIABLE));
     if secret_arn.is_none() && var("STATE_SIGNING_KEY").is_none() {
         vars.insert("STATE_SIGNING_KEY".into(), local_secret(&data_dir, "state-signing.key")?);
     }

@@ -73,8 +73,7 @@ async fn connect_zoom(s: &Stack, token: &str, account: &str) -> Url {
     let mut form: Vec<(String, String)> = consent.query_pairs().into_owned().collect();
     form.push(("account".into(), account.into()));
     form.push(("decision".into(), "approve".into()));
-    let decision =
-        s.http.post(format!("{}/oauth/authorize/decision", zoom(s))).form(&form).send().await.unwrap();
+    let decision = s.http.post(format!("{}/oauth/authorize/decision", zoom(s))).form(&form).send().await.unwrap();
     assert_eq!(decision.status(), StatusCode::FOUND);
     let callback = Url::parse(decision.headers()["location"].to_str().unwrap()).unwrap();
     assert!(callback.as_str().starts_with(&format!("{}/connections/zoom/callback?", s.base())), "{callback}");
@@ -227,7 +226,10 @@ async fn a_lost_refresh_response_ends_in_needs_reconnect_without_a_loop() {
     // then that call fails, and the connection is kept with the failure recorded
     assert!(matches!(first, Err(AccessError::Refresh(_))), "{:?}", first.err());
     let status = zoom_status(&s, &token).await;
-    assert_eq!((status["status"].as_str(), status["last_error_code"].as_str()), (Some("connected"), Some("refresh_failed")));
+    assert_eq!(
+        (status["status"].as_str(), status["last_error_code"].as_str()),
+        (Some("connected"), Some("refresh_failed"))
+    );
 
     // when the next caller refreshes with the stored (now dead) refresh token
     let second = access_token(app, &owner).await;

@@ -7,9 +7,9 @@
 pub mod dynamodb;
 pub mod embedded_store;
 pub mod google;
-pub mod zoom;
 pub mod inline_secrets;
 pub mod kms;
 pub mod local_key;
 pub mod secrets_manager;
 pub(crate) mod stored_forms;
+pub mod zoom;

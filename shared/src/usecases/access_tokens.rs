@@ -336,3 +336,110 @@ async fn publish(
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use jiff::Timestamp;
+    use oauth2::{AuthorizationCode, PkceCodeChallenge, PkceCodeVerifier, RefreshToken};
+
+    use super::*;
+    use crate::adapters::embedded_store::EmbeddedStore;
+    use crate::crypto::vault::Vault;
+    use crate::domain::{Provider, TenantId, UserId};
+    use crate::ports::{ConnectionStore, OAuthClient, ProviderAccount, TokenGrant};
+
+    fn tokens_of(access: &str, refresh: &str, expires_at: Timestamp) -> StoredTokens {
+        StoredTokens {
+            access_token: AccessToken::new(access.to_owned()),
+            refresh_token: RefreshToken::new(refresh.to_owned()),
+            access_token_expires_at: Some(expires_at),
+        }
+    }
+
+    /// A rotating provider whose refresh of the presented token is refused because another
+    /// caller (whose lease outlived ours) already rotated it and stored the successor.
+    struct RotatedMeanwhile {
+        store: EmbeddedStore,
+        vault: Arc<Vault>,
+        key: ConnectionKey,
+        fresh_until: Timestamp,
+    }
+
+    #[async_trait]
+    impl OAuthClient for RotatedMeanwhile {
+        fn authorization_url(&self, _: &str, _: PkceCodeChallenge, _: Option<&str>) -> url::Url {
+            unreachable!("not part of a refresh")
+        }
+        async fn exchange_code(&self, _: AuthorizationCode, _: PkceCodeVerifier) -> Result<TokenGrant, OAuthError> {
+            unreachable!("not part of a refresh")
+        }
+        async fn refresh(&self, _: &RefreshToken) -> Result<TokenGrant, OAuthError> {
+            let current = self.store.get_connection(&self.key).await.unwrap().unwrap();
+            let newer = tokens_of("access-2", "refresh-2", self.fresh_until);
+            let sealed = tokens::seal(&self.vault, &self.key, &newer).await.unwrap();
+            let updated = ConnectionRecord {
+                version: current.version + 1,
+                access_token_expires_at: newer.access_token_expires_at,
+                refresh_lease_until: None,
+                sealed_tokens: sealed,
+                ..current.clone()
+            };
+            self.store.put_connection(&updated, WriteCondition::Version(current.version)).await.unwrap();
+            Err(OAuthError::InvalidGrant)
+        }
+        async fn revoke(&self, _: &RefreshToken) -> Result<(), OAuthError> {
+            unreachable!("not part of a refresh")
+        }
+        async fn identify(&self, _: &TokenGrant) -> Result<ProviderAccount, OAuthError> {
+            unreachable!("not part of a refresh")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_of_an_already_rotated_token_reads_the_newer_tokens_instead_of_breaking_the_connection() {
+        // given a connection with an expired access token
+        let mut t = crate::fakes::test_app();
+        let key = ConnectionKey::new(TenantId::parse("t1").unwrap(), UserId::parse("u1").unwrap(), Provider::Google);
+        let now = t.app.clock.now();
+        let expired = tokens_of("access-1", "refresh-1", now - SignedDuration::from_mins(1));
+        let record = ConnectionRecord {
+            key: key.clone(),
+            version: 1,
+            status: ConnectionStatus::Connected,
+            account_id: "acct-1".to_owned(),
+            email: None,
+            scopes: vec![],
+            connected_at: now,
+            updated_at: now,
+            last_error: None,
+            last_used_at: None,
+            access_token_expires_at: expired.access_token_expires_at,
+            selected_calendar_id: None,
+            refresh_lease_until: None,
+            sealed_tokens: tokens::seal(&t.app.vault, &key, &expired).await.unwrap(),
+        };
+        t.app.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+        // and a provider that refuses our refresh token because another caller rotated it
+        let client = Arc::new(RotatedMeanwhile {
+            store: t.store.clone(),
+            vault: t.app.vault.clone(),
+            key: key.clone(),
+            fresh_until: now + SignedDuration::from_hours(1),
+        });
+        t.app.providers.get_mut(&Provider::Google).unwrap().client = client;
+
+        // when a caller needs a token
+        let access = access_token(&t.app, &key).await.expect("the newer token");
+
+        // then it gets the other caller's token, and the connection stays connected
+        assert_eq!(access.token.secret(), "access-2");
+        let stored = t.app.connections.get_connection(&key).await.unwrap().unwrap();
+        assert_eq!(stored.status, ConnectionStatus::Connected);
+        assert_eq!(stored.last_error, None);
+        let opened = tokens::open(&t.app.vault, &key, &stored.sealed_tokens).await.unwrap();
+        assert_eq!(opened.refresh_token.secret(), "refresh-2");
+    }
+}

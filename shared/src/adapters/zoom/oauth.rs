@@ -97,7 +97,11 @@ impl ZoomOAuthClient {
 
     /// POSTs a form to one of Zoom's OAuth endpoints with Basic client authentication; the
     /// raw response (status and body) for the caller to classify.
-    async fn post_authenticated(&self, url: &Url, form: &[(&str, &str)]) -> Result<(reqwest::StatusCode, Vec<u8>), OAuthError> {
+    async fn post_authenticated(
+        &self,
+        url: &Url,
+        form: &[(&str, &str)],
+    ) -> Result<(reqwest::StatusCode, Vec<u8>), OAuthError> {
         let secrets = self.secrets.get().await.map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
         let secret = secrets.client_secret(Provider::Zoom).map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
         let response = self
@@ -120,8 +124,9 @@ impl ZoomOAuthClient {
             return Err(classify_error(status, &body));
         }
         // serde's error could quote the body: only its position is kept.
-        let response: TokenResponse = serde_json::from_slice(&body)
-            .map_err(|e| unavailable(format!("unparseable token response at line {} column {}", e.line(), e.column())))?;
+        let response: TokenResponse = serde_json::from_slice(&body).map_err(|e| {
+            unavailable(format!("unparseable token response at line {} column {}", e.line(), e.column()))
+        })?;
         let now = self.clock.now();
         Ok(TokenGrant {
             access_token: AccessToken::new(response.access_token),
@@ -176,8 +181,9 @@ impl OAuthClient for ZoomOAuthClient {
 
     #[tracing::instrument(skip_all, name = "zoom.refresh")]
     async fn refresh(&self, refresh_token: &RefreshToken) -> Result<TokenGrant, OAuthError> {
-        let grant =
-            self.token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.secret().as_str())]).await?;
+        let grant = self
+            .token_request(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.secret().as_str())])
+            .await?;
         if grant.refresh_token.is_none() {
             // The presented token is dead now; without its successor the grant cannot be
             // refreshed again. Say so rather than keep the dead one.
