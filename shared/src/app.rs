@@ -21,7 +21,8 @@ use crate::adapters::inline_secrets::InlineSecrets;
 use crate::adapters::kms::KmsKeyProvider;
 use crate::adapters::local_key::LocalKeyProvider;
 use crate::adapters::secrets_manager::SecretsManagerSource;
-use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig};
+use crate::adapters::zoom::oauth::ZoomOAuthClient;
+use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig, ZoomConfig};
 use crate::crypto::vault::Vault;
 use crate::domain::{AllowedReturnTo, Provider, ScopeSet, UnknownProvider};
 use crate::ports::{
@@ -72,6 +73,18 @@ impl OAuthProvider {
             required_scopes: config.required_scopes(),
             issuer: Some(config.issuer.clone()),
             display_name: "Google",
+            consent_origin: config.auth_url.origin().ascii_serialization(),
+        }
+    }
+
+    /// Zoom's settings, from its configuration section. Zoom names no issuer in its redirect.
+    pub fn zoom(config: &ZoomConfig, client: Arc<dyn OAuthClient>) -> Self {
+        Self {
+            client,
+            launch_url: config.launch_url(),
+            required_scopes: config.required_scopes(),
+            issuer: None,
+            display_name: "Zoom",
             consent_origin: config.auth_url.origin().ascii_serialization(),
         }
     }
@@ -167,9 +180,17 @@ impl App {
                 let aws = aws.as_ref().expect("AWS config is loaded for Secrets Manager");
                 Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws), secret_id, &providers))
             }
-            SecretsConfig::Inline { client_secrets, state_signing_key, booking_signing_keys } => {
-                Arc::new(InlineSecrets::new(client_secrets, state_signing_key, booking_signing_keys))
-            }
+            SecretsConfig::Inline {
+                client_secrets,
+                webhook_secret_tokens,
+                state_signing_key,
+                booking_signing_keys,
+            } => Arc::new(InlineSecrets::new(
+                client_secrets,
+                webhook_secret_tokens,
+                state_signing_key,
+                booking_signing_keys,
+            )),
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let secrets = Arc::new(Secrets::new(secret_source));
@@ -182,6 +203,11 @@ impl App {
             let client =
                 Arc::new(GoogleOAuthClient::new(section.clone(), http.clone(), secrets.clone(), clock.clone()));
             oauth.insert(Provider::Google, OAuthProvider::google(section, client));
+        }
+        if let Some(section) = &config.zoom {
+            let http = http_client(section.http_timeout);
+            let client = Arc::new(ZoomOAuthClient::new(section.clone(), http, secrets.clone(), clock.clone()));
+            oauth.insert(Provider::Zoom, OAuthProvider::zoom(section, client));
         }
         let calendar = Arc::new(GoogleCalendarClient::new(google.calendar_api_url.clone(), http));
         let retry = RetryPolicy { budget: google.retry_budget, ..RetryPolicy::default() };

@@ -10,7 +10,7 @@
 //!   sync, meetings, retry.
 //! - [`ports`]: one trait per outside system (stores and their records, keys, secrets, OAuth,
 //!   Google Calendar, clock).
-//! - [`adapters`]: DynamoDB, KMS, Secrets Manager and Google over HTTPS; the embedded store,
+//! - [`adapters`]: DynamoDB, KMS, Secrets Manager, Google and Zoom over HTTPS; the embedded store,
 //!   local key and inline secrets offline. [`fakes`] are the in-process test doubles.
 //! - [`crypto`] (vault, sealed tokens, OAuth state, randomness), [`domain`] (values parsed at
 //!   the edge: ids, [`domain::Provider`], intervals, return URLs, event text), [`errors`] (the

@@ -547,6 +547,43 @@ async fn loads_the_client_secret_and_signing_key() {
 }
 
 #[tokio::test]
+async fn with_zoom_the_secret_holds_zooms_client_secret_and_webhook_secret_token() {
+    let encoded = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let client = secrets_manager();
+    let name = unique("calbridge/test");
+    let value = format!(
+        r#"{{"google_client_secret": "{CLIENT_SECRET}", "zoom_client_secret": "zoom-client-shh",
+            "zoom_webhook_secret_token": "zoom-webhook-shh", "state_signing_key": "{encoded}"}}"#
+    );
+    client.create_secret().name(&name).secret_string(value).send().await.unwrap();
+    let source = SecretsManagerSource::new(client, name, &[Provider::Google, Provider::Zoom]);
+    let secrets = source.load().await.unwrap();
+    assert_eq!(secrets.client_secret(Provider::Zoom).unwrap().expose_secret(), "zoom-client-shh");
+    assert_eq!(secrets.webhook_secret_token(Provider::Zoom).unwrap().expose_secret(), "zoom-webhook-shh");
+
+    // Without the webhook token the secret is malformed, named by field and nothing else.
+    let without = secret_with_providers(
+        &format!(r#"{{"google_client_secret": "{CLIENT_SECRET}", "zoom_client_secret": "zoom-client-shh", "state_signing_key": "{encoded}"}}"#),
+        &[Provider::Google, Provider::Zoom],
+    )
+    .await;
+    match without.load().await {
+        Err(SecretsError::Malformed(what)) => {
+            assert_eq!(what, "zoom_webhook_secret_token is missing or not a non-empty string");
+        }
+        Err(other) => panic!("expected Malformed, got {other:?}"),
+        Ok(_) => panic!("a Zoom deployment's secret without the webhook token loaded"),
+    }
+}
+
+async fn secret_with_providers(value: &str, providers: &[Provider]) -> SecretsManagerSource {
+    let client = secrets_manager();
+    let name = unique("calbridge/test");
+    client.create_secret().name(&name).secret_string(value).send().await.unwrap();
+    SecretsManagerSource::new(client, name, providers)
+}
+
+#[tokio::test]
 async fn booking_keys_come_from_the_secret_or_are_derived_from_the_state_key() {
     use calbridge::crypto::booking_token::DERIVED_KEY_ID;
     let state_key = base64::engine::general_purpose::STANDARD.encode([5u8; 32]);

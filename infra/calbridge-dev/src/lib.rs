@@ -1,11 +1,15 @@
 //! The calbridge local stack: the whole API on localhost with no AWS and no Google.
 //!
 //! One process serves every function under its API Gateway path ([`gateway`]), behind an
-//! authorizer stand-in ([`authorizer`]), with the Google emulator alongside. The functions are
+//! authorizer stand-in ([`authorizer`]), with the Google and Zoom emulators alongside. The functions are
 //! configured through the same variables as in Lambda; this crate only fills in local
 //! defaults for what is not set:
 //! - no `GOOGLE_AUTH_URL`/`GOOGLE_TOKEN_URL`: the emulator is started and every Google
 //!   endpoint, the client id and the client secret point at it;
+//! - no `ZOOM_AUTH_URL`/`ZOOM_TOKEN_URL`: likewise the Zoom emulator (on
+//!   `ZOOM_EMULATOR_LISTEN_ADDR`, default `127.0.0.1:8789`) with its seeded app registered for
+//!   this stack's `/connections/zoom/callback`; with them, Zoom is offered only if
+//!   `ZOOM_CLIENT_ID` (and its secrets) are set;
 //! - no `TABLE_NAME`/`KMS_KEY_ID`: the embedded store and local key in `LOCAL_DATA_DIR`
 //!   (default `.calbridge-local`); with them (and `AWS_ENDPOINT_URL`, e.g. moto) the
 //!   DynamoDB + KMS adapters are used, and the table is created if missing;
@@ -46,6 +50,7 @@ pub const DEFAULT_EMULATOR_ADDR: &str = "127.0.0.1:8788";
 pub const DEFAULT_DATA_DIR: &str = ".calbridge-local";
 pub const EMULATOR_CLIENT_ID: &str = "calbridge-local";
 pub const EMULATOR_CLIENT_SECRET: &str = "calbridge-local-secret";
+pub const DEFAULT_ZOOM_EMULATOR_ADDR: &str = "127.0.0.1:8789";
 /// How long a token from `/_local/token` lives.
 pub const DEV_TOKEN_TTL: jiff::SignedDuration = jiff::SignedDuration::from_hours(12);
 
@@ -54,10 +59,13 @@ pub struct RunningStack {
     pub base_url: String,
     /// The emulator's base URL, when the stack started one.
     pub emulator_url: Option<String>,
+    /// The Zoom emulator's base URL, when the stack started one.
+    pub zoom_emulator_url: Option<String>,
     pub storage: String,
     gateway: Arc<Gateway>,
     server: JoinHandle<()>,
     emulator: Option<RunningEmulator>,
+    zoom_emulator: Option<zoom_emulator::RunningEmulator>,
 }
 
 impl RunningStack {
@@ -73,9 +81,17 @@ impl RunningStack {
         self.gateway.authorizer.mint(tenant, "app-backend", Some(scope), DEV_TOKEN_TTL).0
     }
 
+    /// The stack's dependencies, for tests that drive a use case directly.
+    pub fn app(&self) -> &App {
+        &self.gateway.app
+    }
+
     pub async fn shutdown(self) {
         self.server.abort();
         if let Some(emulator) = self.emulator {
+            emulator.shutdown().await;
+        }
+        if let Some(emulator) = self.zoom_emulator {
             emulator.shutdown().await;
         }
     }
@@ -95,6 +111,10 @@ pub enum StackError {
     Emulator(#[source] std::io::Error),
     #[error("cannot register the local OAuth client with the emulator")]
     EmulatorClient(#[source] reqwest::Error),
+    #[error(transparent)]
+    ZoomEmulatorConfig(#[from] zoom_emulator::ConfigError),
+    #[error("cannot start the Zoom emulator")]
+    ZoomEmulator(#[source] std::io::Error),
     #[error("cannot prepare the local data directory {dir}")]
     DataDir {
         dir: PathBuf,
@@ -154,11 +174,42 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
         Some(emulator)
     };
     vars.insert("GOOGLE_REDIRECT_URI".into(), redirect_uri);
+
+    let zoom_redirect_uri = var("ZOOM_REDIRECT_URI").unwrap_or_else(|| {
+        format!("{base_url}{}", calbridge::handlers::auth_callback::CALLBACK.pattern.replace("{provider}", "zoom"))
+    });
+    let external_zoom = var("ZOOM_AUTH_URL").is_some() || var("ZOOM_TOKEN_URL").is_some();
+    let zoom_emulator = if external_zoom {
+        None
+    } else {
+        let addr = var("ZOOM_EMULATOR_LISTEN_ADDR").unwrap_or_else(|| DEFAULT_ZOOM_EMULATOR_ADDR.to_owned());
+        let addr: SocketAddr = addr.parse().map_err(|_| StackError::BadAddress(addr.clone()))?;
+        let emulator = zoom_emulator::RunningEmulator::start(zoom_emulator::EmulatorConfig::from_env()?, addr)
+            .await
+            .map_err(StackError::ZoomEmulator)?;
+        let z = emulator.base_url();
+        register_zoom_client(&z, &zoom_redirect_uri).await?;
+        for (name, value) in [
+            ("ZOOM_AUTH_URL", format!("{z}/oauth/authorize")),
+            ("ZOOM_TOKEN_URL", format!("{z}/oauth/token")),
+            ("ZOOM_REVOKE_URL", format!("{z}/oauth/revoke")),
+            ("ZOOM_API_URL", format!("{z}/v2")),
+            ("ZOOM_CLIENT_ID", zoom_emulator::DEFAULT_CLIENT_ID.to_owned()),
+            ("ZOOM_CLIENT_SECRET", zoom_emulator::DEFAULT_CLIENT_SECRET.to_owned()),
+            ("ZOOM_WEBHOOK_SECRET_TOKEN", zoom_emulator::DEFAULT_WEBHOOK_SECRET_TOKEN.to_owned()),
+        ] {
+            vars.insert(name.to_owned(), value);
+        }
+        Some(emulator)
+    };
+    vars.insert("ZOOM_REDIRECT_URI".into(), zoom_redirect_uri);
     vars.insert("ALLOWED_RETURN_TO".into(), format!("{base_url}/_local/done,calbridge-demo://connected"));
     if var("TABLE_NAME").is_none() && var("KMS_KEY_ID").is_none() {
         vars.insert("LOCAL_DATA_DIR".into(), data_dir.display().to_string());
     }
-    if var("GOOGLE_SECRET_ARN").is_none() && var("STATE_SIGNING_KEY").is_none() {
+    let secret_arn =
+        var(calbridge::config::SECRET_ARN_VARIABLE).or_else(|| var(calbridge::config::DEPRECATED_SECRET_ARN_VARIABLE));
+    if secret_arn.is_none() && var("STATE_SIGNING_KEY").is_none() {
         vars.insert("STATE_SIGNING_KEY".into(), local_secret(&data_dir, "state-signing.key")?);
     }
     let jwt_secret = match var("DEV_JWT_SECRET") {
@@ -197,10 +248,12 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
     Ok(RunningStack {
         base_url,
         emulator_url: emulator.as_ref().map(RunningEmulator::base_url),
+        zoom_emulator_url: zoom_emulator.as_ref().map(zoom_emulator::RunningEmulator::base_url),
         storage,
         gateway,
         server,
         emulator,
+        zoom_emulator,
     })
 }
 
@@ -211,6 +264,24 @@ async fn register_client(emulator_url: &str, redirect_uri: &str) -> Result<(), S
             "client_id": EMULATOR_CLIENT_ID,
             "client_secret": EMULATOR_CLIENT_SECRET,
             "redirect_uris": [redirect_uri],
+        }))
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(StackError::EmulatorClient)?;
+    Ok(())
+}
+
+/// Registers the Zoom emulator's seeded app (its default id, secret and webhook secret token)
+/// for this stack's callback, which has the stack's port in it.
+async fn register_zoom_client(emulator_url: &str, redirect_uri: &str) -> Result<(), StackError> {
+    reqwest::Client::new()
+        .post(format!("{emulator_url}/_emulator/clients"))
+        .json(&json!({
+            "client_id": zoom_emulator::DEFAULT_CLIENT_ID,
+            "client_secret": zoom_emulator::DEFAULT_CLIENT_SECRET,
+            "redirect_uris": [redirect_uri],
+            "webhook_secret_token": zoom_emulator::DEFAULT_WEBHOOK_SECRET_TOKEN,
         }))
         .send()
         .await
@@ -293,7 +364,7 @@ async fn done_page(Query(query): Query<DoneQuery>) -> Html<String> {
         query.reason.as_deref().map(|r| format!("<p>Reason: <code>{}</code></p>", escape(r))).unwrap_or_default();
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>calbridge: {status}</title></head>\
-         <body><h1>Google connection: {status}</h1>{reason}<p>This page stands in for your app's return URL.</p></body></html>"
+         <body><h1>Connection: {status}</h1>{reason}<p>This page stands in for your app's return URL.</p></body></html>"
     ))
 }
 

@@ -22,6 +22,10 @@ async fn main() -> ExitCode {
         }
         None => println!("  Google           the GOOGLE_* endpoints from the environment"),
     }
+    match &stack.zoom_emulator_url {
+        Some(url) => println!("  Zoom emulator    {url}  (accounts demo@example.com, alex@example.com)"),
+        None => println!("  Zoom             the ZOOM_* endpoints from the environment"),
+    }
     println!("  storage          {}", stack.storage);
     println!();
     println!("  demo bearer token (tenant demo-tenant, user demo-user, 12 h):");
@@ -29,6 +33,7 @@ async fn main() -> ExitCode {
     println!();
     println!("  curl -s -X POST {base}/connections/google/authorize -H \"authorization: Bearer $TOKEN\"");
     println!("  curl -s {base}/connections/google -H \"authorization: Bearer $TOKEN\"");
+    println!("  curl -s -X POST {base}/connections/zoom/authorize -H \"authorization: Bearer $TOKEN\"");
     println!(
         "  curl -s -X POST {base}/_local/token -d '{{\"tenant_id\":\"t1\",\"user_id\":\"u1\"}}' -H 'content-type: application/json'"
     );

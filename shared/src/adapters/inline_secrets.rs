@@ -11,6 +11,7 @@ use crate::ports::{AppSecrets, SecretSource, SecretsError};
 
 pub struct InlineSecrets {
     client_secrets: BTreeMap<Provider, SecretString>,
+    webhook_secret_tokens: BTreeMap<Provider, SecretString>,
     state_signing_key: SecretBox<Vec<u8>>,
     booking_signing_keys: BookingSigningKeys,
 }
@@ -20,12 +21,13 @@ impl InlineSecrets {
     /// the state-signing key (as the Secrets Manager source does).
     pub fn new(
         client_secrets: BTreeMap<Provider, SecretString>,
+        webhook_secret_tokens: BTreeMap<Provider, SecretString>,
         state_signing_key: SecretBox<Vec<u8>>,
         booking_signing_keys: Option<BookingSigningKeys>,
     ) -> Self {
         let booking_signing_keys = booking_signing_keys
             .unwrap_or_else(|| BookingSigningKeys::derived_from_state_key(state_signing_key.expose_secret()));
-        Self { client_secrets, state_signing_key, booking_signing_keys }
+        Self { client_secrets, webhook_secret_tokens, state_signing_key, booking_signing_keys }
     }
 }
 
@@ -34,6 +36,7 @@ impl SecretSource for InlineSecrets {
     async fn load(&self) -> Result<AppSecrets, SecretsError> {
         Ok(AppSecrets {
             client_secrets: self.client_secrets.clone(),
+            webhook_secret_tokens: self.webhook_secret_tokens.clone(),
             state_signing_key: SecretBox::new(Box::new(self.state_signing_key.expose_secret().clone())),
             booking_signing_keys: self.booking_signing_keys.clone(),
         })

@@ -1,5 +1,5 @@
 //! Implementations of the ports: the production adapters (DynamoDB, KMS, Secrets Manager,
-//! each provider over HTTPS) and the offline ones (embedded store, local key, inline
+//! each provider over HTTPS: Google, Zoom) and the offline ones (embedded store, local key, inline
 //! secrets). Production and local runs use the same code paths with different endpoints;
 //! only storage, keys and secrets have offline twins, and both stores write each record in the
 //! one stored form of `stored_forms`.
@@ -12,3 +12,4 @@ pub mod kms;
 pub mod local_key;
 pub mod secrets_manager;
 pub(crate) mod stored_forms;
+pub mod zoom;

@@ -1,7 +1,7 @@
 //! The production [`SecretSource`]: one AWS Secrets Manager secret.
 //!
 //! The secret's `SecretString` is a JSON object with one `<provider>_client_secret` per
-//! configured provider and the state-signing key:
+//! configured provider (and `zoom_webhook_secret_token` with Zoom) and the state-signing key:
 //! `{"google_client_secret": "...", "state_signing_key": "<base64 of at least 32 bytes>"}`,
 //! and optionally the booking-link signing keys, `"booking_signing_keys": "k2:<base64>,k1:<base64>"`
 //! (the first signs, all verify; without the field one key is derived from the state-signing
@@ -23,7 +23,9 @@ use serde_json::Value;
 
 use crate::crypto::booking_token::BookingSigningKeys;
 use crate::domain::Provider;
-use crate::ports::{AppSecrets, SecretSource, SecretsError, client_secret_field};
+use crate::ports::{
+    AppSecrets, SecretSource, SecretsError, client_secret_field, has_webhook_secret, webhook_secret_field,
+};
 
 /// The shortest state-signing key accepted, in bytes (HMAC-SHA-256 wants a full block of entropy).
 pub const MIN_STATE_SIGNING_KEY_BYTES: usize = 32;
@@ -73,14 +75,16 @@ fn parse_app_secrets(raw: &str, providers: &[Provider]) -> Result<AppSecrets, Se
     let Ok(Value::Object(mut fields)) = serde_json::from_str::<Value>(raw) else {
         return Err(SecretsError::Malformed("SecretString is not a JSON object".to_owned()));
     };
+    let mut take = |field: String| match fields.remove(&field) {
+        Some(Value::String(secret)) if !secret.is_empty() => Ok(SecretString::from(secret)),
+        _ => Err(SecretsError::Malformed(format!("{field} is missing or not a non-empty string"))),
+    };
     let mut client_secrets = std::collections::BTreeMap::new();
+    let mut webhook_secret_tokens = std::collections::BTreeMap::new();
     for &provider in providers {
-        let field = client_secret_field(provider);
-        match fields.remove(&field) {
-            Some(Value::String(secret)) if !secret.is_empty() => {
-                client_secrets.insert(provider, SecretString::from(secret));
-            }
-            _ => return Err(SecretsError::Malformed(format!("{field} is missing or not a non-empty string"))),
+        client_secrets.insert(provider, take(client_secret_field(provider))?);
+        if has_webhook_secret(provider) {
+            webhook_secret_tokens.insert(provider, take(webhook_secret_field(provider))?);
         }
     }
     let signing_key_problem = || {
@@ -115,5 +119,42 @@ fn parse_app_secrets(raw: &str, providers: &[Provider]) -> Result<AppSecrets, Se
             ));
         }
     };
-    Ok(AppSecrets { client_secrets, state_signing_key, booking_signing_keys })
+    Ok(AppSecrets { client_secrets, webhook_secret_tokens, state_signing_key, booking_signing_keys })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+    #[test]
+    fn zoom_needs_its_client_secret_and_webhook_secret_token_named_by_field() {
+        let providers = [Provider::Google, Provider::Zoom];
+        let secrets = parse_app_secrets(
+            &format!(
+                r#"{{"google_client_secret":"g","zoom_client_secret":"z","zoom_webhook_secret_token":"w","state_signing_key":"{KEY}"}}"#
+            ),
+            &providers,
+        )
+        .unwrap();
+        assert_eq!(secrets.client_secret(Provider::Zoom).unwrap().expose_secret(), "z");
+        assert_eq!(secrets.webhook_secret_token(Provider::Zoom).unwrap().expose_secret(), "w");
+
+        let Err(SecretsError::Malformed(why)) = parse_app_secrets(
+            &format!(r#"{{"google_client_secret":"g","zoom_client_secret":"z","state_signing_key":"{KEY}"}}"#),
+            &providers,
+        ) else {
+            panic!("a secret without the webhook token must be refused");
+        };
+        assert_eq!(why, "zoom_webhook_secret_token is missing or not a non-empty string");
+
+        // A Google-only deployment needs neither Zoom field.
+        let google = parse_app_secrets(
+            &format!(r#"{{"google_client_secret":"g","state_signing_key":"{KEY}"}}"#),
+            &[Provider::Google],
+        )
+        .unwrap();
+        assert!(google.webhook_secret_tokens.is_empty());
+    }
 }

@@ -8,6 +8,7 @@
 
 mod google;
 mod reader;
+mod zoom;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,6 +22,12 @@ use crate::domain::{AllowedReturnTo, Provider};
 use reader::Reader;
 
 pub use google::{DEFAULT_SCOPES, GoogleConfig};
+pub use zoom::{DEFAULT_ZOOM_SCOPES, ZoomConfig};
+
+/// The variable naming the app's Secrets Manager secret.
+pub const SECRET_ARN_VARIABLE: &str = "SECRET_ARN";
+/// Its former name, still accepted (deprecated: it holds every provider's secrets, not Google's).
+pub const DEPRECATED_SECRET_ARN_VARIABLE: &str = "GOOGLE_SECRET_ARN";
 
 pub(crate) const MIN_SIGNING_KEY_BYTES: usize = 32;
 
@@ -34,6 +41,8 @@ pub struct ConfigError {
 pub struct Config {
     /// Google's section, when Google is enabled (its client id is set).
     pub google: Option<GoogleConfig>,
+    /// Zoom's section, when Zoom is enabled (`ZOOM_CLIENT_ID` is set).
+    pub zoom: Option<ZoomConfig>,
     pub secrets: SecretsConfig,
     pub storage: StorageConfig,
     pub allowed_return_to: AllowedReturnTo,
@@ -85,7 +94,8 @@ pub fn client_id_variable(provider: Provider) -> String {
 impl Config {
     /// The providers this deployment offers.
     pub fn providers(&self) -> Vec<Provider> {
-        self.google.iter().map(|_| Provider::Google).collect()
+        let google = self.google.iter().map(|_| Provider::Google);
+        google.chain(self.zoom.iter().map(|_| Provider::Zoom)).collect()
     }
 }
 
@@ -94,9 +104,10 @@ pub enum SecretsConfig {
     /// Lambda: one Secrets Manager secret, fetched once per container on first use.
     SecretsManager { secret_id: String },
     /// Local runs and tests: given directly (`<PROVIDER>_CLIENT_SECRET`, `STATE_SIGNING_KEY`,
-    /// optionally `BOOKING_SIGNING_KEYS`).
+    /// `ZOOM_WEBHOOK_SECRET_TOKEN` with Zoom, optionally `BOOKING_SIGNING_KEYS`).
     Inline {
         client_secrets: BTreeMap<Provider, SecretString>,
+        webhook_secret_tokens: BTreeMap<Provider, SecretString>,
         state_signing_key: SecretBox<Vec<u8>>,
         booking_signing_keys: Option<BookingSigningKeys>,
     },
@@ -141,39 +152,66 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut env = Reader { lookup: &lookup, problems: Vec::new() };
 
-        // A provider is enabled when its client id is set. With none set, Google's section is
-        // read anyway, so the error names what a deployment has to set.
+        // A provider is enabled when its client id is set. Google's section is read always:
+        // the calendar side (availability, sync, Meet) is Google's, so this build offers Zoom
+        // alongside Google only, and a deployment without either is told what to set.
         let enabled: Vec<Provider> =
             Provider::ALL.into_iter().filter(|p| env.optional(&client_id_variable(*p)).is_some()).collect();
-        if enabled.contains(&Provider::Zoom) {
-            env.problem("ZOOM_CLIENT_ID is set, but this build of calbridge cannot connect Zoom yet");
-        }
-        let google = (enabled.is_empty() || enabled.contains(&Provider::Google)).then(|| google::read(&mut env));
+        let google = Some(google::read(&mut env));
+        let zoom = enabled.contains(&Provider::Zoom).then(|| zoom::read(&mut env));
         // The providers whose sections were read: each needs its client secret too.
-        let providers: Vec<Provider> = google.iter().map(|_| Provider::Google).collect();
-        let google_ok = !matches!(google, Some(None));
+        let mut providers: Vec<Provider> = google.iter().map(|_| Provider::Google).collect();
+        providers.extend(zoom.iter().map(|_| Provider::Zoom));
+        let sections_ok = !matches!(google, Some(None)) && !matches!(zoom, Some(None));
         let google: Option<GoogleConfig> = google.flatten();
+        let zoom: Option<ZoomConfig> = zoom.flatten();
 
-        let secrets = match env.optional("GOOGLE_SECRET_ARN") {
+        let secret_arn = match (env.optional(SECRET_ARN_VARIABLE), env.optional(DEPRECATED_SECRET_ARN_VARIABLE)) {
+            (Some(arn), Some(old)) if arn != old => {
+                env.problem("SECRET_ARN and GOOGLE_SECRET_ARN (its deprecated name) name different secrets; set SECRET_ARN only");
+                None
+            }
+            (Some(arn), _) => Some(arn),
+            (None, Some(old)) => {
+                tracing::warn!("GOOGLE_SECRET_ARN is deprecated; name the secret with SECRET_ARN");
+                Some(old)
+            }
+            (None, None) => None,
+        };
+        let secrets = match secret_arn {
             Some(secret_id) => Some(SecretsConfig::SecretsManager { secret_id }),
             None => {
+                let because = "SECRET_ARN is not set";
                 let mut client_secrets = BTreeMap::new();
                 for &provider in &providers {
                     let name = format!("{}_CLIENT_SECRET", provider.as_str().to_ascii_uppercase());
-                    if let Some(secret) = env.required_because(&name, "GOOGLE_SECRET_ARN is not set") {
+                    if let Some(secret) = env.required_because(&name, because) {
                         client_secrets.insert(provider, SecretString::from(secret));
                     }
                 }
+                let webhook_providers: Vec<Provider> =
+                    providers.iter().copied().filter(|p| crate::ports::has_webhook_secret(*p)).collect();
+                let mut webhook_secret_tokens = BTreeMap::new();
+                for &provider in &webhook_providers {
+                    let name = format!("{}_WEBHOOK_SECRET_TOKEN", provider.as_str().to_ascii_uppercase());
+                    if let Some(secret) = env.required_because(&name, because) {
+                        webhook_secret_tokens.insert(provider, SecretString::from(secret));
+                    }
+                }
                 let key = env
-                    .required_because("STATE_SIGNING_KEY", "GOOGLE_SECRET_ARN is not set")
+                    .required_because("STATE_SIGNING_KEY", because)
                     .and_then(|raw| env.signing_key("STATE_SIGNING_KEY", &raw));
                 let booking = env.optional("BOOKING_SIGNING_KEYS").map(|raw| {
                     BookingSigningKeys::parse(&raw).map_err(|e| env.problem(&format!("BOOKING_SIGNING_KEYS: {e}")))
                 });
                 match (key, booking.transpose()) {
-                    (Some(key), Ok(booking_signing_keys)) if client_secrets.len() == providers.len() => {
+                    (Some(key), Ok(booking_signing_keys))
+                        if client_secrets.len() == providers.len()
+                            && webhook_secret_tokens.len() == webhook_providers.len() =>
+                    {
                         Some(SecretsConfig::Inline {
                             client_secrets,
+                            webhook_secret_tokens,
                             state_signing_key: SecretBox::new(Box::new(key)),
                             booking_signing_keys,
                         })
@@ -265,12 +303,13 @@ impl Config {
         }
         // Every `None` above pushed a problem, so these cannot fail past this point.
         let (true, Some(secrets), Some(storage), Some(allowed_return_to), Some(public_api_url)) =
-            (google_ok, secrets, storage, allowed_return_to, public_api_url)
+            (sections_ok, secrets, storage, allowed_return_to, public_api_url)
         else {
             unreachable!("missing values are reported as problems");
         };
         Ok(Config {
             google,
+            zoom,
             secrets,
             storage,
             allowed_return_to,
@@ -378,5 +417,124 @@ mod tests {
         .to_string();
         assert!(err.contains("STATE_SIGNING_KEY must be at least 32"), "{err}");
         assert!(err.contains("KMS_KEY_ID is required when TABLE_NAME is set"), "{err}");
+    }
+
+    const AWS_BASE: [(&str, &str); 5] = [
+        ("GOOGLE_CLIENT_ID", "cid"),
+        ("GOOGLE_REDIRECT_URI", "https://api.example/connections/google/callback"),
+        ("TABLE_NAME", "t"),
+        ("KMS_KEY_ID", "k"),
+        ("ALLOWED_RETURN_TO", "https://app.example/done"),
+    ];
+
+    fn secret_id(config: &Config) -> &str {
+        match &config.secrets {
+            SecretsConfig::SecretsManager { secret_id } => secret_id,
+            SecretsConfig::Inline { .. } => panic!("expected the Secrets Manager secret"),
+        }
+    }
+
+    #[test]
+    fn the_secret_is_named_by_secret_arn_or_its_deprecated_alias() {
+        let arn = "arn:aws:secretsmanager:eu-west-1:1:secret:app";
+        let mut vars = AWS_BASE.to_vec();
+        vars.push(("SECRET_ARN", arn));
+        assert_eq!(secret_id(&Config::from_lookup(lookup(&vars)).unwrap()), arn);
+
+        let mut vars = AWS_BASE.to_vec();
+        vars.push(("GOOGLE_SECRET_ARN", arn));
+        assert_eq!(secret_id(&Config::from_lookup(lookup(&vars)).unwrap()), arn, "the deprecated name still works");
+
+        vars.push(("SECRET_ARN", arn));
+        assert_eq!(secret_id(&Config::from_lookup(lookup(&vars)).unwrap()), arn, "both, naming the same secret");
+
+        let mut vars = AWS_BASE.to_vec();
+        vars.extend([("SECRET_ARN", arn), ("GOOGLE_SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:other")]);
+        let err = Config::from_lookup(lookup(&vars)).unwrap_err().to_string();
+        assert!(err.contains("name different secrets"), "{err}");
+
+        // Without either, the inline secrets are required, and the message says why.
+        let err = Config::from_lookup(lookup(&AWS_BASE)).unwrap_err().to_string();
+        assert!(err.contains("GOOGLE_CLIENT_SECRET is required (SECRET_ARN is not set)"), "{err}");
+    }
+
+    #[test]
+    fn zoom_is_offered_when_its_client_id_is_set_with_zoom_defaults() {
+        let mut vars = AWS_BASE.to_vec();
+        vars.extend([
+            ("SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:app"),
+            ("ZOOM_CLIENT_ID", "zcid"),
+            ("ZOOM_REDIRECT_URI", "https://api.example/connections/zoom/callback"),
+        ]);
+        let config = Config::from_lookup(lookup(&vars)).unwrap();
+        assert_eq!(config.providers(), vec![Provider::Google, Provider::Zoom]);
+        let zoom = config.zoom.as_ref().unwrap();
+        assert_eq!(zoom.client_id, "zcid");
+        assert_eq!(zoom.auth_url.as_str(), zoom::DEFAULT_AUTH_URL);
+        assert_eq!(zoom.token_url.as_str(), zoom::DEFAULT_TOKEN_URL);
+        assert_eq!(zoom.revoke_url.as_str(), zoom::DEFAULT_REVOKE_URL);
+        assert_eq!(zoom.api_url.as_str(), zoom::DEFAULT_API_URL);
+        assert_eq!(zoom.scopes.join(" "), DEFAULT_ZOOM_SCOPES);
+        assert_eq!(zoom.launch_url().as_str(), "https://api.example/connections/zoom/launch");
+
+        vars.extend([
+            ("ZOOM_AUTH_URL", "http://127.0.0.1:9/oauth/authorize"),
+            ("ZOOM_TOKEN_URL", "http://127.0.0.1:9/oauth/token"),
+            ("ZOOM_REVOKE_URL", "http://127.0.0.1:9/oauth/revoke"),
+            ("ZOOM_API_URL", "http://127.0.0.1:9/v2/"),
+            ("ZOOM_SCOPES", "user:read:user,meeting:write:meeting"),
+        ]);
+        let zoom = Config::from_lookup(lookup(&vars)).unwrap().zoom.unwrap();
+        assert_eq!(zoom.token_url.as_str(), "http://127.0.0.1:9/oauth/token");
+        assert_eq!(zoom.api_url.as_str(), "http://127.0.0.1:9/v2");
+        assert_eq!(zoom.scopes, ["user:read:user", "meeting:write:meeting"]);
+
+        // Without Zoom's client id, Zoom is not offered.
+        assert!(Config::from_lookup(lookup(&vars[..6])).unwrap().zoom.is_none());
+    }
+
+    #[test]
+    fn zoom_inline_secrets_need_the_client_secret_and_the_webhook_secret_token() {
+        let base = [
+            ("GOOGLE_CLIENT_ID", "cid"),
+            ("GOOGLE_CLIENT_SECRET", "shh"),
+            ("STATE_SIGNING_KEY", KEY),
+            ("GOOGLE_REDIRECT_URI", "http://127.0.0.1:8787/connections/google/callback"),
+            ("LOCAL_DATA_DIR", "/tmp/x"),
+            ("ALLOWED_RETURN_TO", "myapp://integrations"),
+            ("ZOOM_CLIENT_ID", "zcid"),
+            ("ZOOM_REDIRECT_URI", "http://127.0.0.1:8787/connections/zoom/callback"),
+        ];
+        let err = Config::from_lookup(lookup(&base)).unwrap_err().to_string();
+        assert!(err.contains("ZOOM_CLIENT_SECRET is required"), "{err}");
+        assert!(err.contains("ZOOM_WEBHOOK_SECRET_TOKEN is required"), "{err}");
+
+        let mut vars = base.to_vec();
+        vars.extend([("ZOOM_CLIENT_SECRET", "zoom-shh"), ("ZOOM_WEBHOOK_SECRET_TOKEN", "zoom-hook-shh")]);
+        let config = Config::from_lookup(lookup(&vars)).unwrap();
+        let SecretsConfig::Inline { client_secrets, webhook_secret_tokens, .. } = &config.secrets else {
+            panic!("inline secrets expected");
+        };
+        assert!(client_secrets.contains_key(&Provider::Zoom));
+        assert!(webhook_secret_tokens.contains_key(&Provider::Zoom));
+        assert!(!webhook_secret_tokens.contains_key(&Provider::Google));
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("zoom-shh") && !debug.contains("zoom-hook-shh"), "secrets leak through Debug");
+    }
+
+    #[test]
+    fn zoom_alone_is_refused_and_a_wrong_zoom_redirect_is_named() {
+        let err = Config::from_lookup(lookup(&[
+            ("ZOOM_CLIENT_ID", "zcid"),
+            ("ZOOM_REDIRECT_URI", "https://api.example/zoom/cb"),
+            ("SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:app"),
+            ("TABLE_NAME", "t"),
+            ("KMS_KEY_ID", "k"),
+            ("ALLOWED_RETURN_TO", "https://app.example/done"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("GOOGLE_CLIENT_ID is required"), "{err}");
+        assert!(err.contains("ZOOM_REDIRECT_URI must end with /connections/zoom/callback"), "{err}");
     }
 }

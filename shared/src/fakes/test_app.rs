@@ -37,13 +37,21 @@ pub fn test_app() -> TestApp {
     let clock = Arc::new(ManualClock::new(Timestamp::now()));
     let google = Arc::new(FakeGoogle::with_clock(clock.clone()));
     let calendar = Arc::new(FakeCalendar::new(google.clone()));
-    let crate::config::SecretsConfig::Inline { client_secrets, state_signing_key, booking_signing_keys } =
-        config.secrets
+    let crate::config::SecretsConfig::Inline {
+        client_secrets,
+        webhook_secret_tokens,
+        state_signing_key,
+        booking_signing_keys,
+    } = config.secrets
     else {
         unreachable!("the test configuration has inline secrets")
     };
-    let secrets =
-        crate::adapters::inline_secrets::InlineSecrets::new(client_secrets, state_signing_key, booking_signing_keys);
+    let secrets = crate::adapters::inline_secrets::InlineSecrets::new(
+        client_secrets,
+        webhook_secret_tokens,
+        state_signing_key,
+        booking_signing_keys,
+    );
     let google_config = config.google.expect("the test configuration enables Google");
     let app = crate::app::App {
         providers: std::collections::BTreeMap::from([(

@@ -112,8 +112,8 @@ fn confirmation_page(confirmation: &LaunchConfirmation) -> Response<Body> {
          <title>Connect {provider}</title></head><body>\
          <h1>Connect your {provider} account</h1>\
          <p>You are connecting a {provider} account to the app account {account}.</p>\
-         <p>The app will be able to use that {provider} account's calendar. If this is not your app account, \
-         close this page: someone may have sent you this link to reach your calendar.</p>\
+         <p>The app will be able to use that {provider} account for you. If this is not your app account, \
+         close this page: someone may have sent you this link to reach your {provider} account.</p>\
          <form method=\"post\"><input type=\"hidden\" name=\"{FORM_TOKEN_FIELD}\" value=\"{}\">\
          <button type=\"submit\">Continue to {provider}</button></form></body></html>",
         edge::html_escape(&confirmation.form_token),

@@ -1,5 +1,5 @@
-//! The application's secrets (each provider's OAuth client secret, the OAuth state-signing
-//! key, the booking-link signing keys), their source, and the cache that loads them once per container on first use.
+//! The application's secrets (each provider's OAuth client secret, Zoom's webhook secret
+//! token, the OAuth state-signing key, the booking-link signing keys), their source, and the cache that loads them once per container on first use.
 //!
 //! In Lambda the source is Secrets Manager; loading lazily (not in `main`) keeps a network call
 //! out of cold start for functions and requests that never need a secret (status, the
@@ -20,6 +20,8 @@ use crate::domain::Provider;
 pub struct AppSecrets {
     /// The OAuth client secret of every provider the source holds one for.
     pub client_secrets: BTreeMap<Provider, SecretString>,
+    /// The secret token each provider with signed webhooks ([`has_webhook_secret`]) signs them with.
+    pub webhook_secret_tokens: BTreeMap<Provider, SecretString>,
     pub state_signing_key: SecretBox<Vec<u8>>,
     /// The keys booking links are signed (first) and verified (all) with: the configured ones,
     /// or one derived from the state-signing key when none are configured.
@@ -33,6 +35,25 @@ impl AppSecrets {
             SecretsError::Malformed(format!("{} is missing or not a non-empty string", client_secret_field(provider)))
         })
     }
+}
+
+impl AppSecrets {
+    /// `provider`'s webhook secret token; a missing one is [`SecretsError::Malformed`], named by field.
+    pub fn webhook_secret_token(&self, provider: Provider) -> Result<&SecretString, SecretsError> {
+        self.webhook_secret_tokens.get(&provider).ok_or_else(|| {
+            SecretsError::Malformed(format!("{} is missing or not a non-empty string", webhook_secret_field(provider)))
+        })
+    }
+}
+
+/// Whether `provider` signs webhooks with a secret token of the app's (Zoom does).
+pub fn has_webhook_secret(provider: Provider) -> bool {
+    provider == Provider::Zoom
+}
+
+/// The field of a provider's webhook secret token in the stored secret (`zoom_webhook_secret_token`).
+pub fn webhook_secret_field(provider: Provider) -> String {
+    format!("{}_webhook_secret_token", provider.as_str())
 }
 
 /// The field of a provider's client secret in the stored secret (`google_client_secret`).

@@ -6,11 +6,30 @@
 //! see [`ConnectionStore::acquire_refresh_lease`]). The one that gets it refreshes at the provider and
 //! writes the new token conditionally on the version it leased, which also releases the lease;
 //! everyone else re-reads the record until the new token appears (or the lease lapses, when
-//! they compete again). A refresh response without a refresh_token keeps the stored one; one
-//! with a new refresh_token replaces it. `invalid_grant` is terminal: the connection becomes
-//! `needs_reconnect` with `last_error`, and no provider call is made for it again until the
-//! user reconnects. A 401 on an API call forces one refresh (unless another caller has already
-//! replaced the rejected token), never more: see [`super::calendar_session`].
+//! they compete again). A refresh response without a refresh_token keeps the stored one
+//! (Google); one with a new refresh_token replaces it. `invalid_grant` is terminal: the
+//! connection becomes `needs_reconnect` with `last_error`, and no provider call is made for it
+//! again until the user reconnects. A 401 on an API call forces one refresh (unless another
+//! caller has already replaced the rejected token), never more: see [`super::calendar_session`].
+//!
+//! Rotating refresh tokens (Zoom: every refresh answers a new refresh token and the presented
+//! one dies at once) are why the order of a refresh is fixed:
+//! 1. only the lease holder calls the provider, with the refresh token it read under the lease;
+//! 2. the new tokens (refresh token included) are sealed and written conditionally on the
+//!    leased version *before* the new access token is handed to anyone; a write that loses to
+//!    a concurrent change is applied again on a fresh read of the same account;
+//! 3. a refused refresh marks the connection `needs_reconnect` only if the stored tokens are
+//!    still the ones it presented: if another caller stored newer ones meanwhile (a lease that
+//!    lapsed mid-refresh), the refusal is about a token already replaced, and the caller reads
+//!    again instead of breaking a good connection.
+//!
+//! A lost refresh response (the provider rotated, calbridge never saw the new token) cannot be
+//! recovered: the stored refresh token is dead. The failed call records `refresh_failed` and
+//! keeps the connection; the next refresh presents the dead token, the provider answers
+//! `invalid_grant`, and the connection ends `needs_reconnect` with `last_error` saying the
+//! provider refused the stored grant, so the app asks the user to reconnect. At most one
+//! doomed refresh follows a lost response; there is no loop. The same holds when the provider
+//! answered but writing the new tokens failed.
 //!
 //! Every token handed out for a provider call is recorded as `last_used_at`, at most once per
 //! [`LAST_USED_GRANULARITY`]: a refresh writes it with the new token, otherwise one
@@ -112,7 +131,8 @@ impl LostWrite for AccessError {
 /// `last_error` of a connection whose refresh token the provider refused.
 fn invalid_grant_error(provider: &str) -> String {
     format!(
-        "invalid_grant: {provider} no longer accepts the refresh token (revoked, expired or password changed); reconnect"
+        "invalid_grant: {provider} refused the stored grant (revoked, expired, password changed, or a rotated \
+         refresh token whose answer was lost); reconnect"
     )
 }
 
@@ -174,7 +194,11 @@ pub(crate) async fn fresh_token(
             return Ok(Access { token: stored.access_token, record });
         }
         if app.connections.acquire_refresh_lease(owner, record.version, now, now + LEASE_TTL).await? {
-            return refresh(app, record, stored).await;
+            match refresh(app, record, stored).await? {
+                Some(access) => return Ok(access),
+                // Another caller stored newer tokens while ours were refused: read them.
+                None => continue,
+            }
         }
         if !wait.step().await {
             return Err(AccessError::Store(StoreError::Unavailable(
@@ -184,15 +208,20 @@ pub(crate) async fn fresh_token(
     }
 }
 
-/// Refreshes under the lease taken on `leased`, then publishes the outcome.
-async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> Result<Access, AccessError> {
+/// Refreshes under the lease taken on `leased`, then publishes the outcome. `None`: the
+/// provider refused the tokens read under the lease, but newer ones were stored meanwhile.
+async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> Result<Option<Access>, AccessError> {
     let provider = app.oauth(leased.key.provider).map_err(|_| AccessError::UnknownProvider)?;
+    let presented = leased.sealed_tokens.clone();
+    // A failure is only recorded over the tokens it is about.
+    let still_ours = |record: &ConnectionRecord| record.sealed_tokens == presented;
     match provider.client.refresh(&stored.refresh_token).await {
         Ok(grant) => {
             tracing::info!("access token refreshed");
             let tokens = StoredTokens {
                 access_token: grant.access_token,
-                // Google usually omits refresh_token on refresh: keep ours. A new one wins.
+                // Google usually omits refresh_token on refresh: keep ours. A new one (Zoom
+                // rotates on every refresh) wins, and is stored before the access token is used.
                 refresh_token: grant.refresh_token.unwrap_or(stored.refresh_token),
                 access_token_expires_at: grant.expires_at,
             };
@@ -212,13 +241,14 @@ async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> R
                     ..record.clone()
                 },
                 Some(&tokens),
+                |_| true,
             )
-            .await?;
-            Ok(Access { token: tokens.access_token, record })
+            .await?
+            .expect("an unguarded publish always writes");
+            Ok(Some(Access { token: tokens.access_token, record }))
         }
         Err(OAuthError::InvalidGrant) => {
-            tracing::warn!("refresh token refused by the provider; connection needs reconnect");
-            publish(
+            let marked = publish(
                 app,
                 leased,
                 |record, _, now| ConnectionRecord {
@@ -230,8 +260,14 @@ async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> R
                     ..record.clone()
                 },
                 None,
+                still_ours,
             )
             .await?;
+            if marked.is_none() {
+                tracing::info!("refresh token refused, but newer tokens were stored meanwhile; reading them");
+                return Ok(None);
+            }
+            tracing::warn!("refresh token refused by the provider; connection needs reconnect");
             Err(AccessError::NotUsable(NotUsable::NeedsReconnect))
         }
         Err(error) => {
@@ -246,6 +282,7 @@ async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> R
                     ..record.clone()
                 },
                 None,
+                still_ours,
             )
             .await;
             Err(AccessError::Refresh(error))
@@ -255,13 +292,15 @@ async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> R
 
 /// Writes `change(record)` conditionally on the record's version. If the record changed
 /// meanwhile (say, a calendar selection), the change is applied again on the fresh record, as
-/// long as it is still the same account; a deleted record stays deleted.
+/// long as it is still the same account and `applies` to it (else `None`, nothing written);
+/// a deleted record stays deleted.
 async fn publish(
     app: &App,
     leased: ConnectionRecord,
     change: impl Fn(&ConnectionRecord, &SealedSecret, jiff::Timestamp) -> ConnectionRecord,
     tokens: Option<&StoredTokens>,
-) -> Result<ConnectionRecord, AccessError> {
+    applies: impl Fn(&ConnectionRecord) -> bool,
+) -> Result<Option<ConnectionRecord>, AccessError> {
     let owner = leased.key.clone();
     let account_id = leased.account_id.clone();
     let sealed = match tokens {
@@ -284,13 +323,123 @@ async fn publish(
                     // Reconnected to another account meanwhile: our refresh is moot.
                     return Err(AccessError::Replaced);
                 }
+                if !applies(&current) {
+                    return Ok(None);
+                }
                 current
             }
         };
         let sealed = sealed.as_ref().unwrap_or(&record.sealed_tokens);
         let updated = change(&record, sealed, app.clock.now());
         app.connections.put_connection(&updated, WriteCondition::Version(record.version)).await?;
-        Ok(updated)
+        Ok(Some(updated))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use jiff::Timestamp;
+    use oauth2::{AuthorizationCode, PkceCodeChallenge, PkceCodeVerifier, RefreshToken};
+
+    use super::*;
+    use crate::adapters::embedded_store::EmbeddedStore;
+    use crate::crypto::vault::Vault;
+    use crate::domain::{Provider, TenantId, UserId};
+    use crate::ports::{ConnectionStore, OAuthClient, ProviderAccount, TokenGrant};
+
+    fn tokens_of(access: &str, refresh: &str, expires_at: Timestamp) -> StoredTokens {
+        StoredTokens {
+            access_token: AccessToken::new(access.to_owned()),
+            refresh_token: RefreshToken::new(refresh.to_owned()),
+            access_token_expires_at: Some(expires_at),
+        }
+    }
+
+    /// A rotating provider whose refresh of the presented token is refused because another
+    /// caller (whose lease outlived ours) already rotated it and stored the successor.
+    struct RotatedMeanwhile {
+        store: EmbeddedStore,
+        vault: Arc<Vault>,
+        key: ConnectionKey,
+        fresh_until: Timestamp,
+    }
+
+    #[async_trait]
+    impl OAuthClient for RotatedMeanwhile {
+        fn authorization_url(&self, _: &str, _: PkceCodeChallenge, _: Option<&str>) -> url::Url {
+            unreachable!("not part of a refresh")
+        }
+        async fn exchange_code(&self, _: AuthorizationCode, _: PkceCodeVerifier) -> Result<TokenGrant, OAuthError> {
+            unreachable!("not part of a refresh")
+        }
+        async fn refresh(&self, _: &RefreshToken) -> Result<TokenGrant, OAuthError> {
+            let current = self.store.get_connection(&self.key).await.unwrap().unwrap();
+            let newer = tokens_of("access-2", "refresh-2", self.fresh_until);
+            let sealed = tokens::seal(&self.vault, &self.key, &newer).await.unwrap();
+            let updated = ConnectionRecord {
+                version: current.version + 1,
+                access_token_expires_at: newer.access_token_expires_at,
+                refresh_lease_until: None,
+                sealed_tokens: sealed,
+                ..current.clone()
+            };
+            self.store.put_connection(&updated, WriteCondition::Version(current.version)).await.unwrap();
+            Err(OAuthError::InvalidGrant)
+        }
+        async fn revoke(&self, _: &RefreshToken) -> Result<(), OAuthError> {
+            unreachable!("not part of a refresh")
+        }
+        async fn identify(&self, _: &TokenGrant) -> Result<ProviderAccount, OAuthError> {
+            unreachable!("not part of a refresh")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refusal_of_an_already_rotated_token_reads_the_newer_tokens_instead_of_breaking_the_connection() {
+        // given a connection with an expired access token
+        let mut t = crate::fakes::test_app();
+        let key = ConnectionKey::new(TenantId::parse("t1").unwrap(), UserId::parse("u1").unwrap(), Provider::Google);
+        let now = t.app.clock.now();
+        let expired = tokens_of("access-1", "refresh-1", now - SignedDuration::from_mins(1));
+        let record = ConnectionRecord {
+            key: key.clone(),
+            version: 1,
+            status: ConnectionStatus::Connected,
+            account_id: "acct-1".to_owned(),
+            email: None,
+            scopes: vec![],
+            connected_at: now,
+            updated_at: now,
+            last_error: None,
+            last_used_at: None,
+            access_token_expires_at: expired.access_token_expires_at,
+            selected_calendar_id: None,
+            refresh_lease_until: None,
+            sealed_tokens: tokens::seal(&t.app.vault, &key, &expired).await.unwrap(),
+        };
+        t.app.connections.put_connection(&record, WriteCondition::Absent).await.unwrap();
+        // and a provider that refuses our refresh token because another caller rotated it
+        let client = Arc::new(RotatedMeanwhile {
+            store: t.store.clone(),
+            vault: t.app.vault.clone(),
+            key: key.clone(),
+            fresh_until: now + SignedDuration::from_hours(1),
+        });
+        t.app.providers.get_mut(&Provider::Google).unwrap().client = client;
+
+        // when a caller needs a token
+        let access = access_token(&t.app, &key).await.expect("the newer token");
+
+        // then it gets the other caller's token, and the connection stays connected
+        assert_eq!(access.token.secret(), "access-2");
+        let stored = t.app.connections.get_connection(&key).await.unwrap().unwrap();
+        assert_eq!(stored.status, ConnectionStatus::Connected);
+        assert_eq!(stored.last_error, None);
+        let opened = tokens::open(&t.app.vault, &key, &stored.sealed_tokens).await.unwrap();
+        assert_eq!(opened.refresh_token.secret(), "refresh-2");
+    }
 }

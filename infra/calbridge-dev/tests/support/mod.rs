@@ -28,6 +28,7 @@ pub async fn start_with(extra: &[(&str, &str)]) -> Stack {
     let mut vars: HashMap<&str, String> = HashMap::from([
         ("LISTEN_ADDR", "127.0.0.1:0".to_owned()),
         ("EMULATOR_LISTEN_ADDR", "127.0.0.1:0".to_owned()),
+        ("ZOOM_EMULATOR_LISTEN_ADDR", "127.0.0.1:0".to_owned()),
         ("LOCAL_DATA_DIR", data_dir.display().to_string()),
     ]);
     vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
