@@ -17,7 +17,6 @@ mod calendar;
 mod config;
 mod control;
 mod faults;
-mod form;
 mod google_errors;
 mod oauth;
 mod random;

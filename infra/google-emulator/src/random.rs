@@ -5,20 +5,7 @@
 //! Contract: every value comes from the operating system's CSPRNG, so tests that
 //! scan calbridge's storage and logs for these strings never match by accident.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    // Without OS randomness every token would be guessable; there is no
-    // meaningful way to keep serving.
-    getrandom::fill(&mut bytes).expect("the operating system refused to provide randomness");
-    bytes
-}
-
-fn url_safe<const N: usize>() -> String {
-    URL_SAFE_NO_PAD.encode(random_bytes::<N>())
-}
+use emulator_kit::random::{bytes as random_bytes, url_safe};
 
 pub(crate) fn authorization_code() -> String {
     format!("4/0A{}", url_safe::<48>())

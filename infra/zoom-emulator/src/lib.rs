@@ -18,7 +18,6 @@ mod api;
 mod config;
 mod control;
 mod faults;
-mod form;
 mod oauth;
 mod random;
 mod server;

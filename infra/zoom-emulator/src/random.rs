@@ -7,18 +7,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-
-fn random_bytes<const N: usize>() -> [u8; N] {
-    let mut bytes = [0u8; N];
-    // Without OS randomness every token would be guessable; there is no
-    // meaningful way to keep serving.
-    getrandom::fill(&mut bytes).expect("the operating system refused to provide randomness");
-    bytes
-}
-
-fn url_safe<const N: usize>() -> String {
-    URL_SAFE_NO_PAD.encode(random_bytes::<N>())
-}
+use emulator_kit::random::{bytes as random_bytes, url_safe};
 
 /// `header.payload.signature`, each part base64url: what Zoom's tokens look like.
 /// The payload is random, not claims: clients must treat the token as opaque.

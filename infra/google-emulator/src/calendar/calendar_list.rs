@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 use super::{CALENDAR_LIST_SCOPES, authorize, max_results, page_offset, page_token};
 use crate::config::AccessRole;
 use crate::faults::{Endpoint, intercept};
-use crate::form::FormPairs;
 use crate::google_errors::ApiError;
 use crate::server::ConnectionControl;
 use crate::state::SharedEmulator;
+use emulator_kit::form::FormPairs;
 
 const PAGE_KIND: &str = "calendarList";
 

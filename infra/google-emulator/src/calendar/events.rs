@@ -29,11 +29,11 @@ use super::{
 use crate::config::{AccessRole, EmulatorConfig};
 use crate::control::ControlError;
 use crate::faults::{Endpoint, intercept};
-use crate::form::FormPairs;
 use crate::google_errors::ApiError;
 use crate::random;
 use crate::server::ConnectionControl;
 use crate::state::{Caller, SharedEmulator, Store, StoredEvent, WriteRecord};
+use emulator_kit::form::FormPairs;
 
 const PAGE_KIND: &str = "events";
 

@@ -33,10 +33,10 @@ use jiff::Timestamp;
 use super::consent_page::{self, ConsentPage, ErrorPage};
 use super::scopes;
 use crate::faults::{Endpoint, intercept};
-use crate::form::FormPairs;
 use crate::random;
 use crate::server::ConnectionControl;
 use crate::state::{AuthorizationCode, Grant, SharedEmulator, Store};
+use emulator_kit::form::FormPairs;
 
 /// Fields the consent form adds to the original request parameters.
 const DECISION_FIELDS: [&str; 4] = ["account", "decision", "scope_granted", "granular_consent"];

@@ -15,10 +15,10 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::faults::{Endpoint, intercept};
-use crate::form::FormPairs;
 use crate::google_errors::{OAuthError, no_store};
 use crate::server::ConnectionControl;
 use crate::state::{GrantId, Revocation, SharedEmulator, Store};
+use emulator_kit::form::FormPairs;
 
 pub(super) async fn revoke(
     State(emulator): State<SharedEmulator>,

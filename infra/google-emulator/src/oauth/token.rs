@@ -26,12 +26,12 @@ use super::authorize::is_pkce_value;
 use super::scopes;
 use crate::config::EmulatorConfig;
 use crate::faults::{Endpoint, intercept};
-use crate::form::{FormPairs, decode_component};
 use crate::google_errors::{OAuthError, no_store};
 use crate::random;
 use crate::server::ConnectionControl;
 use crate::signing::{IdTokenClaims, access_token_hash, sign_id_token};
 use crate::state::{AccessToken, GrantId, RefreshToken, SharedEmulator, Store};
+use emulator_kit::form::{FormPairs, decode_component};
 
 /// Parameters RFC 6749 §3.2 forbids repeating.
 const SINGLE_VALUED: [&str; 9] = [

@@ -27,10 +27,10 @@ use jiff::{SignedDuration, Timestamp};
 use super::consent_page::{self, ErrorPage};
 use super::is_pkce_value;
 use crate::faults::{Endpoint, intercept};
-use crate::form::FormPairs;
 use crate::random;
 use crate::server::ConnectionControl;
 use crate::state::{AuthorizationCode, Grant, SharedEmulator, Store};
+use emulator_kit::form::FormPairs;
 
 /// Fields the consent form adds to the original request parameters.
 const DECISION_FIELDS: [&str; 2] = ["account", "decision"];

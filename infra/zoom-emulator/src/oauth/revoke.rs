@@ -15,10 +15,10 @@ use serde_json::json;
 
 use super::authenticate_client;
 use crate::faults::{Endpoint, intercept};
-use crate::form::FormPairs;
 use crate::server::ConnectionControl;
 use crate::state::{SharedEmulator, Store};
 use crate::zoom_errors::{OAuthError, no_store};
+use emulator_kit::form::FormPairs;
 
 /// `POST /oauth/revoke`.
 pub(super) async fn revoke(

@@ -25,11 +25,11 @@ use sha2::{Digest, Sha256};
 use super::{authenticate_client, is_pkce_value};
 use crate::config::EmulatorConfig;
 use crate::faults::{Endpoint, intercept};
-use crate::form::FormPairs;
 use crate::random;
 use crate::server::ConnectionControl;
 use crate::state::{AccessToken, GrantId, RefreshToken, SharedEmulator, Store};
 use crate::zoom_errors::{OAuthError, no_store};
+use emulator_kit::form::FormPairs;
 
 /// Parameters RFC 6749 §3.2 forbids repeating.
 const SINGLE_VALUED: [&str; 5] = ["grant_type", "code", "redirect_uri", "code_verifier", "refresh_token"];

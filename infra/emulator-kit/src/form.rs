@@ -9,19 +9,19 @@ use url::form_urlencoded;
 
 /// Name/value pairs in the order they arrived.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct FormPairs(pub Vec<(String, String)>);
+pub struct FormPairs(pub Vec<(String, String)>);
 
 /// A parameter that RFC 6749 says must not appear more than once did.
 #[derive(Debug, thiserror::Error)]
 #[error("Parameter {0} was provided more than once.")]
-pub(crate) struct RepeatedParameter(pub String);
+pub struct RepeatedParameter(pub String);
 
 impl FormPairs {
     pub fn parse(raw: &[u8]) -> Self {
         FormPairs(form_urlencoded::parse(raw).into_owned().collect())
     }
 
-    /// The only value of `name`; an empty value counts as absent, as Google treats it.
+    /// The only value of `name`; an empty value counts as absent, as Google and Zoom treat it.
     pub fn single(&self, name: &str) -> Result<Option<&str>, RepeatedParameter> {
         let mut values = self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str());
         let first = values.next();
@@ -47,7 +47,7 @@ impl FormPairs {
 
 /// Decodes one form-urlencoded component (`+` is a space), as RFC 6749 §2.3.1
 /// requires for the client id and secret inside HTTP Basic credentials.
-pub(crate) fn decode_component(raw: &str) -> Option<String> {
+pub fn decode_component(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut decoded = Vec::with_capacity(bytes.len());
     let mut index = 0;
