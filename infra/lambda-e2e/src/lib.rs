@@ -14,5 +14,6 @@ pub mod binaries;
 pub mod gateway;
 pub mod policy;
 pub mod runtime_api;
+pub mod scripts;
 pub mod stack;
 pub mod template;

@@ -6,8 +6,7 @@
 //! `.venv` (both provided by `infra/scripts/test.sh`); without them these tests fail, naming
 //! what is missing.
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -18,33 +17,9 @@ use calbridge::ports::{
 };
 use jiff::Timestamp;
 use lambda_e2e::aws::{self, moto_endpoint};
-use lambda_e2e::binaries::workspace_root;
-
-fn venv_bin() -> PathBuf {
-    let venv = std::env::var("CALBRIDGE_VENV").unwrap_or_else(|_| ".venv".to_owned());
-    let bin = workspace_root().join(venv).join("bin");
-    assert!(
-        bin.join("aws").is_file(),
-        "no AWS CLI at {}: run infra/scripts/deploy-checks.sh (or infra/scripts/test.sh), which installs it",
-        bin.join("aws").display()
-    );
-    bin
-}
 
 fn backfill(args: &[&str]) -> Output {
-    let path = format!("{}:{}", venv_bin().display(), std::env::var("PATH").unwrap_or_default());
-    Command::new(workspace_root().join("infra/scripts/backfill-index-keys.sh"))
-        .args(args)
-        .env_clear()
-        .env("PATH", path)
-        .env("HOME", std::env::temp_dir())
-        .env("AWS_ENDPOINT_URL", moto_endpoint())
-        .env("AWS_REGION", aws::REGION)
-        .env("AWS_ACCESS_KEY_ID", aws::ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", aws::SECRET_ACCESS_KEY)
-        .stdin(Stdio::null())
-        .output()
-        .expect("backfill-index-keys.sh runs")
+    lambda_e2e::scripts::command("backfill-index-keys.sh").args(args).output().expect("backfill-index-keys.sh runs")
 }
 
 fn printed(output: &Output) -> String {

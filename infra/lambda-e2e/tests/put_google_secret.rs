@@ -6,41 +6,16 @@
 //! `.venv` (both provided by `infra/scripts/test.sh`); without them these tests fail, naming
 //! what is missing.
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use calbridge::adapters::secrets_manager::SecretsManagerSource;
 use calbridge::ports::SecretSource;
 use lambda_e2e::aws::{self, moto_endpoint};
-use lambda_e2e::binaries::workspace_root;
 use secrecy::ExposeSecret;
 
-/// The virtualenv with the AWS CLI (`CALBRIDGE_VENV`, default `.venv`, as in moto.sh).
-fn venv_bin() -> PathBuf {
-    let venv = std::env::var("CALBRIDGE_VENV").unwrap_or_else(|_| ".venv".to_owned());
-    let bin = workspace_root().join(venv).join("bin");
-    assert!(
-        bin.join("aws").is_file(),
-        "no AWS CLI at {}: run infra/scripts/deploy-checks.sh (or infra/scripts/test.sh), which installs it",
-        bin.join("aws").display()
-    );
-    bin
-}
-
 fn put_google_secret(args: &[&str], client_secret: Option<&str>) -> Output {
-    let path = format!("{}:{}", venv_bin().display(), std::env::var("PATH").unwrap_or_default());
-    let mut command = Command::new(workspace_root().join("infra/scripts/put-google-secret.sh"));
-    command
-        .args(args)
-        .env_clear()
-        .env("PATH", path)
-        .env("HOME", std::env::temp_dir())
-        .env("AWS_ENDPOINT_URL", moto_endpoint())
-        // As a shell set up for the SDKs has it; the AWS CLI itself reads AWS_DEFAULT_REGION.
-        .env("AWS_REGION", aws::REGION)
-        .env("AWS_ACCESS_KEY_ID", aws::ACCESS_KEY_ID)
-        .env("AWS_SECRET_ACCESS_KEY", aws::SECRET_ACCESS_KEY)
-        .stdin(Stdio::null());
+    let mut command = lambda_e2e::scripts::command("put-google-secret.sh");
+    command.args(args);
     if let Some(secret) = client_secret {
         command.env("GOOGLE_CLIENT_SECRET", secret);
     }
