@@ -152,18 +152,15 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut env = Reader { lookup: &lookup, problems: Vec::new() };
 
-        // A provider is enabled when its client id is set. Google's section is read always:
-        // the calendar side (availability, sync, Meet) is Google's, so this build offers Zoom
-        // alongside Google only, and a deployment without either is told what to set.
-        let enabled: Vec<Provider> =
-            Provider::ALL.into_iter().filter(|p| env.optional(&client_id_variable(*p)).is_some()).collect();
-        let google = Some(google::read(&mut env));
-        let zoom = enabled.contains(&Provider::Zoom).then(|| zoom::read(&mut env));
+        // Google's section is read always: the calendar side (availability, sync, Meet) is
+        // Google's, so this build offers Zoom alongside Google only, when its client id is set,
+        // and a deployment without either is told what to set.
+        let google: Option<GoogleConfig> = google::read(&mut env);
+        let zoom = env.optional(&client_id_variable(Provider::Zoom)).is_some().then(|| zoom::read(&mut env));
         // The providers whose sections were read: each needs its client secret too.
-        let mut providers: Vec<Provider> = google.iter().map(|_| Provider::Google).collect();
-        providers.extend(zoom.iter().map(|_| Provider::Zoom));
-        let sections_ok = !matches!(google, Some(None)) && !matches!(zoom, Some(None));
-        let google: Option<GoogleConfig> = google.flatten();
+        let providers: Vec<Provider> =
+            std::iter::once(Provider::Google).chain(zoom.iter().map(|_| Provider::Zoom)).collect();
+        let sections_ok = google.is_some() && !matches!(zoom, Some(None));
         let zoom: Option<ZoomConfig> = zoom.flatten();
 
         let secret_arn = match (env.optional(SECRET_ARN_VARIABLE), env.optional(DEPRECATED_SECRET_ARN_VARIABLE)) {
