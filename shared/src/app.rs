@@ -21,13 +21,14 @@ use crate::adapters::inline_secrets::InlineSecrets;
 use crate::adapters::kms::KmsKeyProvider;
 use crate::adapters::local_key::LocalKeyProvider;
 use crate::adapters::secrets_manager::SecretsManagerSource;
+use crate::adapters::zoom::meetings::ZoomMeetingsClient;
 use crate::adapters::zoom::oauth::ZoomOAuthClient;
 use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig, ZoomConfig};
 use crate::crypto::vault::Vault;
 use crate::domain::{AllowedReturnTo, Provider, ScopeSet, UnknownProvider};
 use crate::ports::{
     BookingLinkStore, CallBudget, Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore,
-    OAuthClient, SecretSource, Secrets, SyncStore, SystemClock,
+    OAuthClient, SecretSource, Secrets, SyncStore, SystemClock, ZoomMeetings,
 };
 use crate::usecases::retry::RetryPolicy;
 
@@ -103,6 +104,8 @@ pub struct App {
     pub booking_links: Arc<dyn BookingLinkStore>,
     pub vault: Arc<Vault>,
     pub calendar: Arc<dyn GoogleCalendar>,
+    /// Zoom's meetings API, when this deployment offers Zoom.
+    pub zoom_meetings: Option<Arc<dyn ZoomMeetings>>,
     /// How Google API calls are retried.
     pub retry: RetryPolicy,
     pub secrets: Arc<Secrets>,
@@ -204,10 +207,12 @@ impl App {
                 Arc::new(GoogleOAuthClient::new(section.clone(), http.clone(), secrets.clone(), clock.clone()));
             oauth.insert(Provider::Google, OAuthProvider::google(section, client));
         }
+        let mut zoom_meetings: Option<Arc<dyn ZoomMeetings>> = None;
         if let Some(section) = &config.zoom {
             let http = http_client(section.http_timeout);
-            let client = Arc::new(ZoomOAuthClient::new(section.clone(), http, secrets.clone(), clock.clone()));
+            let client = Arc::new(ZoomOAuthClient::new(section.clone(), http.clone(), secrets.clone(), clock.clone()));
             oauth.insert(Provider::Zoom, OAuthProvider::zoom(section, client));
+            zoom_meetings = Some(Arc::new(ZoomMeetingsClient::new(section.api_url.clone(), http)));
         }
         let calendar = Arc::new(GoogleCalendarClient::new(google.calendar_api_url.clone(), http));
         let retry = RetryPolicy { budget: google.retry_budget, ..RetryPolicy::default() };
@@ -218,6 +223,7 @@ impl App {
                 identity: crate::http::Identity {
                     tenant_claim: config.tenant_claim,
                     service_scope: config.service_scope,
+                    reserved_user: config.meet.organisation_user.clone(),
                 },
                 sync: config.sync,
                 meet: config.meet,
@@ -232,6 +238,7 @@ impl App {
             booking_links: stores.booking_links,
             vault: Arc::new(Vault::new(keys)),
             calendar,
+            zoom_meetings,
             retry,
             secrets,
             clock,

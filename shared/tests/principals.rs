@@ -199,6 +199,14 @@ const TABLE: &[Case] = &[
         names_user: Naming::Nothing,
         expected: [204, 204, 404, 404, 404, 401, 401],
     },
+    // The session's meeting is a Meet: the host hears it has no start link (a Zoom meeting's
+    // host gets one); the service may never have one.
+    Case {
+        route: "GET /sessions/s-77/meeting/start",
+        event: "create-meet/start.json",
+        names_user: Naming::Nothing,
+        expected: [403, 409, 404, 404, 404, 401, 401],
+    },
 ];
 
 /// The harness every case starts from, and its booking link.

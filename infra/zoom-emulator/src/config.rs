@@ -23,8 +23,9 @@ pub const DEFAULT_WEBHOOK_SECRET_TOKEN: &str = "calbridge-zoom-local-webhook-sec
 
 /// Granular scopes the seeded app is configured with (Zoom grants an app's
 /// configured scopes; the authorization request does not name them).
-pub const DEFAULT_SCOPES: [&str; 5] = [
+pub const DEFAULT_SCOPES: [&str; 6] = [
     "meeting:delete:meeting",
+    "meeting:read:list_meetings",
     "meeting:read:meeting",
     "meeting:update:meeting",
     "meeting:write:meeting",

@@ -36,6 +36,8 @@ pub(crate) enum Endpoint {
     Revoke,
     UsersMe,
     MeetingsCreate,
+    /// `GET /users/{userId}/meetings`.
+    MeetingsList,
     MeetingsGet,
     MeetingsPatch,
     MeetingsDelete,
@@ -51,7 +53,7 @@ enum Dialect {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 11] = [
+    pub const ALL: [Endpoint; 12] = [
         Endpoint::Authorize,
         Endpoint::AuthorizeDecision,
         Endpoint::Token,
@@ -59,6 +61,7 @@ impl Endpoint {
         Endpoint::Revoke,
         Endpoint::UsersMe,
         Endpoint::MeetingsCreate,
+        Endpoint::MeetingsList,
         Endpoint::MeetingsGet,
         Endpoint::MeetingsPatch,
         Endpoint::MeetingsDelete,
@@ -74,6 +77,7 @@ impl Endpoint {
             Endpoint::Revoke => "revoke",
             Endpoint::UsersMe => "users_me",
             Endpoint::MeetingsCreate => "meetings_create",
+            Endpoint::MeetingsList => "meetings_list",
             Endpoint::MeetingsGet => "meetings_get",
             Endpoint::MeetingsPatch => "meetings_patch",
             Endpoint::MeetingsDelete => "meetings_delete",

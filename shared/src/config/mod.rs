@@ -68,6 +68,20 @@ pub struct MeetConfig {
     /// Whether users (not only the service) may create meetings for sessions they host
     /// (`ALLOW_USER_MEETINGS`, for apps whose every user is staff).
     pub allow_user_meetings: bool,
+    /// What a create without `provider` or `existing_url` makes (`DEFAULT_MEETING_PROVIDER`,
+    /// `google_meet` unless set; `zoom` needs Zoom configured).
+    pub default_provider: crate::domain::MeetingProvider,
+    /// Whether a request's `title` becomes the Zoom meeting's topic (`ALLOW_MEETING_TITLES`);
+    /// off, every Zoom meeting is called "Session", so no client's name or reason for a visit
+    /// reaches Zoom.
+    pub allow_titles: bool,
+    /// Whether Zoom meetings open with a waiting room (`ZOOM_WAITING_ROOM`, default on).
+    pub zoom_waiting_room: bool,
+    /// The reserved user whose Zoom connection is each tenant's organisation connection
+    /// (`ORGANISATION_ZOOM_USER_ID`): the service connects it once for the tenant, and hosts
+    /// without a Zoom connection of their own get their meetings made with it. Unset: no
+    /// fallback. No user may call calbridge as this user.
+    pub organisation_user: Option<crate::domain::UserId>,
 }
 
 /// The scope that marks the app's service unless `SERVICE_SCOPE` says otherwise.
@@ -283,7 +297,29 @@ impl Config {
                 }
             },
             allow_user_meetings: env.flag("ALLOW_USER_MEETINGS"),
+            default_provider: match env.optional("DEFAULT_MEETING_PROVIDER").as_deref() {
+                None => crate::domain::MeetingProvider::GoogleMeet,
+                Some(raw) => crate::domain::MeetingProvider::parse(raw).unwrap_or_else(|| {
+                    env.problem("DEFAULT_MEETING_PROVIDER must be google_meet or zoom");
+                    crate::domain::MeetingProvider::GoogleMeet
+                }),
+            },
+            allow_titles: env.flag("ALLOW_MEETING_TITLES"),
+            zoom_waiting_room: env.optional("ZOOM_WAITING_ROOM").is_none() || env.flag("ZOOM_WAITING_ROOM"),
+            organisation_user: env.optional("ORGANISATION_ZOOM_USER_ID").and_then(|raw| {
+                crate::domain::UserId::parse(&raw)
+                    .map_err(|e| env.problem(&format!("ORGANISATION_ZOOM_USER_ID: {e}")))
+                    .ok()
+            }),
         };
+        if zoom.is_none() {
+            if meet.default_provider == crate::domain::MeetingProvider::Zoom {
+                env.problem("DEFAULT_MEETING_PROVIDER=zoom needs Zoom configured (ZOOM_CLIENT_ID)");
+            }
+            if meet.organisation_user.is_some() {
+                env.problem("ORGANISATION_ZOOM_USER_ID needs Zoom configured (ZOOM_CLIENT_ID)");
+            }
+        }
 
         let public_api_url = match env.optional("PUBLIC_API_URL") {
             Some(raw) => env.parse_url("PUBLIC_API_URL", raw.trim_end_matches('/')),

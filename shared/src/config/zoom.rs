@@ -11,10 +11,10 @@ use super::reader::Reader;
 use crate::domain::ScopeSet;
 
 /// The granular scopes calbridge needs from a Zoom user-managed app: who the user is, and
-/// their scheduled meetings. Zoom grants the scopes configured on the app (the authorization
+/// their scheduled meetings (listing them finds a meeting whose create answer was lost). Zoom grants the scopes configured on the app (the authorization
 /// request does not name them), so these are what a grant is checked against.
-pub const DEFAULT_ZOOM_SCOPES: &str =
-    "user:read:user meeting:write:meeting meeting:read:meeting meeting:update:meeting meeting:delete:meeting";
+pub const DEFAULT_ZOOM_SCOPES: &str = "user:read:user meeting:write:meeting meeting:read:meeting meeting:read:list_meetings meeting:update:meeting \
+     meeting:delete:meeting";
 
 pub(super) const DEFAULT_AUTH_URL: &str = "https://zoom.us/oauth/authorize";
 pub(super) const DEFAULT_TOKEN_URL: &str = "https://zoom.us/oauth/token";

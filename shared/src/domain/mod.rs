@@ -18,6 +18,6 @@ pub use event_text::{EventTitle, InvalidTitle, MAX_TITLE_LEN, TimeZoneName, Unkn
 pub use ids::{AppointmentId, BookingLinkId, ConnectionKey, IdError, Owner, SessionId, TenantId, UserId};
 pub use interval::*;
 pub use principal::{ActingError, Principal, scopes_grant};
-pub use provider::{Provider, UnknownProvider};
+pub use provider::{MeetingProvider, Provider, UnknownProvider};
 pub use return_to::{AllowedReturnTo, ReturnTo, ReturnToError};
 pub use scopes::ScopeSet;

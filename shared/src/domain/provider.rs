@@ -39,6 +39,36 @@ impl fmt::Display for Provider {
     }
 }
 
+/// Who makes a session's meeting when calbridge creates one (an attached link names itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MeetingProvider {
+    /// A Google Meet on an event in the host's Google Calendar.
+    GoogleMeet,
+    /// A scheduled meeting on the host's (or the organisation's) Zoom account.
+    Zoom,
+}
+
+impl MeetingProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MeetingProvider::GoogleMeet => "google_meet",
+            MeetingProvider::Zoom => "zoom",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        [MeetingProvider::GoogleMeet, MeetingProvider::Zoom].into_iter().find(|p| p.as_str() == raw)
+    }
+
+    /// The connection that makes such meetings.
+    pub fn connection(self) -> Provider {
+        match self {
+            MeetingProvider::GoogleMeet => Provider::Google,
+            MeetingProvider::Zoom => Provider::Zoom,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

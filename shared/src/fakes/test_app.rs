@@ -60,7 +60,11 @@ pub fn test_app() -> TestApp {
         )]),
         settings: crate::app::Settings {
             allowed_return_to: config.allowed_return_to,
-            identity: crate::http::Identity { tenant_claim: config.tenant_claim, service_scope: config.service_scope },
+            identity: crate::http::Identity {
+                tenant_claim: config.tenant_claim,
+                service_scope: config.service_scope,
+                reserved_user: config.meet.organisation_user.clone(),
+            },
             sync: config.sync,
             meet: config.meet,
             google_calls_per_user_minute: google_config.calls_per_user_minute,
@@ -76,6 +80,7 @@ pub fn test_app() -> TestApp {
             [3u8; 32],
         )))),
         calendar: calendar.clone(),
+        zoom_meetings: None,
         retry: crate::usecases::retry::RetryPolicy {
             base: std::time::Duration::from_millis(1),
             cap: std::time::Duration::from_millis(5),

@@ -1,5 +1,7 @@
-//! `create-meet`: `POST /sessions/{session_id}/meeting` (create a Meet or attach a link; the
-//! caller is the host), `GET` (host and participants) and `DELETE` (host) on the same path.
+//! `create-meet`: `POST /sessions/{session_id}/meeting` (create a Meet or a Zoom meeting, move
+//! a Zoom meeting, or attach a link), `GET` (host, participants, service) and `DELETE` (host,
+//! service) on the same path, and `GET /sessions/{session_id}/meeting/start` (the host only):
+//! a fresh Zoom start link, as JSON, or as a 302 to it with `?redirect=true`.
 
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -12,7 +14,15 @@ use crate::usecases::meetings::{self, MeetingRequest};
 pub const CREATE: Route = Route::new(Method::POST, "/sessions/{session_id}/meeting");
 pub const GET: Route = Route::new(Method::GET, "/sessions/{session_id}/meeting");
 pub const DELETE: Route = Route::new(Method::DELETE, "/sessions/{session_id}/meeting");
-pub const ROUTES: &[Route] = &[CREATE, GET, DELETE];
+pub const START: Route = Route::new(Method::GET, "/sessions/{session_id}/meeting/start");
+pub const ROUTES: &[Route] = &[CREATE, GET, DELETE, START];
+
+/// The host's start link. `no-store` comes with every response (see [`edge::json`]).
+#[derive(serde::Serialize)]
+struct StartLinkView<'a> {
+    session_id: &'a str,
+    start_url: &'a str,
+}
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
     respond(app, &request).await.unwrap_or_else(ApiError::into_response)
@@ -27,6 +37,18 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
         let body: MeetingRequest = edge::json_body(request)?;
         let (view, created) = meetings::create(app, &caller, &session, body).await?;
         Ok(edge::json(if created { StatusCode::CREATED } else { StatusCode::OK }, &view))
+    } else if *route == START {
+        let redirect = match edge::single_query_param(request, "redirect") {
+            Ok(None) => false,
+            Ok(Some(value)) if value == "true" => true,
+            Ok(Some(value)) if value == "false" => false,
+            _ => return Err(ApiError::bad_request("invalid_request", "redirect must be true or false, once")),
+        };
+        let link = meetings::start_link(app, &caller, &session).await?;
+        if redirect {
+            return Ok(edge::redirect(link.expose()));
+        }
+        Ok(edge::json(StatusCode::OK, &StartLinkView { session_id: session.as_str(), start_url: link.expose() }))
     } else if *route == GET {
         Ok(edge::json(StatusCode::OK, &meetings::get(app, &caller, &session).await?))
     } else {

@@ -6,14 +6,16 @@
 //! `Retry-After` (seconds to the next minute); a dependency that is down is 503 with
 //! `Retry-After`; anything else is 500. A booking link that does not verify is 401
 //! `invalid_booking_link`; one that expired or was revoked is 410 (`booking_link_expired`,
-//! `booking_link_revoked`). Every 5xx logs its cause chain here (see [`ApiError::internal`]) and shows none of it.
+//! `booking_link_revoked`). Zoom's rate limits and the host's daily meeting cap are 429
+//! `zoom_rate_limited` with Zoom's `Retry-After` in seconds; a host's unusable connection for
+//! a meeting names the provider as `error.provider`. Every 5xx logs its cause chain here (see [`ApiError::internal`]) and shows none of it.
 
 use http::StatusCode;
 
 use super::ApiError;
-use crate::domain::{ActingError, UnknownProvider};
+use crate::domain::{ActingError, Provider, UnknownProvider};
 use crate::errors::ErrorChain;
-use crate::ports::{GoogleApiError, OAuthError, StoreError};
+use crate::ports::{GoogleApiError, OAuthError, StoreError, ZoomApiError};
 use crate::usecases::access_tokens::{AccessError, NotUsable};
 use crate::usecases::availability::AvailabilityError;
 use crate::usecases::booking::BookingError;
@@ -177,16 +179,58 @@ impl From<MeetingError> for ApiError {
                 "the session already has a meeting with another host; send reset: true to replace it",
             ),
             MeetingError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such meeting"),
-            MeetingError::HostNotUsable(NotUsable::NotConnected) => ApiError::conflict(
-                "not_connected",
-                "the host has not connected a Google account; attach an existing_url instead",
-            ),
-            MeetingError::HostNotUsable(NotUsable::NeedsReconnect) => ApiError::conflict(
-                "needs_reconnect",
-                "the host's Google connection has expired or was revoked; the host must connect again",
-            ),
+            MeetingError::HostNotUsable(provider, state) => {
+                let name = match provider {
+                    Provider::Google => "Google",
+                    Provider::Zoom => "Zoom",
+                };
+                let api = match state {
+                    NotUsable::NotConnected => ApiError::conflict(
+                        "not_connected",
+                        format!("the host has not connected a {name} account; attach an existing_url instead"),
+                    ),
+                    NotUsable::NeedsReconnect => ApiError::conflict(
+                        "needs_reconnect",
+                        format!("the host's {name} connection has expired or was revoked; the host must connect again"),
+                    ),
+                };
+                ApiError { provider: Some(provider.as_str()), ..api }
+            }
             MeetingError::CreationFailed => {
                 ApiError::new(StatusCode::BAD_GATEWAY, "meet_creation_failed", "Google could not create the Meet")
+            }
+            MeetingError::ProviderNotOffered => {
+                ApiError::bad_request("unknown_provider", "this deployment does not make meetings with that provider")
+            }
+            MeetingError::NoStartLink => ApiError::conflict(
+                "no_start_link",
+                "this meeting has no start link: the host joins with the meeting URL like everyone else",
+            ),
+            MeetingError::HostConnectionEnded => ApiError::conflict(
+                "host_connection_ended",
+                "the Zoom connection that made this meeting has ended; the host must connect Zoom again, and the \
+                 meeting may need to be created anew",
+            ),
+            MeetingError::ZoomRateLimited { retry_after_seconds, daily } => ApiError {
+                retry_after_seconds: Some(retry_after_seconds.max(1)),
+                provider: Some(Provider::Zoom.as_str()),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "zoom_rate_limited",
+                    if daily {
+                        "the host has reached Zoom's daily limit of meeting creates and updates; try again after \
+                         Retry-After seconds"
+                    } else {
+                        "Zoom is rate limiting this app; try again after Retry-After seconds"
+                    },
+                )
+            },
+            MeetingError::Zoom(ZoomApiError::Unavailable(ref cause)) => {
+                ApiError::unavailable("zoom unavailable", &**cause as &(dyn std::error::Error + 'static))
+            }
+            MeetingError::Zoom(ref zoom) => {
+                tracing::warn!(error = %ErrorChain(zoom), "zoom refused the request");
+                ApiError::new(StatusCode::BAD_GATEWAY, "zoom_error", "Zoom refused the request")
             }
             MeetingError::Access(access) => access.into(),
         }

@@ -36,6 +36,10 @@ pub const MAX_QUERY_BYTES: usize = 8 * 1024;
 pub struct Identity {
     pub tenant_claim: String,
     pub service_scope: String,
+    /// A user id that names no person: the organisation's connection
+    /// ([`crate::config::MeetConfig::organisation_user`]). A user token with this `sub` is
+    /// refused, so nobody can act as the organisation; only the service reaches it.
+    pub reserved_user: Option<UserId>,
 }
 
 /// The authenticated caller. A token without a parseable tenant is refused; one with the
@@ -58,6 +62,9 @@ pub fn caller(request: &Request, identity: &Identity) -> Result<Principal, ApiEr
         return Ok(Principal::Service { tenant, client });
     }
     let user = claims.get("sub").and_then(|s| UserId::parse(s).ok()).ok_or_else(ApiError::unauthenticated)?;
+    if identity.reserved_user.as_ref() == Some(&user) {
+        return Err(ApiError::forbidden("this user id is reserved for the organisation's connection"));
+    }
     Ok(Principal::User(Owner::new(tenant, user)))
 }
 

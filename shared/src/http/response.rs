@@ -15,11 +15,14 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub retry_after_seconds: Option<u64>,
+    /// The provider the error is about (`not_connected` for a meeting names it), as
+    /// `error.provider`.
+    pub provider: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), retry_after_seconds: None }
+        Self { status, code, message: message.into(), retry_after_seconds: None, provider: None }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
@@ -74,8 +77,11 @@ impl ApiError {
         struct Inner<'a> {
             code: &'a str,
             message: &'a str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            provider: Option<&'a str>,
         }
-        let mut response = json(self.status, &Envelope { error: Inner { code: self.code, message: &self.message } });
+        let inner = Inner { code: self.code, message: &self.message, provider: self.provider };
+        let mut response = json(self.status, &Envelope { error: inner });
         if let Some(seconds) = self.retry_after_seconds {
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
         }

@@ -43,14 +43,41 @@ pub struct MeetingRecord {
     /// `google_meet`, `zoom`, `teams` or `other`.
     pub provider: String,
     pub meeting_url: Option<String>,
+    /// The Meet conference id, or the Zoom meeting id.
     pub conference_id: Option<String>,
     /// The Google event calbridge created for a Meet (deleted with the meeting).
     pub calendar_event_id: Option<String>,
     pub calendar_id: Option<String>,
     /// The Meet `createRequest.requestId`: fresh and unique per session.
     pub request_id: Option<String>,
+    /// When the meeting is scheduled, as last asked (a Zoom meeting is rescheduled when asked
+    /// for other times). `None` on records written before it was kept.
+    pub schedule: Option<Schedule>,
+    /// The connection whose grant made the meeting at the provider (a Zoom meeting), so its
+    /// end can be told to participants and its start link fetched with the same grant.
+    pub made_with: Option<MadeWith>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+}
+
+/// When a meeting is scheduled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    pub start: Timestamp,
+    pub end: Timestamp,
+    /// The IANA zone the meeting is shown in, when the caller named one.
+    pub time_zone: Option<String>,
+}
+
+/// The connection a provider meeting was made with: the host's own, or the tenant's
+/// organisation connection (see [`crate::config::MeetConfig::organisation_user`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadeWith {
+    /// The connection's user: the host, or the organisation's reserved user.
+    pub user: UserId,
+    /// The provider account behind it (Zoom's user id): a reconnect to another account is
+    /// another grant, which cannot see this meeting.
+    pub account_id: String,
 }
 
 #[async_trait]

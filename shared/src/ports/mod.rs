@@ -11,6 +11,7 @@
 //! - [`secrets`]: client secrets, the state-signing key and the booking-link keys (Secrets Manager, inline).
 //! - [`oauth`]: any provider's OAuth 2.0 endpoints (Google today).
 //! - [`calendar`]: the Google Calendar API.
+//! - [`zoom_meetings`]: Zoom's scheduled meetings.
 //! - [`budget`]: the per-user, per-minute budget of provider API calls (DynamoDB, embedded).
 
 pub mod booking_links;
@@ -25,6 +26,7 @@ pub mod oauth;
 pub mod secrets;
 pub mod store;
 pub mod syncs;
+pub mod zoom_meetings;
 
 pub use booking_links::*;
 pub use budget::*;
@@ -38,3 +40,4 @@ pub use oauth::*;
 pub use secrets::*;
 pub use store::*;
 pub use syncs::*;
+pub use zoom_meetings::*;

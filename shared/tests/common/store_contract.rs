@@ -17,8 +17,8 @@ use calbridge::domain::{AppointmentId, BookingLinkId, ConnectionKey, Interval, P
 use calbridge::ports::{
     BookingLinkCreator, BookingLinkRecord, BookingLinkStore, BudgetError, CallBudget, ConnectionQuery,
     ConnectionRecord, ConnectionStatus, ConnectionStore, ConnectionSummary, EncryptionContext, FlowKind, FlowRecord,
-    FlowStore, KeyError, KeyProvider, MeetingCreator, MeetingRecord, MeetingState, MeetingStore, SealPurpose,
-    SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
+    FlowStore, KeyError, KeyProvider, MadeWith, MeetingCreator, MeetingRecord, MeetingState, MeetingStore, Schedule,
+    SealPurpose, SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
 };
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
@@ -633,6 +633,8 @@ pub async fn meeting_record_round_trips_and_writes_are_conditional(s: StoreUnder
         calendar_event_id: None,
         calendar_id: None,
         request_id: Some("req-1".to_owned()),
+        schedule: None,
+        made_with: None,
         created_at: at("2026-03-01T10:11:12.123456789Z"),
         updated_at: at("2026-03-01T10:11:12.123456789Z"),
     };
@@ -665,6 +667,25 @@ pub async fn meeting_record_round_trips_and_writes_are_conditional(s: StoreUnder
     assert!(s.meetings.delete_meeting(&tenant, &session, 2).await.unwrap());
     assert_eq!(s.meetings.get_meeting(&tenant, &session).await.unwrap(), None);
     assert!(!s.meetings.delete_meeting(&tenant, &session, 2).await.unwrap());
+
+    // A Zoom meeting keeps its schedule and the connection that made it.
+    let zoom = MeetingRecord {
+        provider: "zoom".to_owned(),
+        conference_id: Some("85746065432".to_owned()),
+        meeting_url: Some("https://zoom.us/j/85746065432?pwd=x".to_owned()),
+        calendar_event_id: None,
+        calendar_id: None,
+        schedule: Some(Schedule {
+            start: at("2026-03-02T09:00:00Z"),
+            end: at("2026-03-02T09:45:00.5Z"),
+            time_zone: Some("Europe/Berlin".to_owned()),
+        }),
+        made_with: Some(MadeWith { user: UserId::parse("org-zoom").unwrap(), account_id: "EmuUser1".to_owned() }),
+        ..ready.clone()
+    };
+    s.meetings.put_meeting(&zoom, WriteCondition::Absent).await.unwrap();
+    assert_eq!(s.meetings.get_meeting(&tenant, &session).await.unwrap(), Some(zoom.clone()));
+    assert!(s.meetings.delete_meeting(&tenant, &session, zoom.revision).await.unwrap());
 }
 
 // ---------------------------------------------------------------------------------------------

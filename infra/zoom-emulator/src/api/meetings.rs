@@ -13,6 +13,11 @@
 //!   `settings` (`waiting_room`, `join_before_host`, ...) booleans. Failures are
 //!   400 code 300 "Validation Failed." with `errors`; a body that is not a JSON
 //!   object is 400 code 300 too.
+//! - `GET /users/{userId}/meetings` (the caller only) → 200, a page of the
+//!   host's live meetings, oldest first, without `start_url` and with `agenda` cut
+//!   to 250 characters; `type` `scheduled` (default) or `upcoming`, `page_size`
+//!   1-300 (default 30), `next_page_token` only as this emulator issued it for the
+//!   same `type` and `page_size` (else 400 code 300).
 //! - `GET /meetings/{meetingId}` → 200, with a **fresh** `start_url` on every call;
 //!   each embeds a new ZAK that expires `start_url_ttl` (2 h) after issue.
 //! - `PATCH /meetings/{meetingId}` → 204 (same validation, settings merged key by key).
@@ -44,6 +49,12 @@ use crate::zoom_errors::ApiError;
 
 const CREATE_SCOPES: [&str; 2] = ["meeting:write:meeting", "meeting:write"];
 const READ_SCOPES: [&str; 2] = ["meeting:read:meeting", "meeting:read"];
+const LIST_SCOPES: [&str; 2] = ["meeting:read:list_meetings", "meeting:read"];
+/// Zoom's largest page of a user's meetings, and its default.
+const MAX_PAGE_SIZE: usize = 300;
+const DEFAULT_PAGE_SIZE: usize = 30;
+/// Zoom cuts agendas to this many characters in lists.
+const LISTED_AGENDA: usize = 250;
 const UPDATE_SCOPES: [&str; 2] = ["meeting:update:meeting", "meeting:write"];
 const DELETE_SCOPES: [&str; 2] = ["meeting:delete:meeting", "meeting:write"];
 
@@ -89,6 +100,111 @@ pub(super) async fn create(
         })();
         match created {
             Ok(resource) => (StatusCode::CREATED, axum::Json(resource)).into_response(),
+            Err(error) => error.into_response(),
+        }
+    };
+    after.deliver(&connection, response).await
+}
+
+#[derive(Deserialize)]
+pub(super) struct ListQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    page_size: Option<String>,
+    next_page_token: Option<String>,
+}
+
+/// `next_page_token`: the query it continues and where, so a token only continues its own list.
+fn page_token(kind: &str, page_size: usize, offset: usize) -> String {
+    format!("{kind}.{page_size}.{offset}")
+}
+
+pub(super) async fn list(
+    State(emulator): State<SharedEmulator>,
+    connection: ConnectionControl,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Response {
+    let after = match intercept(&emulator, &connection, &[Endpoint::MeetingsList]).await {
+        Ok(after) => after,
+        Err(response) => return response,
+    };
+    let response = {
+        let store = emulator.store();
+        let listed = (|| {
+            let caller = authorize(&store, &headers, &LIST_SCOPES)?;
+            let host = own_user(&store, &caller.user, &user_id)?;
+            let kind = query.kind.as_deref().unwrap_or("scheduled");
+            let mut errors = Vec::new();
+            if !matches!(kind, "scheduled" | "upcoming") {
+                errors.push(("type".to_owned(), INVALID_FIELD.to_owned()));
+            }
+            let page_size = match query.page_size.as_deref() {
+                None => DEFAULT_PAGE_SIZE,
+                Some(raw) => match raw.parse::<usize>() {
+                    Ok(size) if (1..=MAX_PAGE_SIZE).contains(&size) => size,
+                    _ => {
+                        errors.push(("page_size".to_owned(), INVALID_FIELD.to_owned()));
+                        DEFAULT_PAGE_SIZE
+                    }
+                },
+            };
+            let offset = match query.next_page_token.as_deref().filter(|t| !t.is_empty()) {
+                None => 0,
+                Some(token) => {
+                    let offset = token.rsplit_once('.').and_then(|(_, n)| n.parse::<usize>().ok());
+                    match offset.filter(|offset| page_token(kind, page_size, *offset) == token) {
+                        Some(offset) => offset,
+                        None => {
+                            errors.push(("next_page_token".to_owned(), INVALID_FIELD.to_owned()));
+                            0
+                        }
+                    }
+                }
+            };
+            if !errors.is_empty() {
+                return Err(ApiError::validation_failed(errors));
+            }
+            let now = Timestamp::now();
+            let mine: Vec<&Meeting> = store
+                .meetings
+                .iter()
+                .filter(|m| !m.deleted && m.host_email == host.email)
+                .filter(|m| {
+                    kind == "scheduled"
+                        || m.resource["start_time"]
+                            .as_str()
+                            .and_then(|t| t.parse::<Timestamp>().ok())
+                            .is_some_and(|t| t >= now)
+                })
+                .collect();
+            let page: Vec<Value> = mine
+                .iter()
+                .skip(offset)
+                .take(page_size)
+                .map(|meeting| {
+                    let r = &meeting.resource;
+                    let agenda: String = r["agenda"].as_str().unwrap_or_default().chars().take(LISTED_AGENDA).collect();
+                    json!({
+                        "uuid": r["uuid"], "id": r["id"], "host_id": r["host_id"], "topic": r["topic"],
+                        "type": r["type"], "start_time": r["start_time"], "duration": r["duration"],
+                        "timezone": r["timezone"], "agenda": agenda, "created_at": r["created_at"],
+                        "join_url": r["join_url"],
+                    })
+                })
+                .collect();
+            let next = offset + page.len();
+            let next_page_token = if next < mine.len() { page_token(kind, page_size, next) } else { String::new() };
+            Ok::<_, ApiError>(json!({
+                "page_size": page_size,
+                "total_records": mine.len(),
+                "next_page_token": next_page_token,
+                "meetings": page,
+            }))
+        })();
+        match listed {
+            Ok(body) => axum::Json(body).into_response(),
             Err(error) => error.into_response(),
         }
     };

@@ -23,7 +23,7 @@ use crate::zoom_errors::ApiError;
 pub(crate) fn routes() -> Router<SharedEmulator> {
     Router::new()
         .route("/users/{user_id}", get(users::get_user))
-        .route("/users/{user_id}/meetings", axum::routing::post(meetings::create))
+        .route("/users/{user_id}/meetings", axum::routing::post(meetings::create).get(meetings::list))
         .route("/meetings/{meeting_id}", get(meetings::get).patch(meetings::patch).delete(meetings::delete))
 }
 

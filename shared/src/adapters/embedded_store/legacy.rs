@@ -247,6 +247,8 @@ mod tests {
                 calendar_event_id: None,
                 calendar_id: None,
                 request_id: Some("req-1".into()),
+                schedule: None,
+                made_with: None,
                 created_at: at("2026-03-01T10:11:12Z"),
                 updated_at: at("2026-03-01T10:11:12Z"),
             }

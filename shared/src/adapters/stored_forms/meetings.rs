@@ -3,14 +3,17 @@
 //! Contract: `revision` is the counter writes and deletes are conditional on; the state is
 //! `state` (`ready` or `creating`), and a meeting being created carries its creator's lease in
 //! `lease_until`, in epoch milliseconds. `created_by` is `service` or `host`; records written
-//! before it existed were all made by their host.
+//! before it existed were all made by their host. `schedule_start`/`schedule_end` (epoch
+//! milliseconds) and `schedule_time_zone` are when the meeting is scheduled; `made_with_user`
+//! and `made_with_account` name the connection that made a provider meeting. Records written
+//! before those existed have none of them. A start link is never part of this form.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{EpochMillis, invalid};
 use crate::domain::{SessionId, TenantId, UserId};
-use crate::ports::{MeetingCreator, MeetingRecord, MeetingState, StoreError};
+use crate::ports::{MadeWith, MeetingCreator, MeetingRecord, MeetingState, Schedule, StoreError};
 
 const READY: &str = "ready";
 const CREATING: &str = "creating";
@@ -44,6 +47,16 @@ pub(crate) struct StoredMeeting {
     calendar_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schedule_start: Option<EpochMillis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schedule_end: Option<EpochMillis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    schedule_time_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    made_with_user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    made_with_account: Option<String>,
     created_at: Timestamp,
     updated_at: Timestamp,
 }
@@ -73,6 +86,11 @@ impl StoredMeeting {
             calendar_event_id: record.calendar_event_id.clone(),
             calendar_id: record.calendar_id.clone(),
             request_id: record.request_id.clone(),
+            schedule_start: record.schedule.as_ref().map(|s| EpochMillis(s.start)),
+            schedule_end: record.schedule.as_ref().map(|s| EpochMillis(s.end)),
+            schedule_time_zone: record.schedule.as_ref().and_then(|s| s.time_zone.clone()),
+            made_with_user: record.made_with.as_ref().map(|m| m.user.to_string()),
+            made_with_account: record.made_with.as_ref().map(|m| m.account_id.clone()),
             created_at: record.created_at,
             updated_at: record.updated_at,
         }
@@ -107,6 +125,20 @@ impl StoredMeeting {
             calendar_event_id: self.calendar_event_id,
             calendar_id: self.calendar_id,
             request_id: self.request_id,
+            schedule: match (self.schedule_start, self.schedule_end) {
+                (Some(start), Some(end)) => {
+                    Some(Schedule { start: start.0, end: end.0, time_zone: self.schedule_time_zone })
+                }
+                (None, None) => None,
+                _ => return Err(invalid("schedule_end")),
+            },
+            made_with: match (self.made_with_user, self.made_with_account) {
+                (Some(user), Some(account_id)) => {
+                    Some(MadeWith { user: UserId::parse(&user).map_err(|_| invalid("made_with_user"))?, account_id })
+                }
+                (None, None) => None,
+                _ => return Err(invalid("made_with_account")),
+            },
             created_at: self.created_at,
             updated_at: self.updated_at,
         })

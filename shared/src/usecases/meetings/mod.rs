@@ -1,5 +1,10 @@
-//! A meeting link for every session: a fresh Google Meet on the host's calendar, or a link
-//! the host already has (Zoom, Teams, an existing Meet), readable by host and participants.
+//! A meeting link for every session: a fresh Google Meet on the host's calendar, a Zoom
+//! meeting on the host's Zoom account ([`zoom`]), or a link the host already has (Zoom, Teams,
+//! an existing Meet), readable by host and participants.
+//!
+//! Which one: `existing_url` attaches that link; otherwise `provider` (`google_meet` or
+//! `zoom`) or the deployment's `DEFAULT_MEETING_PROVIDER` says what is made. A host without a
+//! connection to that provider gets `409 not_connected` naming it, and can attach a link.
 //!
 //! Exactly one meeting per session, even under concurrent calls: the first caller creates a
 //! `creating` record (conditional on absence) that holds a lease while it talks to Google;
@@ -7,6 +12,10 @@
 //! id is derived from (tenant, session, request id) and the Meet `requestId` is fresh per
 //! attempt, so a retried insert never makes a second event or conference. A pending conference is polled a
 //! bounded number of times; a failed one is cleaned up and answered `meet_creation_failed`.
+//! A Zoom meeting carries the request id as a marker instead ([`zoom`] explains why).
+//!
+//! Posting again for a Zoom meeting with other times moves it (Zoom `PATCH`); the answer is
+//! 200 with the new schedule. A Meet, or an attached link, is returned as it is.
 //!
 //! Attached links are validated strictly: https only, no credentials in the URL, no explicit
 //! port, and the host must equal an allowed host (or be a subdomain of a `*.` entry): a
@@ -20,9 +29,12 @@
 //!   403, because calbridge cannot tell a coach from a coachee and the app can.
 //! - Host and service delete; host, participants and service read. Everyone else gets the
 //!   same 404 as for a session that does not exist.
+//! - Only the host gets a Zoom meeting's start link ([`start_link`]): the service is 403
+//!   (it would hand the host's room to whoever it shows the link to), anyone else 404.
 
 mod links;
 mod meet;
+mod zoom;
 
 use std::time::Duration;
 
@@ -30,22 +42,29 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::app::App;
-use crate::domain::{ActingError, EventTitle, Owner, Principal, SessionId, TimeZoneName, UserId};
+use crate::domain::{
+    ActingError, EventTitle, MeetingProvider, Owner, Principal, Provider, SessionId, TimeZoneName, UserId,
+};
 use crate::errors::{ErrorChain, InputError};
+use crate::ports::{
+    LeaseWait, MeetingCreator, MeetingRecord, MeetingState, Schedule, StartUrl, StoreError, WriteCondition,
+    ZoomApiError,
+};
 use crate::usecases::access_tokens::{AccessError, NotUsable};
 use crate::usecases::calendar_session::CalendarSession;
 
-use crate::ports::{LeaseWait, MeetingCreator, MeetingRecord, MeetingState, StoreError, WriteCondition};
-
 pub use links::{AttachedLink, parse_meeting_link};
+pub use zoom::NEUTRAL_TOPIC;
 
-/// How long a creator holds a session while it talks to Google.
+/// How long a creator holds a session while it talks to Google or Zoom.
 pub const CREATE_LEASE: SignedDuration = SignedDuration::from_secs(30);
 /// How often, and how many times, a pending conference is looked at again.
 pub(super) const POLL_INTERVAL: Duration = Duration::from_millis(500);
 pub(super) const MAX_POLLS: usize = 10;
 const WAIT_STEP: Duration = Duration::from_millis(100);
 const MAX_PEOPLE: usize = 50;
+/// The longest session a meeting is made for.
+const MAX_SESSION: SignedDuration = SignedDuration::from_hours(24);
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +74,8 @@ pub struct MeetingRequest {
     /// Service only: delete the session's meeting (whoever made it) and create this one.
     #[serde(default)]
     pub reset: bool,
+    /// `google_meet` or `zoom`; the deployment's default when absent.
+    pub provider: Option<String>,
     pub start: Option<Timestamp>,
     pub end: Option<Timestamp>,
     pub time_zone: Option<String>,
@@ -77,11 +98,25 @@ pub enum MeetingError {
     OtherHost,
     #[error("no such meeting")]
     NotFound,
-    /// The host's Google connection cannot be used.
-    #[error("the host's Google connection cannot be used: {0:?}")]
-    HostNotUsable(NotUsable),
+    /// The host's connection to the provider that would make the meeting cannot be used.
+    #[error("the host's {0} connection cannot be used: {1:?}")]
+    HostNotUsable(Provider, NotUsable),
     #[error("Google could not create the Meet conference")]
     CreationFailed,
+    /// This deployment does not offer the meeting provider asked for.
+    #[error("this deployment does not make meetings with that provider")]
+    ProviderNotOffered,
+    /// The meeting has no start link (a Meet, or an attached link).
+    #[error("this meeting has no start link")]
+    NoStartLink,
+    /// The connection that made the meeting is gone or now holds another account.
+    #[error("the connection that made this meeting has ended")]
+    HostConnectionEnded,
+    /// Zoom's rate limit or the host's daily cap of meeting creates and updates.
+    #[error("zoom's rate limit")]
+    ZoomRateLimited { retry_after_seconds: u64, daily: bool },
+    #[error("zoom call failed")]
+    Zoom(#[source] ZoomApiError),
     #[error(transparent)]
     Access(AccessError),
 }
@@ -93,9 +128,10 @@ impl From<StoreError> for MeetingError {
 }
 
 impl From<AccessError> for MeetingError {
+    /// An access error of the host's Google connection (Meet).
     fn from(error: AccessError) -> Self {
         match error.not_usable() {
-            Some(state) => MeetingError::HostNotUsable(state),
+            Some(state) => MeetingError::HostNotUsable(Provider::Google, state),
             None => MeetingError::Access(error),
         }
     }
@@ -108,6 +144,7 @@ pub(super) fn invalid(code: &'static str, message: impl Into<String>) -> Meeting
 #[derive(Debug, Serialize, PartialEq, Eq)]
 pub struct MeetingView {
     pub session_id: String,
+    /// The link participants join with (never a start link).
     pub meeting_url: String,
     pub provider: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -116,10 +153,22 @@ pub struct MeetingView {
     pub calendar_event_id: Option<String>,
     pub host_user_id: String,
     pub participant_user_ids: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// For a meeting calbridge made at Zoom: `active`, or `host_connection_ended` once the
+    /// connection that made it is gone (deauthorized, disconnected, another account), when the
+    /// link may no longer work and calbridge can no longer move or start it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link_status: Option<&'static str>,
 }
 
 impl MeetingView {
-    fn of(record: &MeetingRecord) -> Option<Self> {
+    fn of(record: &MeetingRecord, maker_connected: Option<bool>) -> Option<Self> {
+        let schedule = record.schedule.as_ref();
         Some(Self {
             session_id: record.session_id.to_string(),
             meeting_url: record.meeting_url.clone()?,
@@ -128,19 +177,37 @@ impl MeetingView {
             calendar_event_id: record.calendar_event_id.clone(),
             host_user_id: record.host_user_id.to_string(),
             participant_user_ids: record.participant_user_ids.iter().map(ToString::to_string).collect(),
+            start: schedule.map(|s| s.start),
+            end: schedule.map(|s| s.end),
+            time_zone: schedule.and_then(|s| s.time_zone.clone()),
+            link_status: record.made_with.as_ref().map(|_| match maker_connected {
+                Some(false) => "host_connection_ended",
+                _ => "active",
+            }),
         })
     }
+
+    fn fresh(record: &MeetingRecord) -> Result<Self, MeetingError> {
+        Self::of(record, Some(true)).ok_or(MeetingError::CreationFailed)
+    }
+}
+
+/// What a create call asks for.
+pub(super) enum Kind {
+    Attach(AttachedLink),
+    Make(MeetingProvider),
 }
 
 /// Validated input of a create call.
 pub(super) struct NewMeeting {
-    start: Timestamp,
-    end: Timestamp,
+    start: jiff::Timestamp,
+    end: jiff::Timestamp,
     time_zone: Option<TimeZoneName>,
+    schedule: Schedule,
     title: String,
     attendee_emails: Vec<String>,
     participants: Vec<UserId>,
-    existing: Option<AttachedLink>,
+    kind: Kind,
 }
 
 fn validate(app: &App, request: MeetingRequest) -> Result<NewMeeting, MeetingError> {
@@ -149,6 +216,9 @@ fn validate(app: &App, request: MeetingRequest) -> Result<NewMeeting, MeetingErr
         (Some(_), Some(_)) => return Err(invalid("invalid_time_range", "end must be after start")),
         _ => return Err(invalid("invalid_request", "start and end are required")),
     };
+    if end.duration_since(start) > MAX_SESSION {
+        return Err(invalid("invalid_time_range", "a session lasts at most 24 hours"));
+    }
     let time_zone = request
         .time_zone
         .as_deref()
@@ -179,15 +249,35 @@ fn validate(app: &App, request: MeetingRequest) -> Result<NewMeeting, MeetingErr
             participants.push(user);
         }
     }
-    let existing = request
-        .existing_url
-        .as_deref()
-        .map(|raw| parse_meeting_link(raw, &app.settings.meet.allowed_hosts))
-        .transpose()?;
-    Ok(NewMeeting { start, end, time_zone, title, attendee_emails: request.attendee_emails, participants, existing })
+    let provider = match request.provider.as_deref() {
+        None => app.settings.meet.default_provider,
+        Some(raw) => MeetingProvider::parse(raw)
+            .ok_or_else(|| invalid("invalid_request", "provider must be google_meet or zoom"))?,
+    };
+    let kind = match request.existing_url.as_deref() {
+        Some(raw) => Kind::Attach(parse_meeting_link(raw, &app.settings.meet.allowed_hosts)?),
+        None => {
+            if app.oauth(provider.connection()).is_err() {
+                return Err(MeetingError::ProviderNotOffered);
+            }
+            Kind::Make(provider)
+        }
+    };
+    let schedule = Schedule { start, end, time_zone: time_zone.as_ref().map(|zone| zone.as_str().to_owned()) };
+    Ok(NewMeeting {
+        start,
+        end,
+        time_zone,
+        schedule,
+        title,
+        attendee_emails: request.attendee_emails,
+        participants,
+        kind,
+    })
 }
 
-/// Creates (or returns) the session's meeting. `Ok((view, true))` when this call created it.
+/// Creates (or returns, or moves) the session's meeting. `Ok((view, true))` when this call
+/// created it.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant(), session = %session))]
 pub async fn create(
     app: &App,
@@ -212,7 +302,7 @@ pub async fn create(
         let Some(record) = current else {
             let claimed = claim(&host, creator, session, &meeting, None, now);
             match app.meetings.put_meeting(&claimed, WriteCondition::Absent).await {
-                Ok(()) => return finish(app, &host, claimed, &meeting).await,
+                Ok(()) => return finish(app, &host, claimed, &meeting, false).await,
                 Err(StoreError::ConditionFailed) => continue,
                 Err(error) => return Err(error.into()),
             }
@@ -230,7 +320,8 @@ pub async fn create(
         }
         let replace = creator == MeetingCreator::Service && (reset || record.created_by == MeetingCreator::Host);
         if replace {
-            // Whatever was there goes, its Google event with it; then the loop creates anew.
+            // Whatever was there goes, its Google event or Zoom meeting with it; then the loop
+            // creates anew.
             remove(app, &record).await?;
             reset = false;
             continue;
@@ -242,17 +333,51 @@ pub async fn create(
             });
         }
         match record.state {
-            MeetingState::Ready => return Ok((MeetingView::of(&record).ok_or(MeetingError::CreationFailed)?, false)),
+            MeetingState::Ready => match reschedule_if_moved(app, &record, &meeting).await? {
+                Some(moved) => return Ok((moved, false)),
+                None => continue,
+            },
             MeetingState::Creating { .. } => {
-                // The creator died: take over with a fresh request id.
+                // The creator died: take over (a Zoom claim keeps its marker, to find what
+                // the dead creator may have made).
                 let claimed = claim(&host, creator, session, &meeting, Some(&record), now);
                 match app.meetings.put_meeting(&claimed, WriteCondition::Version(record.revision)).await {
-                    Ok(()) => return finish(app, &host, claimed, &meeting).await,
+                    Ok(()) => return finish(app, &host, claimed, &meeting, true).await,
                     Err(StoreError::ConditionFailed) => continue,
                     Err(error) => return Err(error.into()),
                 }
             }
         }
+    }
+}
+
+/// A ready meeting asked for again: a Zoom meeting asked for at other times is moved there
+/// (`None`: the record changed meanwhile, read it again); anything else is answered as it is.
+async fn reschedule_if_moved(
+    app: &App,
+    record: &MeetingRecord,
+    meeting: &NewMeeting,
+) -> Result<Option<MeetingView>, MeetingError> {
+    let movable = record.provider == MeetingProvider::Zoom.as_str() && record.made_with.is_some();
+    if !movable || record.schedule.as_ref() == Some(&meeting.schedule) {
+        let connected = zoom::maker_connected(app, record).await?;
+        return Ok(Some(MeetingView::of(record, Some(connected)).ok_or(MeetingError::CreationFailed)?));
+    }
+    zoom::reschedule(app, record, &meeting.schedule, &meeting.title).await?;
+    let moved = MeetingRecord {
+        revision: record.revision + 1,
+        schedule: Some(meeting.schedule.clone()),
+        participant_user_ids: meeting.participants.clone(),
+        updated_at: app.clock.now(),
+        ..record.clone()
+    };
+    match app.meetings.put_meeting(&moved, WriteCondition::Version(record.revision)).await {
+        Ok(()) => {
+            tracing::info!("zoom meeting rescheduled");
+            Ok(Some(MeetingView::fresh(&moved)?))
+        }
+        Err(StoreError::ConditionFailed) => Ok(None),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -264,9 +389,19 @@ fn claim(
     previous: Option<&MeetingRecord>,
     now: Timestamp,
 ) -> MeetingRecord {
-    let (state, provider, url) = match &meeting.existing {
-        Some(link) => (MeetingState::Ready, link.provider.to_owned(), Some(link.url.clone())),
-        None => (MeetingState::Creating { lease_until: now + CREATE_LEASE }, "google_meet".to_owned(), None),
+    let creating = MeetingState::Creating { lease_until: now + CREATE_LEASE };
+    let (state, provider, url, request_id) = match &meeting.kind {
+        Kind::Attach(link) => (MeetingState::Ready, link.provider.to_owned(), Some(link.url.clone()), None),
+        Kind::Make(MeetingProvider::GoogleMeet) => {
+            (creating, MeetingProvider::GoogleMeet.as_str().to_owned(), None, Some(crate::crypto::random::token()))
+        }
+        Kind::Make(MeetingProvider::Zoom) => {
+            // The marker of a dead creator's attempt is kept, so its meeting is found.
+            let inherited =
+                previous.filter(|p| p.provider == MeetingProvider::Zoom.as_str()).and_then(|p| p.request_id.clone());
+            let request_id = inherited.unwrap_or_else(crate::crypto::random::token);
+            (creating, MeetingProvider::Zoom.as_str().to_owned(), None, Some(request_id))
+        }
     };
     MeetingRecord {
         tenant: host.tenant.clone(),
@@ -281,51 +416,91 @@ fn claim(
         conference_id: None,
         calendar_event_id: None,
         calendar_id: None,
-        request_id: meeting.existing.is_none().then(crate::crypto::random::token),
+        request_id,
+        schedule: Some(meeting.schedule.clone()),
+        made_with: None,
         created_at: now,
         updated_at: now,
     }
 }
 
 /// Completes a claimed meeting: nothing more for an attached link; the Google event and its
-/// conference for a Meet. On failure the claim is removed so a retry starts clean.
+/// conference for a Meet; the Zoom meeting for Zoom. On failure the claim is removed so a
+/// retry starts clean, unless Zoom may have made the meeting (then it is left expired, for
+/// the next call to find by its marker).
 async fn finish(
     app: &App,
     host: &Owner,
     claimed: MeetingRecord,
     meeting: &NewMeeting,
+    taking_over: bool,
 ) -> Result<(MeetingView, bool), MeetingError> {
-    if claimed.state == MeetingState::Ready {
-        tracing::info!(provider = %claimed.provider, "meeting link attached");
-        return Ok((MeetingView::of(&claimed).ok_or(MeetingError::CreationFailed)?, true));
-    }
-    match meet::create_meet(app, host, &claimed, meeting).await {
-        Ok(created) => {
-            let ready = MeetingRecord {
-                revision: claimed.revision + 1,
-                state: MeetingState::Ready,
+    let release = async |claimed: &MeetingRecord| {
+        if let Err(e) = app.meetings.delete_meeting(&claimed.tenant, &claimed.session_id, claimed.revision).await {
+            tracing::warn!(error = %ErrorChain(&e), "could not release the meeting claim");
+        }
+    };
+    let ready = match &meeting.kind {
+        Kind::Attach(_) => {
+            tracing::info!(provider = %claimed.provider, "meeting link attached");
+            return Ok((MeetingView::fresh(&claimed)?, true));
+        }
+        Kind::Make(MeetingProvider::GoogleMeet) => match meet::create_meet(app, host, &claimed, meeting).await {
+            Ok(created) => MeetingRecord {
                 meeting_url: Some(created.uri),
                 conference_id: Some(created.conference_id),
                 calendar_event_id: Some(created.event_id),
                 calendar_id: Some(created.calendar_id),
-                updated_at: app.clock.now(),
                 ..claimed.clone()
-            };
-            app.meetings.put_meeting(&ready, WriteCondition::Version(claimed.revision)).await?;
-            tracing::info!("google meet created");
-            Ok((MeetingView::of(&ready).ok_or(MeetingError::CreationFailed)?, true))
-        }
-        Err(error) => {
-            if let Err(e) = app.meetings.delete_meeting(&claimed.tenant, &claimed.session_id, claimed.revision).await {
-                tracing::warn!(error = %ErrorChain(&e), "could not release the meeting claim");
+            },
+            Err(error) => {
+                release(&claimed).await;
+                return Err(error);
             }
-            Err(error)
-        }
-    }
+        },
+        Kind::Make(MeetingProvider::Zoom) => match zoom::create(app, host, &claimed, meeting, taking_over).await {
+            Ok(created) => MeetingRecord {
+                meeting_url: Some(created.join_url),
+                conference_id: Some(created.meeting_id),
+                made_with: Some(created.made_with),
+                ..claimed.clone()
+            },
+            Err(zoom::CreateFailure::NothingMade(error)) => {
+                release(&claimed).await;
+                return Err(error);
+            }
+            Err(zoom::CreateFailure::Unknown(error)) => {
+                let expired = MeetingRecord {
+                    revision: claimed.revision + 1,
+                    state: MeetingState::Creating { lease_until: app.clock.now() },
+                    ..claimed.clone()
+                };
+                if let Err(e) = app.meetings.put_meeting(&expired, WriteCondition::Version(claimed.revision)).await {
+                    tracing::warn!(error = %ErrorChain(&e), "could not hand the zoom claim on");
+                }
+                return Err(error);
+            }
+        },
+    };
+    let ready = MeetingRecord {
+        revision: claimed.revision + 1,
+        state: MeetingState::Ready,
+        updated_at: app.clock.now(),
+        ..ready
+    };
+    app.meetings.put_meeting(&ready, WriteCondition::Version(claimed.revision)).await?;
+    tracing::info!(provider = %ready.provider, "meeting created");
+    Ok((MeetingView::fresh(&ready)?, true))
 }
 
 /// The meeting, for its host, its participants and the service.
 pub async fn get(app: &App, caller: &Principal, session: &SessionId) -> Result<MeetingView, MeetingError> {
+    let record = readable(app, caller, session).await?;
+    let connected = zoom::maker_connected(app, &record).await?;
+    MeetingView::of(&record, Some(connected)).ok_or(MeetingError::NotFound)
+}
+
+async fn readable(app: &App, caller: &Principal, session: &SessionId) -> Result<MeetingRecord, MeetingError> {
     let record = app.meetings.get_meeting(caller.tenant(), session).await?.ok_or(MeetingError::NotFound)?;
     let allowed = match caller.user() {
         None => true,
@@ -334,10 +509,29 @@ pub async fn get(app: &App, caller: &Principal, session: &SessionId) -> Result<M
     if !allowed || record.state != MeetingState::Ready {
         return Err(MeetingError::NotFound);
     }
-    MeetingView::of(&record).ok_or(MeetingError::NotFound)
+    Ok(record)
 }
 
-/// Deletes the meeting (host or service), and the Google event calbridge created for it.
+/// A fresh start link of the session's Zoom meeting, for its host only.
+#[tracing::instrument(skip_all, fields(tenant = %caller.tenant(), session = %session))]
+pub async fn start_link(app: &App, caller: &Principal, session: &SessionId) -> Result<StartUrl, MeetingError> {
+    let record = readable(app, caller, session).await?;
+    let Some(user) = caller.user() else {
+        return Err(ActingError::Forbidden("only the host may start the meeting").into());
+    };
+    if user != &record.host_user_id {
+        return Err(MeetingError::NotFound);
+    }
+    if record.made_with.is_none() || record.provider != MeetingProvider::Zoom.as_str() {
+        return Err(MeetingError::NoStartLink);
+    }
+    let link = zoom::start_link(app, &record).await?;
+    tracing::info!("start link handed to the host");
+    Ok(link)
+}
+
+/// Deletes the meeting (host or service), and the Google event or Zoom meeting calbridge
+/// created for it.
 #[tracing::instrument(skip_all, fields(tenant = %caller.tenant(), session = %session))]
 pub async fn delete(app: &App, caller: &Principal, session: &SessionId) -> Result<(), MeetingError> {
     let record = app.meetings.get_meeting(caller.tenant(), session).await?.ok_or(MeetingError::NotFound)?;
@@ -349,8 +543,9 @@ pub async fn delete(app: &App, caller: &Principal, session: &SessionId) -> Resul
     Ok(())
 }
 
-/// Removes a meeting record and the Google event calbridge created for it on the host's
-/// calendar. An event the host's connection can no longer reach is left to them.
+/// Removes a meeting record and what calbridge created for it: the Google event on the
+/// host's calendar, or the Zoom meeting. One the connection can no longer reach is left to
+/// the host.
 async fn remove(app: &App, record: &MeetingRecord) -> Result<(), MeetingError> {
     if let (Some(calendar_id), Some(event_id)) = (&record.calendar_id, &record.calendar_event_id) {
         let host = Owner::new(record.tenant.clone(), record.host_user_id.clone());
@@ -361,6 +556,9 @@ async fn remove(app: &App, record: &MeetingRecord) -> Result<(), MeetingError> {
             }
             Err(error) => return Err(error.into()),
         }
+    }
+    if record.made_with.is_some() && record.provider == MeetingProvider::Zoom.as_str() {
+        zoom::delete(app, record).await?;
     }
     if !app.meetings.delete_meeting(&record.tenant, &record.session_id, record.revision).await? {
         // Changed meanwhile (a concurrent delete): what the caller wanted has happened or will.
