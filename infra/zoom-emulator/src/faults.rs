@@ -135,11 +135,20 @@ pub(crate) struct FaultSpec {
     #[serde(default)]
     body: Option<Value>,
     #[serde(default)]
-    retry_after: Option<u64>,
+    retry_after: Option<RetryAfter>,
     #[serde(default)]
     delay_ms: Option<u64>,
     #[serde(default)]
     kind: Option<String>,
+}
+
+/// A fault's `Retry-After`: seconds, or a time as Zoom sends for its daily limits
+/// (`"2026-12-03T00:00:00Z"`), sent as given.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub(crate) enum RetryAfter {
+    Seconds(u64),
+    At(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -166,7 +175,7 @@ pub(crate) struct Fault {
     remaining: u32,
     status: Option<StatusCode>,
     body: Option<Value>,
-    retry_after: Option<u64>,
+    retry_after: Option<RetryAfter>,
     delay: Option<Duration>,
     kind: FaultKind,
 }
@@ -246,8 +255,16 @@ impl Fault {
                 .into_response(),
         };
         *response.status_mut() = status;
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        match &self.retry_after {
+            Some(RetryAfter::Seconds(seconds)) => {
+                response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+            Some(RetryAfter::At(at)) => {
+                if let Ok(value) = HeaderValue::from_str(at) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+            }
+            None => {}
         }
         response
     }

@@ -238,3 +238,45 @@ async fn faults_answer_in_zooms_shape_and_every_call_is_logged() {
     );
     assert_eq!(calls["counts"]["meetings_create"], 2);
 }
+
+#[tokio::test]
+async fn a_hosts_meetings_list_in_pages_without_start_urls_or_long_agendas() {
+    let harness = start().await;
+    let demo = harness.access_token(DEMO).await;
+    let alex = harness.access_token(ALEX).await;
+    let mut body = meeting_body();
+    body["agenda"] = json!(format!("marker-1 {}", "x".repeat(400)));
+    for _ in 0..3 {
+        let created = harness.api(Method::POST, &demo, "/users/me/meetings", Some(body.clone())).await;
+        assert_eq!(created.status(), 201);
+    }
+    harness.api(Method::POST, &alex, "/users/me/meetings", Some(meeting_body())).await;
+
+    let first: Value =
+        harness.api(Method::GET, &demo, "/users/me/meetings?page_size=2", None).await.json().await.unwrap();
+    assert_eq!(first["total_records"], 3, "only the caller's meetings: {first}");
+    let page = first["meetings"].as_array().unwrap();
+    assert_eq!(page.len(), 2);
+    assert!(page.iter().all(|m| m.get("start_url").is_none()), "lists carry no start_url");
+    assert_eq!(page[0]["agenda"].as_str().unwrap().chars().count(), 250, "agendas are cut in lists");
+    let token = first["next_page_token"].as_str().unwrap();
+    assert!(!token.is_empty());
+    let path = format!("/users/me/meetings?page_size=2&next_page_token={token}");
+    let second: Value = harness.api(Method::GET, &demo, &path, None).await.json().await.unwrap();
+    assert_eq!(second["meetings"].as_array().unwrap().len(), 1);
+    assert_eq!(second["next_page_token"], "");
+
+    // A token continues only its own query; sizes and types are Zoom's.
+    for bad in [
+        format!("/users/me/meetings?page_size=3&next_page_token={token}"),
+        "/users/me/meetings?page_size=301".to_owned(),
+        "/users/me/meetings?page_size=0".to_owned(),
+        "/users/me/meetings?type=everything".to_owned(),
+    ] {
+        let response = harness.api(Method::GET, &demo, &bad, None).await;
+        assert_eq!(response.status(), 400, "{bad}");
+        assert_eq!(response.json::<Value>().await.unwrap()["code"], 300);
+    }
+    let other = harness.api(Method::GET, &demo, "/users/alex@example.com/meetings", None).await;
+    assert_eq!(other.status(), 400);
+}

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+pub mod zoom;
+
 use std::collections::HashMap;
 
 use calbridge_dev::RunningStack;
