@@ -10,7 +10,7 @@ use lambda_e2e::template::{Deployment, Evaluator, FunctionSpec, Route, SamTempla
 use serde_json::Value;
 
 /// The HTTP contract: (method, path, package, JWT).
-const ROUTES: [(&str, &str, &str, bool); 19] = [
+const ROUTES: [(&str, &str, &str, bool); 20] = [
     ("POST", "/connections/{provider}/authorize", "auth-start", true),
     ("GET", "/connections/{provider}/launch", "auth-start", false),
     ("POST", "/connections/{provider}/launch", "auth-start", false),
@@ -30,6 +30,7 @@ const ROUTES: [(&str, &str, &str, bool); 19] = [
     ("POST", "/sessions/{session_id}/meeting", "create-meet", true),
     ("GET", "/sessions/{session_id}/meeting", "create-meet", true),
     ("DELETE", "/sessions/{session_id}/meeting", "create-meet", true),
+    ("GET", "/sessions/{session_id}/meeting/start", "create-meet", true),
 ];
 
 fn deployment(parameters: &[(&str, &str)]) -> Deployment {
