@@ -241,3 +241,76 @@ async fn the_service_reads_deletes_and_resets_and_hosts_do_not_collide() {
     assert_eq!(call(&h, as_service(meet_event("get"), "other-clinic")).await.status(), 404);
     assert_eq!(call(&h, as_service(meet_event("delete"), "other-clinic")).await.status(), 404);
 }
+
+#[tokio::test]
+async fn posting_new_times_moves_the_meet_and_keeps_its_conference() {
+    // given a session's Meet
+    let h = connected().await;
+    let first = body_json(&call(&h, meet_event("create")).await);
+
+    // when the service posts the session again at another time
+    let moved = call(
+        &h,
+        with_body(meet_event("create"), json!({"start": "2030-01-08T09:00:00Z", "end": "2030-01-08T10:00:00Z"})),
+    )
+    .await;
+
+    // then the same event is moved, its conference untouched
+    assert_eq!(moved.status(), 200, "{:?}", body_json(&moved));
+    let moved = body_json(&moved);
+    assert_eq!(
+        (moved["start"].as_str(), moved["end"].as_str()),
+        (Some("2030-01-08T09:00:00Z"), Some("2030-01-08T10:00:00Z"))
+    );
+    assert_eq!(moved["meeting_url"], first["meeting_url"]);
+    assert_eq!(moved["calendar_event_id"], first["calendar_event_id"]);
+    let events = h.calendar.events(CALENDAR);
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].start, Some("2030-01-08T09:00:00Z".parse().unwrap()));
+    assert_eq!(events[0].end, Some("2030-01-08T10:00:00Z".parse().unwrap()));
+    assert!(matches!(events[0].conference, Some(calbridge::ports::ConferenceState::Ready { .. })));
+
+    // and posting the same times again changes nothing
+    let calls = h.calendar.calls();
+    let again = call(
+        &h,
+        with_body(meet_event("create"), json!({"start": "2030-01-08T09:00:00Z", "end": "2030-01-08T10:00:00Z"})),
+    )
+    .await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(h.calendar.calls(), calls, "nothing moved, nothing sent to Google");
+}
+
+#[tokio::test]
+async fn a_zoom_meeting_where_zoom_is_not_offered_is_a_clear_400() {
+    let h = connected().await;
+    let response = call(&h, with_body(meet_event("create"), json!({"provider": "zoom"}))).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(body_json(&response)["error"]["code"], "unknown_provider");
+    let response = call(&h, with_body(meet_event("create"), json!({"provider": "webex"}))).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(body_json(&response)["error"]["code"], "invalid_request");
+    assert!(
+        h.app
+            .meetings
+            .get_meeting(
+                &calbridge::domain::TenantId::parse(TENANT).unwrap(),
+                &calbridge::domain::SessionId::parse("s-77").unwrap()
+            )
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_host_without_google_is_told_which_provider_is_missing() {
+    let h = harness();
+    let response = call(&h, meet_event("create")).await;
+    assert_eq!(response.status(), 409);
+    let body = body_json(&response);
+    assert_eq!(
+        (body["error"]["code"].as_str(), body["error"]["provider"].as_str()),
+        (Some("not_connected"), Some("google"))
+    );
+}

@@ -8,7 +8,6 @@ mod support;
 
 use calbridge::crypto::tokens;
 use calbridge::domain::{ConnectionKey, Provider, TenantId, UserId};
-use calbridge::ports::WriteCondition;
 use calbridge::usecases::access_tokens::{AccessError, NotUsable, access_token};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -22,24 +21,6 @@ async fn refresh_count(s: &Stack) -> u64 {
 
 fn key(tenant: &str, user: &str) -> ConnectionKey {
     ConnectionKey::new(TenantId::parse(tenant).unwrap(), UserId::parse(user).unwrap(), Provider::Zoom)
-}
-
-/// Makes the stored access token look expired to calbridge (as an hour passing would), with
-/// a versioned write as any writer makes.
-async fn expire_stored_access_token(s: &Stack, owner: &ConnectionKey) {
-    let app = s.stack.app();
-    let record = app.connections.get_connection(owner).await.unwrap().expect("connected");
-    let mut stored = tokens::open(&app.vault, owner, &record.sealed_tokens).await.unwrap();
-    let past = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(1);
-    stored.access_token_expires_at = Some(past);
-    let sealed = tokens::seal(&app.vault, owner, &stored).await.unwrap();
-    let updated = calbridge::ports::ConnectionRecord {
-        version: record.version + 1,
-        access_token_expires_at: Some(past),
-        sealed_tokens: sealed,
-        ..record.clone()
-    };
-    app.connections.put_connection(&updated, WriteCondition::Version(record.version)).await.unwrap();
 }
 
 /// The refresh token calbridge has stored for `owner`.
@@ -77,7 +58,7 @@ async fn zoom_connect_refresh_once_and_disconnect_over_http() {
     // when 20 callers need the Zoom token at once and the stored one has expired
     let owner = key("demo-tenant", "demo-user");
     let before = stored_refresh_token(&s, &owner).await;
-    expire_stored_access_token(&s, &owner).await;
+    s.expire_zoom_access_token(&owner).await;
     s.zoom_post("calls/reset", json!({})).await;
     let app = s.stack.app();
     let results =
@@ -133,7 +114,7 @@ async fn a_lost_refresh_response_ends_in_needs_reconnect_without_a_loop() {
     let token = s.token("t1", "u1");
     assert_eq!(outcome(&s.connect_zoom(&token, "alex@example.com").await)["status"], "connected");
     let owner = key("t1", "u1");
-    expire_stored_access_token(&s, &owner).await;
+    s.expire_zoom_access_token(&owner).await;
     s.zoom_post("calls/reset", json!({})).await;
 
     // when Zoom rotates the refresh token but the answer never arrives

@@ -147,6 +147,21 @@ async fn a_zoom_session_from_connect_to_disconnect_keeps_the_start_link_for_the_
     }
     assert_eq!(get_path(&s, &stranger, "/sessions/s-1/meeting").await.status(), StatusCode::NOT_FOUND);
 
+    // when the host's access token has expired and 20 start requests come at once
+    let owner = calbridge::domain::ConnectionKey::new(
+        calbridge::domain::TenantId::parse("t1").unwrap(),
+        calbridge::domain::UserId::parse("coach-1").unwrap(),
+        calbridge::domain::Provider::Zoom,
+    );
+    s.expire_zoom_access_token(&owner).await;
+    let refreshes = zoom_count(&s, "token_refresh").await;
+    let burst = (0..20).map(|_| get_path(&s, &host, "/sessions/s-1/meeting/start"));
+    let statuses: Vec<u16> = futures_util::future::join_all(burst).await.iter().map(|r| r.status().as_u16()).collect();
+
+    // then all are answered after one refresh at Zoom
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(zoom_count(&s, "token_refresh").await, refreshes + 1, "one refresh for the burst");
+
     // when the participant reads the session's meeting
     let response = get_path(&s, &participant, "/sessions/s-1/meeting").await;
     assert_eq!(response.status(), StatusCode::OK);

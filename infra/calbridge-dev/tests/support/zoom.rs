@@ -5,6 +5,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use url::Url;
 
+use calbridge::crypto::tokens;
+use calbridge::domain::ConnectionKey;
+use calbridge::ports::WriteCondition;
+
 use super::{Stack, outcome};
 
 impl Stack {
@@ -98,5 +102,23 @@ impl Stack {
     pub async fn zoom_post(&self, path: &str, body: Value) {
         let response = self.http.post(format!("{}/_emulator/{path}", self.zoom())).json(&body).send().await.unwrap();
         assert!(response.status().is_success(), "{path}: {}", response.text().await.unwrap());
+    }
+
+    /// Makes the stored access token look expired to calbridge (as an hour passing would), with
+    /// a versioned write as any writer makes.
+    pub async fn expire_zoom_access_token(&self, owner: &ConnectionKey) {
+        let app = self.stack.app();
+        let record = app.connections.get_connection(owner).await.unwrap().expect("connected");
+        let mut stored = tokens::open(&app.vault, owner, &record.sealed_tokens).await.unwrap();
+        let past = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(1);
+        stored.access_token_expires_at = Some(past);
+        let sealed = tokens::seal(&app.vault, owner, &stored).await.unwrap();
+        let updated = calbridge::ports::ConnectionRecord {
+            version: record.version + 1,
+            access_token_expires_at: Some(past),
+            sealed_tokens: sealed,
+            ..record.clone()
+        };
+        app.connections.put_connection(&updated, WriteCondition::Version(record.version)).await.unwrap();
     }
 }

@@ -84,6 +84,40 @@ pub(super) async fn create_meet(
     Err(MeetingError::CreationFailed)
 }
 
+/// Moves the Meet's event to the session's new times (its conference stays as it is). Whom
+/// Google tells is the same rule as for a create.
+pub(super) async fn move_meet(app: &App, record: &MeetingRecord, meeting: &NewMeeting) -> Result<(), MeetingError> {
+    let (Some(calendar_id), Some(event_id)) = (record.calendar_id.as_deref(), record.calendar_event_id.as_deref())
+    else {
+        return Ok(());
+    };
+    let host = Owner::new(record.tenant.clone(), record.host_user_id.clone());
+    let mut session = CalendarSession::open(app, &host).await?;
+    let event = EventWrite {
+        id: None,
+        start: meeting.start,
+        end: meeting.end,
+        time_zone: meeting.time_zone.as_ref().map(|zone| zone.as_str().to_owned()),
+        summary: meeting.title.clone(),
+        private_properties: BTreeMap::from([
+            ("calbridge_tenant".to_owned(), record.tenant.to_string()),
+            ("calbridge_session".to_owned(), record.session_id.to_string()),
+        ]),
+        attendee_emails: meeting.attendee_emails.clone(),
+        conference_request_id: None,
+        status: None,
+    };
+    let send_updates =
+        if meeting.attendee_emails.is_empty() { SendUpdates::None } else { app.settings.meet.send_updates };
+    let event = &event;
+    session
+        .call(|token: AccessToken| async move {
+            app.calendar.patch_event(&token, calendar_id, event_id, event, send_updates).await
+        })
+        .await?;
+    Ok(())
+}
+
 fn conference_label(state: &ConferenceState) -> &'static str {
     match state {
         ConferenceState::Pending => "pending",

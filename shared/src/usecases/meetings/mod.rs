@@ -14,8 +14,9 @@
 //! bounded number of times; a failed one is cleaned up and answered `meet_creation_failed`.
 //! A Zoom meeting carries the request id as a marker instead ([`zoom`] explains why).
 //!
-//! Posting again for a Zoom meeting with other times moves it (Zoom `PATCH`); the answer is
-//! 200 with the new schedule. A Meet, or an attached link, is returned as it is.
+//! Posting again with other times moves the meeting: a Zoom meeting with Zoom's `PATCH`, a
+//! Meet by patching its event (the conference stays); the answer is 200 with the new
+//! schedule. An attached link is returned as it is.
 //!
 //! Attached links are validated strictly: https only, no credentials in the URL, no explicit
 //! port, and the host must equal an allowed host (or be a subdomain of a `*.` entry): a
@@ -351,19 +352,25 @@ pub async fn create(
     }
 }
 
-/// A ready meeting asked for again: a Zoom meeting asked for at other times is moved there
-/// (`None`: the record changed meanwhile, read it again); anything else is answered as it is.
+/// A ready meeting asked for again: a Zoom meeting or a Meet asked for at other times is moved
+/// there (`None`: the record changed meanwhile, read it again); an attached link, or a meeting
+/// asked for at the same times, is answered as it is.
 async fn reschedule_if_moved(
     app: &App,
     record: &MeetingRecord,
     meeting: &NewMeeting,
 ) -> Result<Option<MeetingView>, MeetingError> {
-    let movable = record.provider == MeetingProvider::Zoom.as_str() && record.made_with.is_some();
-    if !movable || record.schedule.as_ref() == Some(&meeting.schedule) {
+    let zoom_made = record.provider == MeetingProvider::Zoom.as_str() && record.made_with.is_some();
+    let meet_made = record.provider == MeetingProvider::GoogleMeet.as_str() && record.calendar_event_id.is_some();
+    if !(zoom_made || meet_made) || record.schedule.as_ref() == Some(&meeting.schedule) {
         let connected = zoom::maker_connected(app, record).await?;
         return Ok(Some(MeetingView::of(record, Some(connected)).ok_or(MeetingError::CreationFailed)?));
     }
-    zoom::reschedule(app, record, &meeting.schedule, &meeting.title).await?;
+    if zoom_made {
+        zoom::reschedule(app, record, &meeting.schedule, &meeting.title).await?;
+    } else {
+        meet::move_meet(app, record, meeting).await?;
+    }
     let moved = MeetingRecord {
         revision: record.revision + 1,
         schedule: Some(meeting.schedule.clone()),
@@ -373,7 +380,7 @@ async fn reschedule_if_moved(
     };
     match app.meetings.put_meeting(&moved, WriteCondition::Version(record.revision)).await {
         Ok(()) => {
-            tracing::info!("zoom meeting rescheduled");
+            tracing::info!(provider = %moved.provider, "meeting rescheduled");
             Ok(Some(MeetingView::fresh(&moved)?))
         }
         Err(StoreError::ConditionFailed) => Ok(None),
