@@ -1,28 +1,93 @@
-//! `sync-appointment`: EventBridge `AppointmentChanged` events, plus, for the app's own use,
-//! `POST /appointments/{id}/sync` (apply a change now and answer the outcome) and
-//! `GET /appointments/{id}/sync` (the stored sync record), both for the app's service only and
-//! within its tenant: a user could otherwise move or delete a colleague's events.
+//! `sync-appointment`: `AppointmentChanged` events, as SQS batches (EventBridge rule -> queue
+//! -> event source mapping) or, during the migration from direct delivery, as one EventBridge
+//! event; plus, for the app's own use, `POST /appointments/{id}/sync` (apply a change now and
+//! answer the outcome) and `GET /appointments/{id}/sync` (the stored sync record), both for
+//! the app's service only and within its tenant: a user could otherwise move or delete a
+//! colleague's events.
 //!
-//! EventBridge invocations answer `Ok` for everything that must not be retried (applied,
-//! stale, not connected, needs reconnect, poison input: logged and rejected) and `Err` only
-//! for transient failures, so Lambda's async retries and the DLQ see exactly those.
+//! Contract for an SQS batch (`Records`, each `body` an EventBridge envelope): the answer is
+//! always a batch response, `{"batchItemFailures":[{"itemIdentifier": <messageId>}]}`, listing
+//! exactly the messages that failed transiently (Google 5xx/429 after retries, the store
+//! unavailable, the user's Google call budget spent, no time left to try), so the event
+//! source mapping (`ReportBatchItemFailures`) returns only those to the queue and deletes the
+//! rest. Everything that must not be retried is acknowledged: applied, stale, not connected,
+//! needs reconnect, refused by Google for good (recorded `failed`), and malformed bodies
+//! (logged without the body, recorded on the appointment when its ids can be read). The
+//! invocation itself never fails for a well-formed batch: a function error would redeliver
+//! the messages that succeeded too.
+//!
+//! Records run [`RECORD_CONCURRENCY`] at a time: different users' changes overlap their Google
+//! round trips, while the queue's `MaximumConcurrency` times this bound caps the calls in
+//! flight for the whole stack (5 x 4 = 20, well under Google's 10,000/min per project at
+//! ~200 ms a call). Two records for one appointment in the same batch are safe: the lease
+//! serialises them and the version decides.
+//!
+//! A direct EventBridge invocation answers `Ok` for everything that must not be retried and
+//! `Err` only for transient failures, so Lambda's async retries and the rule's DLQ see exactly
+//! those.
 
+use futures_util::StreamExt as _;
 use http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::app::App;
 use crate::domain::AppointmentId;
 use crate::http::{self as edge, ApiError, Route};
-use crate::usecases::sync::{self, AppointmentChange, DETAIL_TYPE, SyncError, SyncView, ValidChange};
+use crate::usecases::sync::{self, AppointmentChange, DETAIL_TYPE, Outcome, SyncError, SyncView, ValidChange};
 
 pub const SYNC: Route = Route::new(Method::POST, "/appointments/{id}/sync");
 pub const RECORD: Route = Route::new(Method::GET, "/appointments/{id}/sync");
 pub const ROUTES: &[Route] = &[SYNC, RECORD];
 /// How long a synchronous HTTP sync may take (under API Gateway's 30 s).
 const HTTP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Records of one SQS batch applied at the same time.
+pub const RECORD_CONCURRENCY: usize = 4;
+/// A record is not started with less time than this left: it could only fail half-way, so it
+/// is reported for redelivery untouched.
+const RECORD_MIN_TIME: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// An SQS batch as the event source mapping delivers it: the fields of
+/// `aws_lambda_events::event::sqs::SqsEvent` this function reads. (That crate's `sqs` feature
+/// pulls serde_with, schemars and a second jiff into every binary for three strings.)
+#[derive(Debug, Deserialize)]
+struct SqsEvent {
+    #[serde(rename = "Records")]
+    records: Vec<SqsMessage>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SqsMessage {
+    message_id: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    attributes: std::collections::HashMap<String, String>,
+}
+
+/// `aws_lambda_events::event::sqs::SqsBatchResponse`, as Lambda reads it.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SqsBatchResponse {
+    batch_item_failures: Vec<BatchItemFailure>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchItemFailure {
+    item_identifier: String,
+}
+
+/// Whether a payload is an SQS batch (rather than one EventBridge event).
+fn is_sqs_batch(event: &Value) -> bool {
+    event.get("Records").and_then(Value::as_array).is_some_and(|records| {
+        records.iter().all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
+    })
+}
 
 /// An EventBridge event, as Lambda delivers it.
 #[derive(Debug, Deserialize)]
@@ -33,8 +98,67 @@ struct EventBridgeEvent {
     detail: Value,
 }
 
-/// Handles one EventBridge event; `deadline` is when the invocation must have answered.
+/// Handles an SQS batch or one EventBridge event; `deadline` is when the invocation must have
+/// answered.
 pub async fn handle_event(app: &App, event: Value, deadline: Instant) -> Result<Value, SyncError> {
+    if !is_sqs_batch(&event) {
+        return handle_eventbridge(app, event, deadline).await;
+    }
+    let batch: SqsEvent = serde_json::from_value(event)
+        .map_err(|e| SyncError::Transient(format!("an SQS batch without message ids: {e}").into()))?;
+    let failures: Vec<BatchItemFailure> = futures_util::stream::iter(batch.records)
+        .map(|message| async move {
+            let failed = !handle_message(app, &message, deadline).await;
+            failed.then_some(BatchItemFailure { item_identifier: message.message_id })
+        })
+        .buffer_unordered(RECORD_CONCURRENCY)
+        .filter_map(std::future::ready)
+        .collect()
+        .await;
+    if !failures.is_empty() {
+        tracing::warn!(failed = failures.len(), "sync batch: messages returned to the queue");
+    }
+    let response = SqsBatchResponse { batch_item_failures: failures };
+    Ok(serde_json::to_value(response).expect("a batch response serialises"))
+}
+
+/// One SQS message; `true` when it is done with (applied, or never retryable).
+#[tracing::instrument(skip_all, fields(message_id = %message.message_id, receive_count = message.attributes.get("ApproximateReceiveCount").map_or("", String::as_str)))]
+async fn handle_message(app: &App, message: &SqsMessage, deadline: Instant) -> bool {
+    if deadline.saturating_duration_since(Instant::now()) < RECORD_MIN_TIME {
+        tracing::warn!("no time left in this invocation; returned to the queue untried");
+        return false;
+    }
+    // The body is the app's data: never logged, only the parser's verdict is.
+    let event: Value = match message.body.as_deref().map(serde_json::from_str) {
+        Some(Ok(event)) => event,
+        Some(Err(e)) => {
+            rejected(&format!("the message body is not JSON (line {}, column {})", e.line(), e.column()));
+            return true;
+        }
+        None => {
+            rejected("the message has no body");
+            return true;
+        }
+    };
+    match handle_eventbridge(app, event, deadline).await {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::warn!(error = %crate::errors::ErrorChain(&error), "sync failed transiently; the queue will redeliver it");
+            false
+        }
+    }
+}
+
+/// Handles one EventBridge event (directly delivered, or an SQS message's body).
+async fn handle_eventbridge(app: &App, event: Value, deadline: Instant) -> Result<Value, SyncError> {
+    // The appointment's ids, when readable, to record a rejection on it.
+    let ids = || {
+        let detail = event.get("detail")?;
+        let field = |name: &str| detail.get(name).and_then(Value::as_str).map(str::to_owned);
+        Some((field("tenant_id")?, field("appointment_id")?))
+    };
+    let ids = ids();
     let event: EventBridgeEvent = match serde_json::from_value(event) {
         Ok(event) => event,
         Err(e) => return Ok(rejected(&format!("not an EventBridge event: {e}"))),
@@ -44,17 +168,37 @@ pub async fn handle_event(app: &App, event: Value, deadline: Instant) -> Result<
     }
     let change: AppointmentChange = match serde_json::from_value(event.detail) {
         Ok(change) => change,
-        Err(e) => return Ok(rejected(&format!("detail does not match the AppointmentChanged schema: {e}"))),
+        Err(e) => {
+            let why = format!("detail does not match the AppointmentChanged schema: {e}");
+            record_rejection(app, ids.as_ref(), &why).await;
+            return Ok(rejected(&why));
+        }
     };
     let (tenant, appointment) =
         (change.tenant_id.clone().unwrap_or_default(), change.appointment_id.clone().unwrap_or_default());
     let change = match ValidChange::parse(change, &tenant, &appointment, app.clock.now()) {
         Ok(change) => change,
-        Err(SyncError::Invalid(why)) => return Ok(rejected(&why.message)),
+        Err(SyncError::Invalid(why)) => {
+            record_rejection(app, ids.as_ref(), &why.message).await;
+            return Ok(rejected(&why.message));
+        }
         Err(other) => return Err(other),
     };
     let (outcome, record) = sync::apply(app, &change, deadline).await?;
     Ok(json!({ "outcome": outcome, "record": SyncView::from(&record) }))
+}
+
+/// Notes a rejected change on its appointment's sync record, when the ids are readable;
+/// best effort (the rejection stands either way).
+async fn record_rejection(app: &App, ids: Option<&(String, String)>, why: &str) {
+    let Some((tenant, appointment)) = ids else { return };
+    let (Ok(tenant), Ok(appointment)) = (crate::domain::TenantId::parse(tenant), AppointmentId::parse(appointment))
+    else {
+        return;
+    };
+    if let Err(e) = sync::record_rejection(app, &tenant, &appointment, why).await {
+        tracing::warn!(error = %crate::errors::ErrorChain(&e), "could not record the rejection");
+    }
 }
 
 /// Poison input: logged, answered as handled so nothing retries it.
@@ -91,5 +235,14 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     }
     let change = ValidChange::parse(change, tenant.as_str(), appointment.as_str(), app.clock.now())?;
     let (outcome, record) = sync::apply(app, &change, Instant::now() + HTTP_DEADLINE).await?;
+    if outcome == Outcome::FailedRejected {
+        // Recorded and final: a retry of this body would be answered the same.
+        let reason = record.error.as_deref().unwrap_or("google_refused");
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "sync_rejected",
+            format!("Google refused this change ({reason}); it is recorded as failed, send a corrected version"),
+        ));
+    }
     Ok(edge::json(StatusCode::OK, &json!({ "outcome": outcome, "record": SyncView::from(&record) })))
 }

@@ -1,5 +1,11 @@
 //! Applying one change at Google Calendar: upsert under the derived event id, removal from
 //! the previous assignee's calendar, and what a user's unusable connection means for a sync.
+//!
+//! Permanent refusals: Google answering 400 or 403 (rate limits are `RateLimited`, never
+//! this), or 404/410 while writing (the target calendar does not exist), will answer the same
+//! to every retry of this version, so they are [`Applied::Refused`] with a stable reason
+//! ([`refusal`]) rather than an error: the sync records `failed`, the queue acknowledges the
+//! message, and the app sends a corrected (higher) version. A 404/410 on delete is success.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +24,23 @@ pub(super) enum Applied {
     Removed,
     NotConnected,
     NeedsReconnect,
+    /// Google refused this change for good; `reason` is stable (`google_refused: 400 badRequest`).
+    Refused { reason: String },
+}
+
+/// The stable reason for a refusal no retry can change, or `None` for everything else
+/// (transient failures, unusable connections). Google's reason code is reduced to a short
+/// token: it lands in the sync record and the app's answer.
+pub(super) fn refusal(error: &AccessError) -> Option<String> {
+    let (status, reason) = match error {
+        AccessError::Google(GoogleApiError::Rejected { status, reason }) => (*status, reason.as_str()),
+        AccessError::Google(GoogleApiError::NotFound) => (404, "notFound"),
+        AccessError::Google(GoogleApiError::Gone) => (410, "deleted"),
+        _ => return None,
+    };
+    let reason: String = reason.chars().filter(char::is_ascii_alphanumeric).take(48).collect();
+    let reason = if reason.is_empty() { "unspecified".to_owned() } else { reason };
+    Some(format!("google_refused: {status} {reason}"))
 }
 
 pub(super) async fn apply_at_google(
@@ -35,9 +58,10 @@ pub(super) async fn apply_at_google(
                 Some(calendar) => (leased.user_id.clone(), Some(calendar.clone())),
                 None => (change.user.clone(), None),
             };
-            match remove(app, retry, &change.tenant, &user, calendar, event_id).await? {
-                Ok(()) | Err(NotUsable::NotConnected) => Ok(Applied::Removed),
-                Err(NotUsable::NeedsReconnect) => Ok(Applied::NeedsReconnect),
+            match remove(app, retry, &change.tenant, &user, calendar, event_id).await {
+                Ok(Ok(()) | Err(NotUsable::NotConnected)) => Ok(Applied::Removed),
+                Ok(Err(NotUsable::NeedsReconnect)) => Ok(Applied::NeedsReconnect),
+                Err(error) => refusal(&error).map(|reason| Applied::Refused { reason }).ok_or(error),
             }
         }
         Action::Create | Action::Update => {
@@ -65,7 +89,7 @@ pub(super) async fn apply_at_google(
                 Err(error) => match error.not_usable() {
                     Some(NotUsable::NotConnected) => Ok(Applied::NotConnected),
                     Some(NotUsable::NeedsReconnect) => Ok(Applied::NeedsReconnect),
-                    None => Err(error),
+                    None => refusal(&error).map(|reason| Applied::Refused { reason }).ok_or(error),
                 },
             }
         }

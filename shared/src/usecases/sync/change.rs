@@ -113,6 +113,8 @@ pub enum Outcome {
     Deleted,
     SkippedNotConnected,
     FailedNeedsReconnect,
+    /// Google refused the change for good (the record's `error` says why): not retried.
+    FailedRejected,
     /// A version at or below the one already applied: nothing done.
     IgnoredStale,
 }

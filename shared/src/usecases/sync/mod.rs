@@ -15,10 +15,14 @@
 //!   tenant and appointment: no description, no attendees, no patient or client data.
 //!
 //! Failure policy: user not connected -> `skipped_not_connected`, success (no retry storm);
-//! connection needs reconnect -> `failed` with the reason, success; Google or AWS down ->
-//! retried with backoff inside the time the invocation has left, then `failed` with attempts
-//! and an error the caller returns so EventBridge/Lambda retry; invalid input -> rejected
-//! without retry. Reassigning an appointment removes the event from the old user's calendar
+//! connection needs reconnect -> `failed` with the reason, success; Google refuses the change
+//! for good (400, 403 other than rate limits, 404/410 on a write) -> `failed` with a stable
+//! `google_refused: <status> <reason>`, outcome `failed_rejected`, success: the version is
+//! settled, so redeliveries of it are stale and only a corrected, higher version is applied;
+//! Google or AWS down, or the user's Google call budget spent -> retried with backoff inside
+//! the time the invocation has left, then `failed` with attempts and a
+//! [`SyncError::Transient`] the caller returns so the queue redelivers it; invalid input ->
+//! rejected without retry. Reassigning an appointment removes the event from the old user's calendar
 //! and creates it on the new one's.
 
 mod calendar;
@@ -55,6 +59,51 @@ pub async fn record(
     appointment: &AppointmentId,
 ) -> Result<Option<SyncRecord>, SyncError> {
     app.syncs.get_sync(tenant, appointment).await.map_err(|e| SyncError::Transient(Box::new(e)))
+}
+
+/// Notes on the appointment's record that a change for it was rejected as invalid: its
+/// status becomes `failed` with `rejected: <why>`, its version stays, so any valid change
+/// still applies. A record that is being applied (leased) is left alone: the live change
+/// settles it. Best effort, for the app's `GET /appointments/{id}/sync`.
+pub async fn record_rejection(
+    app: &App,
+    tenant: &TenantId,
+    appointment: &AppointmentId,
+    why: &str,
+) -> Result<(), StoreError> {
+    let current = app.syncs.get_sync(tenant, appointment).await?;
+    let now = app.clock.now();
+    let error = Some(format!("rejected: {}", why.chars().take(200).collect::<String>()));
+    let (noted, condition) = match current {
+        Some(current) if current.lease_until.is_some_and(|until| until > now) => return Ok(()),
+        Some(current) => (
+            SyncRecord { revision: current.revision + 1, status: SyncStatus::Failed, error, ..current.clone() },
+            WriteCondition::Version(current.revision),
+        ),
+        None => (
+            SyncRecord {
+                tenant: tenant.clone(),
+                appointment_id: appointment.clone(),
+                revision: 1,
+                version: 0,
+                // Unknown until a valid change names the user; an empty id is never a real one.
+                user_id: crate::domain::UserId::parse("unknown").expect("a valid user id"),
+                calendar_id: None,
+                google_event_id: appointment_event_id(tenant, appointment),
+                status: SyncStatus::Failed,
+                last_synced_at: None,
+                error,
+                attempts: 0,
+                lease_until: None,
+            },
+            WriteCondition::Absent,
+        ),
+    };
+    match app.syncs.put_sync(&noted, condition).await {
+        // Someone else wrote it meanwhile: their write is newer news than a rejection.
+        Ok(()) | Err(StoreError::ConditionFailed) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Applies one change, giving up (with [`SyncError::Transient`]) at `deadline`.
@@ -129,6 +178,11 @@ pub async fn apply(app: &App, change: &ValidChange, deadline: Instant) -> Result
                 now,
             ),
         ),
+        Ok(Applied::Refused { reason }) => {
+            tracing::warn!(reason = %reason, "google refused the change for good; recorded, not retried");
+            let refused = settle(&leased, change, SyncStatus::Failed, leased.calendar_id.clone(), Some(&reason), now);
+            (Outcome::FailedRejected, SyncRecord { attempts: leased.attempts + 1, ..refused })
+        }
         Ok(Applied::NeedsReconnect) => (
             Outcome::FailedNeedsReconnect,
             settle(
