@@ -13,10 +13,21 @@ use lambda_e2e::stack::load_template;
 const TABLE: &str = "calbridge-TokenTable-1";
 const KEY: &str = "arn:aws:kms:eu-west-1:123456789012:key/0e1d";
 const SECRET: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:calbridge/google-oauth-AbCdEf";
+const QUEUE: &str = "arn:aws:sqs:eu-west-1:123456789012:calbridge-SyncQueue-1";
+const QUEUE_DLQ: &str = "arn:aws:sqs:eu-west-1:123456789012:calbridge-SyncQueueDeadLetterQueue-1";
+const RULE_DLQ: &str = "arn:aws:sqs:eu-west-1:123456789012:calbridge-SyncDeadLetterQueue-1";
 
 fn ids() -> PhysicalIds {
     PhysicalIds(BTreeMap::from(
-        [(TABLE, "TokenTable"), (KEY, "TokenKey"), (SECRET, "GoogleSecret")].map(|(p, l)| (p.to_owned(), l.to_owned())),
+        [
+            (TABLE, "TokenTable"),
+            (KEY, "TokenKey"),
+            (SECRET, "GoogleSecret"),
+            (QUEUE, "SyncQueue"),
+            (QUEUE_DLQ, "SyncQueueDeadLetterQueue"),
+            (RULE_DLQ, "SyncDeadLetterQueue"),
+        ]
+        .map(|(p, l)| (p.to_owned(), l.to_owned())),
     ))
 }
 
@@ -45,6 +56,16 @@ fn read_secret() -> AwsCall {
     AwsCall {
         action: "secretsmanager:GetSecretValue".to_owned(),
         resource: Some(SECRET.to_owned()),
+        index: None,
+        leading_key: None,
+        encryption_context: None,
+    }
+}
+
+fn sqs(operation: &str, queue: &str) -> AwsCall {
+    AwsCall {
+        action: format!("sqs:{operation}"),
+        resource: Some(queue.to_owned()),
         index: None,
         leading_key: None,
         encryption_context: None,
@@ -87,6 +108,10 @@ fn each_function_may_do_what_its_job_needs() {
         ("GetAvailabilityFunction", read_secret()),
         ("SyncAppointmentFunction", dynamodb("PutItem", "T#clinic-42#A#a-1")),
         ("CreateMeetFunction", dynamodb("DeleteItem", "T#clinic-42#S#s-1")),
+        // The event source mapping polls with the function's role.
+        ("SyncAppointmentFunction", sqs("ReceiveMessage", QUEUE)),
+        ("SyncAppointmentFunction", sqs("DeleteMessage", QUEUE)),
+        ("SyncAppointmentFunction", sqs("GetQueueAttributes", QUEUE)),
     ] {
         assert!(check(function, &call), "{function} must be allowed {call:?}");
     }
@@ -133,6 +158,13 @@ fn nothing_beyond_the_job_is_allowed() {
         ("SyncAppointmentFunction", no_context, "a request without context"),
         ("CreateMeetFunction", other_table, "only the stack's table"),
         ("CreateMeetFunction", dynamodb("DeleteTable", CONNECTION), "no table administration"),
+        ("SyncAppointmentFunction", sqs("SendMessage", QUEUE), "only the rule sends appointment changes"),
+        ("SyncAppointmentFunction", sqs("ReceiveMessage", QUEUE_DLQ), "dead letters are for operators"),
+        ("SyncAppointmentFunction", sqs("SendMessage", RULE_DLQ), "nothing invokes sync asynchronously now"),
+        ("SyncAppointmentFunction", sqs("PurgeQueue", QUEUE), "no queue administration"),
+        ("SyncAppointmentFunction", sqs("ChangeMessageVisibility", QUEUE), "the mapping needs only three actions"),
+        ("CreateMeetFunction", sqs("ReceiveMessage", QUEUE), "the queue is sync's alone"),
+        ("GetAvailabilityFunction", sqs("DeleteMessage", QUEUE), "the queue is sync's alone"),
     ] {
         assert!(!check(function, &call), "{function} must be refused {call:?}: {why}");
     }

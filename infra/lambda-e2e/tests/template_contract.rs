@@ -252,29 +252,36 @@ fn api_gateway_may_invoke_each_function_for_its_own_routes_only() {
 }
 
 #[test]
-fn the_sync_rule_delivers_the_sample_events_and_the_function_accepts_their_source() {
+fn the_sync_rule_delivers_the_sample_events_to_the_queue_and_the_function_accepts_their_source() {
     let template = load_template();
     let d = deployment(&[]);
     let evaluator = Evaluator { template: &template, deployment: &d };
-    let function = template.function_properties("SyncAppointmentFunction").unwrap();
-    let rule = &function["Events"]["AppointmentChanged"];
-    assert_eq!(rule["Type"], "EventBridgeRule");
-    let pattern = evaluator.eval(&rule["Properties"]["Pattern"]).unwrap().unwrap();
+    let rule = &template.resource("AppointmentChangedRule").unwrap()["Properties"];
+    let pattern = evaluator.eval(&rule["EventPattern"]).unwrap().unwrap();
     let spec = evaluator.function("SyncAppointmentFunction").unwrap();
     assert_eq!(pattern["source"], serde_json::json!([spec.environment["APPOINTMENT_EVENT_SOURCE"]]));
-    // Undeliverable events and failed invocations both reach the encrypted dead-letter queue.
-    assert_eq!(rule["Properties"]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0], "SyncDeadLetterQueue");
-    assert_eq!(function["EventInvokeConfig"]["DestinationConfig"]["OnFailure"]["Type"], "SQS");
-    let queue = &template.resource("SyncDeadLetterQueue").unwrap()["Properties"];
-    assert_eq!(queue["SqsManagedSseEnabled"], true);
+    // The rule's only target is the queue; what it cannot deliver reaches its own DLQ.
+    let targets = rule["Targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 1);
+    assert_eq!(targets[0]["Arn"]["Fn::GetAtt"], serde_json::json!(["SyncQueue", "Arn"]));
+    assert_eq!(targets[0]["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0], "SyncDeadLetterQueue");
+    for queue in ["SyncQueue", "SyncQueueDeadLetterQueue", "SyncDeadLetterQueue"] {
+        let properties = &template.resource(queue).unwrap()["Properties"];
+        assert_eq!(properties["SqsManagedSseEnabled"], true, "{queue} is encrypted");
+    }
+    let function = template.function_properties("SyncAppointmentFunction").unwrap();
+    assert!(function.get("EventInvokeConfig").is_none(), "nothing invokes sync asynchronously any more");
+    let events = function["Events"].as_object().unwrap();
+    assert_eq!(events.len(), 1, "only the queue invokes sync (the HTTP routes are in the API's body)");
 
+    let samples = workspace_root().join("events/sync-appointment");
     let samples = workspace_root().join("events/sync-appointment");
     let mut delivered = 0;
     for entry in std::fs::read_dir(&samples).unwrap() {
         let path = entry.unwrap().path();
         let event: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         if event.get("detail-type").is_none() {
-            continue; // an HTTP request sample
+            continue; // an HTTP request or SQS batch sample
         }
         // EventBridge matching for this pattern's shape: each field's value is one of the listed.
         let matches = pattern.as_object().unwrap().iter().all(|(field, allowed)| {
@@ -291,6 +298,56 @@ fn the_sync_rule_delivers_the_sample_events_and_the_function_accepts_their_sourc
         serde_json::from_str(&std::fs::read_to_string(samples.join("create.json")).unwrap()).unwrap();
     foreign["source"] = "someone.else".into();
     assert!(!pattern.as_object().unwrap().iter().all(|(f, allowed)| allowed.as_array().unwrap().contains(&foreign[f])));
+}
+
+#[test]
+fn the_queue_caps_concurrency_reports_item_failures_and_outlives_the_function() {
+    let template = load_template();
+    let d = deployment(&[]);
+    let evaluator = Evaluator { template: &template, deployment: &d };
+    let function = template.function_properties("SyncAppointmentFunction").unwrap();
+    let mapping = &function["Events"]["SyncQueue"];
+    assert_eq!(mapping["Type"], "SQS");
+    let properties = &mapping["Properties"];
+    assert_eq!(properties["Queue"]["Fn::GetAtt"], serde_json::json!(["SyncQueue", "Arn"]));
+    assert_eq!(properties["FunctionResponseTypes"], serde_json::json!(["ReportBatchItemFailures"]));
+    let batch = properties["BatchSize"].as_u64().unwrap();
+    assert!((1..=10).contains(&batch), "a batch fits one invocation: {batch}");
+    assert!(properties["MaximumBatchingWindowInSeconds"].as_u64().unwrap() <= 5);
+    let cap = evaluator.eval(&properties["ScalingConfig"]["MaximumConcurrency"]).unwrap().unwrap();
+    assert_eq!(cap.to_string().trim_matches('"'), "5", "the SyncMaxConcurrency default");
+    let parameter = &template.document["Parameters"]["SyncMaxConcurrency"];
+    assert_eq!(parameter["MinValue"], 2, "SQS refuses a MaximumConcurrency below 2");
+
+    // Visibility timeout >= 6 x the function timeout, so no message reappears mid-invocation.
+    let timeout = function["Timeout"].as_u64().or_else(|| template.document["Globals"]["Function"]["Timeout"].as_u64()).unwrap();
+    let queue = &template.resource("SyncQueue").unwrap()["Properties"];
+    assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout, "{queue}");
+    let redrive = &queue["RedrivePolicy"];
+    assert_eq!(redrive["deadLetterTargetArn"]["Fn::GetAtt"][0], "SyncQueueDeadLetterQueue");
+    let receives = redrive["maxReceiveCount"].as_u64().unwrap();
+    assert!((5..=50).contains(&receives), "{receives}");
+    let dlq = &template.resource("SyncQueueDeadLetterQueue").unwrap()["Properties"];
+    assert!(dlq["MessageRetentionPeriod"].as_u64() > queue["MessageRetentionPeriod"].as_u64());
+
+    // Only the rule may send to the queue.
+    let policy = &template.resource("SyncQueuePolicy").unwrap()["Properties"]["PolicyDocument"]["Statement"];
+    let allow = policy.as_array().unwrap().iter().find(|s| s["Effect"] == "Allow").unwrap();
+    assert_eq!(allow["Principal"]["Service"], "events.amazonaws.com");
+    assert_eq!(allow["Action"], "sqs:SendMessage");
+    assert_eq!(allow["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0], "AppointmentChangedRule");
+
+    // Both DLQs and the queue's age alarm notify the alarm topic.
+    for (alarm, queue, metric) in [
+        ("SyncQueueDeadLetterAlarm", "SyncQueueDeadLetterQueue", "ApproximateNumberOfMessagesVisible"),
+        ("SyncDeadLetterAlarm", "SyncDeadLetterQueue", "ApproximateNumberOfMessagesVisible"),
+        ("SyncQueueAgeAlarm", "SyncQueue", "ApproximateAgeOfOldestMessage"),
+    ] {
+        let properties = &template.resource(alarm).unwrap_or_else(|| panic!("{alarm}"))["Properties"];
+        assert_eq!(properties["MetricName"], metric, "{alarm}");
+        assert_eq!(properties["Dimensions"][0]["Value"]["Fn::GetAtt"][0], queue, "{alarm}");
+        assert_eq!(properties["AlarmActions"]["Fn::If"][0], "HasAlarmTopic", "{alarm}");
+    }
 }
 
 #[test]

@@ -22,8 +22,20 @@
 //! Google or AWS down, or the user's Google call budget spent -> retried with backoff inside
 //! the time the invocation has left, then `failed` with attempts and a
 //! [`SyncError::Transient`] the caller returns so the queue redelivers it; invalid input ->
-//! rejected without retry. Reassigning an appointment removes the event from the old user's calendar
-//! and creates it on the new one's.
+//! rejected without retry. Reassigning an appointment removes the event from the old user's
+//! calendar and creates it on the new one's.
+//!
+//! Not done yet: changes while the owner is not connected. Today they settle as
+//! `skipped_not_connected` (or `failed` with `needs_reconnect`) at their version, so nothing
+//! applies them when the user connects. The design, for a follow-up: the settled record
+//! already holds the latest such version per appointment, so it gains the change's times and
+//! action only (start, end, time zone; a title only when `ALLOW_EVENT_TITLES`), and its
+//! applied version is kept *below* the change's (`pending_version`), so the change stays
+//! applicable. At the end of a successful connect, the callback use case calls
+//! `sync::apply_pending(app, &owner)` bounded by the request's remaining time: it lists the
+//! owner's records with a pending change (a sparse index on `pending_owner`) and applies
+//! each through [`apply`], whose lease and versions already make a race with the queue safe.
+//! What does not fit the bound is left pending for the next connect or a newer change.
 
 mod calendar;
 mod change;
