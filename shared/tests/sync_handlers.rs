@@ -219,11 +219,14 @@ async fn failure_classes_are_recorded_and_answered_as_specified() {
     h.calendar.clear_failures();
     assert_eq!(deliver(&h, sync_event("create")).await.unwrap()["outcome"], "synced");
 
-    // Poison: rejected without retry, nothing written.
+    // Poison: rejected without retry, nothing sent to Google; noted on the appointment's
+    // record (version untouched) so the app can see why its change went nowhere.
     let h = connected().await;
     let outcome = deliver(&h, sync_event("invalid")).await.unwrap();
     assert_eq!(outcome["outcome"], "rejected");
-    assert!(record_of(&h).await.is_none());
+    let noted = record_of(&h).await.unwrap();
+    assert_eq!((noted.status.as_str(), noted.version), ("failed", 0));
+    assert!(google_events(&h).is_empty());
     let foreign = with_detail(sync_event("create"), json!({}));
     let mut foreign = foreign;
     foreign["source"] = "someone.else".into();

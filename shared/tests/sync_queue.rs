@@ -165,10 +165,9 @@ async fn google_refusals_are_recorded_as_failed_and_acknowledged() {
 
 #[tokio::test]
 async fn rate_limits_and_outages_go_back_to_the_queue() {
-    for transient in [
-        || GoogleApiError::RateLimited { retry_after: None },
-        || GoogleApiError::Unavailable("503".into()),
-    ] {
+    for transient in
+        [|| GoogleApiError::RateLimited { retry_after: None }, || GoogleApiError::Unavailable("503".into())]
+    {
         let h = connected().await;
         h.calendar.fail_next((0..1000).map(|_| transient()));
         assert_eq!(deliver(&h, only(&[GOOD])).await, vec![GOOD.to_owned()]);
@@ -180,7 +179,8 @@ async fn rate_limits_and_outages_go_back_to_the_queue() {
 #[tokio::test]
 async fn with_no_time_left_every_message_goes_back_untried() {
     let h = connected().await;
-    let answer = sync_appointment::handle_event(&h.app, batch(), Instant::now() + Duration::from_secs(1)).await.unwrap();
+    let answer =
+        sync_appointment::handle_event(&h.app, batch(), Instant::now() + Duration::from_secs(1)).await.unwrap();
     assert_eq!(answer["batchItemFailures"].as_array().unwrap().len(), 3, "{answer}");
     assert_eq!(h.calendar.calls(), 0);
     assert!(record(&h, "a-123").await.is_none());

@@ -518,3 +518,68 @@ async fn an_invocation_error_reaches_the_runtime_api_and_the_function_keeps_serv
     assert_eq!(status.status, 200, "the process still serves after an invocation error");
     stack.shutdown().await;
 }
+
+/// One SQS record as the event source mapping delivers it, carrying `body`.
+fn sqs_record(id: &str, body: String) -> Value {
+    let mut record = sample_event("sync-appointment/sqs-batch.json")["Records"][0].clone();
+    record["messageId"] = id.into();
+    record["body"] = body.into();
+    record
+}
+
+fn appointment_change(appointment: &str, sample: &str) -> String {
+    let mut change = sample_event(&format!("sync-appointment/{sample}.json"));
+    change["detail"]["tenant_id"] = TENANT.into();
+    change["detail"]["user_id"] = USER.into();
+    change["detail"]["appointment_id"] = appointment.into();
+    change.to_string()
+}
+
+/// The message ids a batch response returns to the queue.
+fn returned(answer: &Value) -> Vec<&str> {
+    let failures = answer["batchItemFailures"].as_array().unwrap_or_else(|| panic!("not a batch response: {answer}"));
+    failures.iter().map(|f| f["itemIdentifier"].as_str().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sync_appointment_answers_an_sqs_batch_with_only_its_transient_failure() {
+    let stack = DeployedStack::deploy(&["auth-start", "auth-callback", "sync-appointment"]).await;
+    connect_through_the_browser(&stack).await;
+
+    // Given Google failing every insert with 503, a batch of a delete (no insert needed), a
+    // truncated body and a create:
+    stack.emulator_control("faults", json!({"endpoint": "events_insert", "status": 503, "times": 100})).await;
+    let batch = json!({"Records": [
+        sqs_record("m-delete", appointment_change("a-sqs-gone", "delete")),
+        sqs_record("m-truncated", appointment_change("a-sqs-0", "create")[..40].to_owned()),
+        sqs_record("m-create", appointment_change("a-sqs-1", "create")),
+    ]});
+    // when the real binary gets it through the Runtime API, then only the create goes back.
+    let Outcome::Response(answer) = stack.invoke("sync-appointment", batch).await else {
+        panic!("a batch is answered, never failed as a whole")
+    };
+    assert_eq!(returned(&answer), vec!["m-create"], "{answer}");
+    let gone = stack.api(ApiRequest::get("/appointments/a-sqs-gone/sync").as_service(TENANT)).await;
+    assert_eq!(gone.json()["status"], "deleted", "{}", gone.body);
+    let pending = stack.api(ApiRequest::get("/appointments/a-sqs-1/sync").as_service(TENANT)).await;
+    assert_eq!((pending.json()["status"].clone(), pending.json()["attempts"].clone()), (json!("failed"), json!(1)));
+
+    // The redelivered message alone succeeds once Google is back.
+    let cleared = stack.http.delete(format!("{}/_emulator/faults", stack.emulator_url())).send().await.unwrap();
+    assert!(cleared.status().is_success());
+    let again = json!({"Records": [sqs_record("m-create", appointment_change("a-sqs-1", "create"))]});
+    let Outcome::Response(answer) = stack.invoke("sync-appointment", again).await else { panic!("answered") };
+    assert!(returned(&answer).is_empty(), "{answer}");
+    let synced = stack.api(ApiRequest::get("/appointments/a-sqs-1/sync").as_service(TENANT)).await;
+    assert_eq!(synced.json()["status"], "synced", "{}", synced.body);
+
+    // A permanent refusal is recorded and acknowledged, not returned to the queue.
+    stack.emulator_control("faults", json!({"endpoint": "events_insert", "status": 400, "times": 1})).await;
+    let refused = json!({"Records": [sqs_record("m-refused", appointment_change("a-sqs-2", "create"))]});
+    let Outcome::Response(answer) = stack.invoke("sync-appointment", refused).await else { panic!("answered") };
+    assert!(returned(&answer).is_empty(), "{answer}");
+    let record = stack.api(ApiRequest::get("/appointments/a-sqs-2/sync").as_service(TENANT)).await.json();
+    assert_eq!(record["status"], "failed", "{record}");
+    assert!(record["error"].as_str().is_some_and(|e| e.starts_with("google_refused: 400")), "{record}");
+    stack.shutdown().await;
+}

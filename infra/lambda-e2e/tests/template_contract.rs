@@ -320,7 +320,8 @@ fn the_queue_caps_concurrency_reports_item_failures_and_outlives_the_function() 
     assert_eq!(parameter["MinValue"], 2, "SQS refuses a MaximumConcurrency below 2");
 
     // Visibility timeout >= 6 x the function timeout, so no message reappears mid-invocation.
-    let timeout = function["Timeout"].as_u64().or_else(|| template.document["Globals"]["Function"]["Timeout"].as_u64()).unwrap();
+    let timeout =
+        function["Timeout"].as_u64().or_else(|| template.document["Globals"]["Function"]["Timeout"].as_u64()).unwrap();
     let queue = &template.resource("SyncQueue").unwrap()["Properties"];
     assert!(queue["VisibilityTimeout"].as_u64().unwrap() >= 6 * timeout, "{queue}");
     let redrive = &queue["RedrivePolicy"];

@@ -84,9 +84,10 @@ struct BatchItemFailure {
 
 /// Whether a payload is an SQS batch (rather than one EventBridge event).
 fn is_sqs_batch(event: &Value) -> bool {
-    event.get("Records").and_then(Value::as_array).is_some_and(|records| {
-        records.iter().all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs"))
-    })
+    event
+        .get("Records")
+        .and_then(Value::as_array)
+        .is_some_and(|records| records.iter().all(|r| r.get("eventSource").and_then(Value::as_str) == Some("aws:sqs")))
 }
 
 /// An EventBridge event, as Lambda delivers it.

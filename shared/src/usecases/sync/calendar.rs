@@ -20,12 +20,16 @@ use crate::usecases::calendar_session::CalendarSession;
 use crate::usecases::retry::RetryPolicy;
 
 pub(super) enum Applied {
-    Written { calendar_id: String },
+    Written {
+        calendar_id: String,
+    },
     Removed,
     NotConnected,
     NeedsReconnect,
     /// Google refused this change for good; `reason` is stable (`google_refused: 400 badRequest`).
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
 }
 
 /// The stable reason for a refusal no retry can change, or `None` for everything else
