@@ -9,7 +9,7 @@ use std::time::Duration;
 use calbridge::domain::{AppointmentId, ScopeSet, TenantId};
 use calbridge::fakes::FakeConsent;
 use calbridge::handlers::sync_appointment;
-use calbridge::ports::{CalendarEntry, GoogleApiError, ProviderAccount, SyncRecord};
+use calbridge::ports::{CalendarEntry, CallBudget as _, Clock as _, GoogleApiError, ProviderAccount, SyncRecord};
 use jiff::SignedDuration;
 use serde_json::{Value, json};
 use support::*;
@@ -165,9 +165,9 @@ async fn google_refusals_are_recorded_as_failed_and_acknowledged() {
 
 #[tokio::test]
 async fn rate_limits_and_outages_go_back_to_the_queue() {
-    for transient in
-        [|| GoogleApiError::RateLimited { retry_after: None }, || GoogleApiError::Unavailable("503".into())]
-    {
+    let transients: [fn() -> GoogleApiError; 2] =
+        [|| GoogleApiError::RateLimited { retry_after: None }, || GoogleApiError::Unavailable("503".into())];
+    for transient in transients {
         let h = connected().await;
         h.calendar.fail_next((0..1000).map(|_| transient()));
         assert_eq!(deliver(&h, only(&[GOOD])).await, vec![GOOD.to_owned()]);

@@ -192,7 +192,8 @@ pub async fn apply(app: &App, change: &ValidChange, deadline: Instant) -> Result
         ),
         Ok(Applied::Refused { reason }) => {
             tracing::warn!(reason = %reason, "google refused the change for good; recorded, not retried");
-            let refused = settle(&leased, change, SyncStatus::Failed, leased.calendar_id.clone(), Some(&reason), now);
+            let refused =
+                settle(&leased, change, SyncStatus::Failed, leased.calendar_id.clone(), Some(reason.as_str()), now);
             (Outcome::FailedRejected, SyncRecord { attempts: leased.attempts + 1, ..refused })
         }
         Ok(Applied::NeedsReconnect) => (
