@@ -280,7 +280,10 @@ async fn users_may_not_sync_and_versions_are_bounded() {
     assert!(record_of(&h).await.is_none());
     let event = with_detail(sync_event("delete"), json!({"version": u64::MAX}));
     assert_eq!(deliver(&h, event).await.unwrap()["outcome"], "rejected");
-    assert!(record_of(&h).await.is_none());
+    // Noted on the record as a rejection, its version untouched: later real versions apply.
+    let noted = record_of(&h).await.unwrap();
+    assert_eq!((noted.status.as_str(), noted.version), ("failed", 0));
+    assert!(noted.error.as_deref().unwrap().starts_with("rejected: version may not exceed"), "{:?}", noted.error);
 }
 
 // ---------------------------------------------------------------------------------------------
