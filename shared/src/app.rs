@@ -156,7 +156,7 @@ impl App {
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
         let aws = match (&config.storage, &config.secrets) {
             (StorageConfig::Aws { .. }, _) | (_, SecretsConfig::SecretsManager { .. }) => {
-                Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+                Some(crate::adapters::aws::config_loader(&config.aws_timeouts).load().await)
             }
             _ => None,
         };

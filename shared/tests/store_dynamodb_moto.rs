@@ -37,11 +37,13 @@ fn moto_endpoint() -> String {
 }
 
 /// A client of one AWS SDK crate talking to `endpoint` with dummy credentials. Built from the
-/// service config alone, so no environment variable or profile can redirect it to real AWS.
+/// service config alone, so no environment variable or profile can redirect it to real AWS;
+/// over the HTTPS client the functions use (the SDK has no default one in this workspace).
 macro_rules! client_for {
     ($sdk:ident, $endpoint:expr, $attempts:expr) => {{
         let config = $sdk::Config::builder()
             .behavior_version($sdk::config::BehaviorVersion::latest())
+            .http_client(calbridge::adapters::aws::https_client())
             .region($sdk::config::Region::new("us-east-1"))
             .endpoint_url($endpoint)
             .credentials_provider($sdk::config::Credentials::new("testing", "testing", None, None, "moto"))
