@@ -30,6 +30,7 @@
 # built with `cargo build --workspace --all-targets --locked` if missing, as test.sh builds it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+repo="$PWD"
 
 SCHEMATHESIS_VERSION="4.32.5"
 MAX_EXAMPLES="${CONTRACT_FUZZ_MAX_EXAMPLES:-20}"
@@ -151,11 +152,12 @@ run_pass() {
     local label="$1" token="$2" examples="$3" phases="$4" log status summary
     log="$work/schemathesis-$label.log"
     set +e
-    PYTHONPATH="$PWD/infra/contract-fuzz" SCHEMATHESIS_HOOKS=calbridge_hooks \
-        "$venv/bin/schemathesis" --no-color --config-file infra/contract-fuzz/schemathesis.toml \
-        run infra/openapi.yaml --url "$API" -H "Authorization: Bearer $token" \
+    # Run from the scratch directory: schemathesis keeps a `.schemathesis/` cache where it runs.
+    (cd "$work" && PYTHONPATH="$repo/infra/contract-fuzz" SCHEMATHESIS_HOOKS=calbridge_hooks \
+        "$venv/bin/schemathesis" --no-color --config-file "$repo/infra/contract-fuzz/schemathesis.toml" \
+        run "$repo/infra/openapi.yaml" --url "$API" -H "Authorization: Bearer $token" \
         --checks all --exclude-checks unsupported_method \
-        --phases "$phases" --seed "$SEED" --max-examples "$examples" --workers "$WORKERS" \
+        --phases "$phases" --seed "$SEED" --max-examples "$examples" --workers "$WORKERS") \
         >"$log" 2>&1
     status=$?
     set -e
@@ -175,6 +177,7 @@ run_pass() {
         return 1
     fi
     echo "contract fuzz ($label): $summary"
+    echo "contract fuzz ($label): $(grep -A1 '^Test cases:' "$log" | tail -n 1 | sed 's/^ *//')"
 }
 
 install_schemathesis
