@@ -2,8 +2,8 @@
 //!
 //! reqwest (Google, Zoom, through oauth2 too) and the AWS SDK each pick a rustls crypto
 //! provider through features, and the SDK's default (`default-https-client`) is aws-lc-rs:
-//! one feature flag in `Cargo.toml` brings a second stack back, a megabyte-sized C library per
-//! binary that also needs more toolchain to cross-compile. So the dependency graph is checked
+//! one feature flag in `Cargo.toml` brings a second stack back, a large C library in every
+//! binary whose cross-compilation needs more than ring's. So the dependency graph is checked
 //! the way `sam build` resolves it for one function (`cargo lambda build --bin <fn>` from the
 //! function's folder: that package alone, normal dependencies only), for every function.
 //! `shared/src/adapters/aws.rs` says how the SDK gets its ring client.

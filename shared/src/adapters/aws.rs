@@ -3,8 +3,8 @@
 //! Contract:
 //! - TLS is rustls with *ring*, the crypto provider reqwest already uses for Google and Zoom, so
 //!   a function binary links one TLS crypto stack. The SDK's `default-https-client` feature
-//!   would bring aws-lc-rs as a second one (about a megabyte per binary, and a C build with a
-//!   record of failing under the zig cross-compiler that `cargo lambda` uses for arm64); it is
+//!   would bring aws-lc-rs as a second one (a large C library in every binary, whose build has
+//!   open issues under the zig cross-compiler that `cargo lambda` uses for arm64); it is
 //!   off in the workspace, so an SDK client without [`https_client`] fails at its first call
 //!   instead of silently bringing it back. `infra/lambda-e2e/tests/one_crypto_stack.rs` keeps
 //!   the function binaries' dependency graphs free of aws-lc-rs.
