@@ -247,6 +247,7 @@ async fn connection_item_follows_the_documented_layout() {
 
     // Absent optionals are omitted, not stored as empty strings or NULL.
     let sparse = calbridge::ports::ConnectionRecord {
+        organisation_id: None,
         email: None,
         last_error: None,
         last_used_at: None,

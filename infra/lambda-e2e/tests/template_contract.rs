@@ -10,7 +10,7 @@ use lambda_e2e::template::{Deployment, Evaluator, FunctionSpec, Route, SamTempla
 use serde_json::Value;
 
 /// The HTTP contract: (method, path, package, JWT).
-const ROUTES: [(&str, &str, &str, bool); 19] = [
+const ROUTES: [(&str, &str, &str, bool); 20] = [
     ("POST", "/connections/{provider}/authorize", "auth-start", true),
     ("GET", "/connections/{provider}/launch", "auth-start", false),
     ("POST", "/connections/{provider}/launch", "auth-start", false),
@@ -19,6 +19,7 @@ const ROUTES: [(&str, &str, &str, bool); 19] = [
     ("DELETE", "/connections/{provider}", "disconnect", true),
     ("GET", "/connections", "disconnect", true),
     ("DELETE", "/users/{user_id}/connections/{provider}", "disconnect", true),
+    ("POST", "/webhooks/zoom", "disconnect", false),
     ("GET", "/calendars", "list-calendars", true),
     ("PUT", "/calendars/selected", "list-calendars", true),
     ("POST", "/availability", "get-availability", true),
