@@ -286,6 +286,19 @@ async fn budget_item_is_one_counter_per_user_provider_and_minute_with_a_ttl() {
 }
 
 #[tokio::test]
+async fn webhook_delivery_item_follows_the_documented_layout_with_a_ttl() {
+    let (client, table) = fresh_table().await;
+    let store = DynamoDbStore::new(client.clone(), table.clone());
+    let expires_at: jiff::Timestamp = "2026-05-01T12:00:30.9Z".parse().unwrap();
+    assert!(store.record_webhook_delivery(&"ef".repeat(32), expires_at).await.unwrap());
+
+    let item = raw_item(&client, &table, &format!("WEBHOOK#{}", "ef".repeat(32)), "WEBHOOK").await.unwrap();
+    assert_eq!(s(&item, "expires_at"), "2026-05-01T12:00:30.9Z");
+    assert_eq!(n(&item, "ttl"), "1777636830", "ttl is expires_at in epoch seconds");
+    assert_eq!(item.len(), 4, "pk, sk, expires_at and ttl only: {item:?}");
+}
+
+#[tokio::test]
 async fn flow_item_follows_the_documented_layout_with_a_ttl() {
     let (client, table) = fresh_table().await;
     let store = DynamoDbStore::new(client.clone(), table.clone());
