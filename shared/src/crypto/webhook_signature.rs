@@ -89,8 +89,9 @@ mod tests {
         let ts = now.as_second().to_string();
         let body = br#"{"event":"app_deauthorized"}"#;
         let good = sign(SECRET, &ts, body);
-        assert_eq!(verify(SECRET, Some(&ts), Some(&good), body, now), Ok(()));
-        assert_eq!(verify(SECRET, Some(&ts), Some(&good.to_uppercase().replace("V0=", "v0=")), body, now), Ok(()));
+        assert_eq!(verify(SECRET, Some(ts.as_str()), Some(good.as_str()), body, now), Ok(()));
+        let upper = good.to_uppercase().replace("V0=", "v0=");
+        assert_eq!(verify(SECRET, Some(ts.as_str()), Some(upper.as_str()), body, now), Ok(()), "hex of either case");
         let other_ts = (now.as_second() - 1).to_string();
         for (timestamp, signature, body, secret, expected) in [
             (Some(ts.as_str()), Some(good.as_str()), &br#"{"event":"app_deauthorized" }"#[..], SECRET, SignatureError::Mismatch),
@@ -113,7 +114,8 @@ mod tests {
         let body = b"{}";
         for (offset, ok) in [(-300, true), (300, true), (-301, false), (301, false), (0, true)] {
             let ts = (now.as_second() + offset).to_string();
-            let result = verify(SECRET, Some(&ts), Some(&sign(SECRET, &ts, body)), body, now);
+            let signature = sign(SECRET, &ts, body);
+            let result = verify(SECRET, Some(ts.as_str()), Some(signature.as_str()), body, now);
             assert_eq!(result.is_ok(), ok, "offset {offset}: {result:?}");
             if !ok {
                 assert_eq!(result, Err(SignatureError::Stale));

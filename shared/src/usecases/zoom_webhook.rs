@@ -163,7 +163,8 @@ pub async fn receive(app: &App, delivery: Delivery<'_>) -> Result<WebhookAnswer,
 }
 
 async fn deauthorize(app: &App, payload: Deauthorization) -> Result<WebhookAnswer, WebhookError> {
-    let zoom_user = &sha256_hex(&payload.user_id)[..16];
+    let hashed_user = sha256_hex(&payload.user_id);
+    let zoom_user = &hashed_user[..16];
     if app.settings.zoom_client_id.as_deref() != Some(payload.client_id.as_str()) {
         tracing::info!(zoom_user, "zoom webhook ignored: deauthorization of another app");
         return Ok(WebhookAnswer::Ignored { ignored: true });
