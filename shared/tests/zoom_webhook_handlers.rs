@@ -208,8 +208,9 @@ async fn a_second_delivery_of_the_same_signed_request_is_401_replayed() {
 #[tokio::test]
 async fn url_validation_answers_the_hmac_of_the_plain_token_and_must_be_signed_too() {
     let (h, _) = zoom_harness();
-    let body = json!({"event": "endpoint.url_validation", "event_ts": 1, "payload": {"plainToken": "qgg8vlvZRS6UYooatFL8Aw"}})
-        .to_string();
+    let body =
+        json!({"event": "endpoint.url_validation", "event_ts": 1, "payload": {"plainToken": "qgg8vlvZRS6UYooatFL8Aw"}})
+            .to_string();
     let response = deliver(&h, &signed(&h, &body)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(

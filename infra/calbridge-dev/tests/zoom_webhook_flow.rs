@@ -109,19 +109,26 @@ async fn zoom_deauthorization_webhook_erases_the_connection_once_over_http() {
     assert_eq!(validation["valid"], true, "{validation}");
 
     // when the user removes the app at Zoom and Zoom sends the signed deauthorization
-    let calls_before = s.http.get(format!("{}/_emulator/calls", zoom(&s))).send().await.unwrap().json::<Value>().await.unwrap()
-        ["calls"]
+    let calls_before = s
+        .http
+        .get(format!("{}/_emulator/calls", zoom(&s)))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["calls"]
         .as_array()
         .unwrap()
         .len();
-    let deauthorized =
-        send_webhook(&s, "deauthorize", json!({"user": "demo@example.com", "target_url": target})).await;
+    let deauthorized = send_webhook(&s, "deauthorize", json!({"user": "demo@example.com", "target_url": target})).await;
     // then the stack answered 200, erased the connection, and called Zoom for nothing
     assert_eq!(deauthorized["delivery"]["status"], 200, "{deauthorized}");
     let answer: Value = serde_json::from_str(deauthorized["delivery"]["body"].as_str().unwrap()).unwrap();
     assert_eq!(answer, json!({"erased": 1}));
     assert_eq!(zoom_status(&s, &token).await["status"], "not_connected");
-    let calls = s.http.get(format!("{}/_emulator/calls", zoom(&s))).send().await.unwrap().json::<Value>().await.unwrap();
+    let calls =
+        s.http.get(format!("{}/_emulator/calls", zoom(&s))).send().await.unwrap().json::<Value>().await.unwrap();
     assert_eq!(calls["calls"].as_array().unwrap().len(), calls_before, "no Zoom call: {calls}");
 
     // when the very same signed request is delivered again

@@ -105,7 +105,11 @@ fn nothing_beyond_the_job_is_allowed() {
     for (function, call, why) in [
         ("DisconnectFunction", dynamodb("PutItem", CONNECTION), "disconnect only reads and erases"),
         ("DisconnectFunction", dynamodb("PutItem", FLOW), "disconnect records webhook deliveries only"),
-        ("DisconnectFunction", dynamodb("DeleteItem", "WEBHOOK#9f86d081884c7d65"), "a delivery is never forgotten early"),
+        (
+            "DisconnectFunction",
+            dynamodb("DeleteItem", "WEBHOOK#9f86d081884c7d65"),
+            "a delivery is never forgotten early",
+        ),
         ("DisconnectFunction", kms("GenerateDataKey", "oauth_tokens"), "disconnect never seals"),
         ("AuthStartFunction", dynamodb("GetItem", CONNECTION), "auth-start never reads connections"),
         ("AuthStartFunction", kms("GenerateDataKey", "oauth_tokens"), "auth-start seals PKCE verifiers only"),

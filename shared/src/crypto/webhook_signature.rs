@@ -94,7 +94,13 @@ mod tests {
         assert_eq!(verify(SECRET, Some(ts.as_str()), Some(upper.as_str()), body, now), Ok(()), "hex of either case");
         let other_ts = (now.as_second() - 1).to_string();
         for (timestamp, signature, body, secret, expected) in [
-            (Some(ts.as_str()), Some(good.as_str()), &br#"{"event":"app_deauthorized" }"#[..], SECRET, SignatureError::Mismatch),
+            (
+                Some(ts.as_str()),
+                Some(good.as_str()),
+                &br#"{"event":"app_deauthorized" }"#[..],
+                SECRET,
+                SignatureError::Mismatch,
+            ),
             (Some(other_ts.as_str()), Some(good.as_str()), &body[..], SECRET, SignatureError::Mismatch),
             (Some(ts.as_str()), Some(good.as_str()), &body[..], &b"another-secret"[..], SignatureError::Mismatch),
             (None, Some(good.as_str()), &body[..], SECRET, SignatureError::Malformed),

@@ -135,8 +135,8 @@ pub async fn receive(app: &App, delivery: Delivery<'_>) -> Result<WebhookAnswer,
         tracing::warn!("zoom webhook refused: replayed delivery");
         return Err(WebhookError::Replayed);
     }
-    let event: Event =
-        serde_json::from_slice(delivery.body).map_err(|_| WebhookError::InvalidBody("expected {\"event\", \"payload\"}"))?;
+    let event: Event = serde_json::from_slice(delivery.body)
+        .map_err(|_| WebhookError::InvalidBody("expected {\"event\", \"payload\"}"))?;
     match event.event.as_str() {
         "endpoint.url_validation" => {
             let UrlValidation { plain_token } = serde_json::from_value(event.payload)

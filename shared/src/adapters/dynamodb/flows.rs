@@ -8,8 +8,8 @@
 //! `ttl`, put only where none exists.
 
 use async_trait::async_trait;
-use jiff::Timestamp;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use jiff::Timestamp;
 
 use super::items::{self, from_item, to_item};
 use super::{DynamoDbStore, Item, TTL_ATTRIBUTE, conditional};
