@@ -47,6 +47,9 @@ pub struct Settings {
     pub google_calls_per_user_minute: u32,
     /// The API's public base URL, which booking-link URLs are built on.
     pub public_api_url: Url,
+    /// The Zoom app's client id, when Zoom is offered: a deauthorization webhook naming
+    /// another app is not ours to act on.
+    pub zoom_client_id: Option<String>,
 }
 
 /// One provider a user can connect: its OAuth client and the flow's settings for it.
@@ -229,6 +232,7 @@ impl App {
                 meet: config.meet,
                 google_calls_per_user_minute: google.calls_per_user_minute,
                 public_api_url: config.public_api_url,
+                zoom_client_id: config.zoom.as_ref().map(|zoom| zoom.client_id.clone()),
             },
             connections: stores.connections,
             flows: stores.flows,

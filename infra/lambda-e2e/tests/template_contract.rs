@@ -19,6 +19,7 @@ const ROUTES: [(&str, &str, &str, bool); 20] = [
     ("DELETE", "/connections/{provider}", "disconnect", true),
     ("GET", "/connections", "disconnect", true),
     ("DELETE", "/users/{user_id}/connections/{provider}", "disconnect", true),
+    ("POST", "/webhooks/zoom", "disconnect", false),
     ("GET", "/calendars", "list-calendars", true),
     ("PUT", "/calendars/selected", "list-calendars", true),
     ("POST", "/availability", "get-availability", true),

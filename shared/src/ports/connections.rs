@@ -45,6 +45,9 @@ pub struct ConnectionRecord {
     pub status: ConnectionStatus,
     /// The provider's id of the account behind the grant (Google's `sub`, Zoom's user id).
     pub account_id: String,
+    /// The provider's id of the organisation the account belongs to: Zoom's `account_id`;
+    /// `None` for Google (and for a connection stored before it was kept).
+    pub organisation_id: Option<String>,
     pub email: Option<String>,
     pub scopes: Vec<String>,
     pub connected_at: Timestamp,
@@ -84,6 +87,7 @@ pub struct ConnectionSummary {
     pub key: ConnectionKey,
     pub status: ConnectionStatus,
     pub account_id: String,
+    pub organisation_id: Option<String>,
     pub email: Option<String>,
     pub scopes: Vec<String>,
     pub connected_at: Timestamp,
@@ -98,6 +102,7 @@ impl From<&ConnectionRecord> for ConnectionSummary {
             key: record.key.clone(),
             status: record.status,
             account_id: record.account_id.clone(),
+            organisation_id: record.organisation_id.clone(),
             email: record.email.clone(),
             scopes: record.scopes.clone(),
             connected_at: record.connected_at,

@@ -2,7 +2,8 @@
 //!
 //! Contract: the sealed tokens are the four `tokens_*` attributes; the form's own
 //! `tenant_id`/`user_id`/`provider` must agree with the key it was found under; forms written
-//! before providers were neutral name the account `google_account_id` and still read.
+//! before providers were neutral name the account `google_account_id` and still read; forms
+//! written before `organisation_id` was kept read it as `None`.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,8 @@ pub(crate) struct StoredConnection {
     status: String,
     #[serde(alias = "google_account_id")]
     account_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    organisation_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     email: Option<String>,
     scopes: Vec<String>,
@@ -51,6 +54,7 @@ impl StoredConnection {
             version: record.version,
             status: record.status.as_str().to_owned(),
             account_id: record.account_id.clone(),
+            organisation_id: record.organisation_id.clone(),
             email: record.email.clone(),
             scopes: record.scopes.clone(),
             connected_at: record.connected_at,
@@ -73,6 +77,7 @@ impl StoredConnection {
             key: self.key()?,
             status: ConnectionStatus::parse(&self.status).ok_or_else(|| invalid("status"))?,
             account_id: self.account_id.clone(),
+            organisation_id: self.organisation_id.clone(),
             email: self.email.clone(),
             scopes: self.scopes.clone(),
             connected_at: self.connected_at,
@@ -103,6 +108,7 @@ impl StoredConnection {
             version: self.version,
             status: ConnectionStatus::parse(&self.status).ok_or_else(|| invalid("status"))?,
             account_id: self.account_id,
+            organisation_id: self.organisation_id,
             email: self.email,
             scopes: self.scopes,
             connected_at: self.connected_at,
@@ -133,6 +139,8 @@ pub(crate) struct StoredConnectionSummary {
     #[serde(alias = "google_account_id")]
     account_id: String,
     #[serde(default)]
+    organisation_id: Option<String>,
+    #[serde(default)]
     email: Option<String>,
     scopes: Vec<String>,
     connected_at: Timestamp,
@@ -144,12 +152,13 @@ pub(crate) struct StoredConnectionSummary {
 }
 
 /// The attributes [`StoredConnectionSummary`] reads, which the tenant index must project.
-pub(crate) const SUMMARY_ATTRIBUTES: [&str; 11] = [
+pub(crate) const SUMMARY_ATTRIBUTES: [&str; 12] = [
     "tenant_id",
     "user_id",
     "provider",
     "status",
     "account_id",
+    "organisation_id",
     "email",
     "scopes",
     "connected_at",
@@ -164,6 +173,7 @@ impl StoredConnectionSummary {
             key: owner(&self.tenant_id, &self.user_id, &self.provider)?,
             status: ConnectionStatus::parse(&self.status).ok_or_else(|| invalid("status"))?,
             account_id: self.account_id,
+            organisation_id: self.organisation_id,
             email: self.email,
             scopes: self.scopes,
             connected_at: self.connected_at,
