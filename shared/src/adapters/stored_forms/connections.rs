@@ -77,7 +77,6 @@ impl StoredConnection {
             key: self.key()?,
             status: ConnectionStatus::parse(&self.status).ok_or_else(|| invalid("status"))?,
             account_id: self.account_id.clone(),
-            organisation_id: self.organisation_id.clone(),
             email: self.email.clone(),
             scopes: self.scopes.clone(),
             connected_at: self.connected_at,
@@ -139,8 +138,6 @@ pub(crate) struct StoredConnectionSummary {
     #[serde(alias = "google_account_id")]
     account_id: String,
     #[serde(default)]
-    organisation_id: Option<String>,
-    #[serde(default)]
     email: Option<String>,
     scopes: Vec<String>,
     connected_at: Timestamp,
@@ -152,13 +149,12 @@ pub(crate) struct StoredConnectionSummary {
 }
 
 /// The attributes [`StoredConnectionSummary`] reads, which the tenant index must project.
-pub(crate) const SUMMARY_ATTRIBUTES: [&str; 12] = [
+pub(crate) const SUMMARY_ATTRIBUTES: [&str; 11] = [
     "tenant_id",
     "user_id",
     "provider",
     "status",
     "account_id",
-    "organisation_id",
     "email",
     "scopes",
     "connected_at",
@@ -173,7 +169,6 @@ impl StoredConnectionSummary {
             key: owner(&self.tenant_id, &self.user_id, &self.provider)?,
             status: ConnectionStatus::parse(&self.status).ok_or_else(|| invalid("status"))?,
             account_id: self.account_id,
-            organisation_id: self.organisation_id,
             email: self.email,
             scopes: self.scopes,
             connected_at: self.connected_at,

@@ -53,10 +53,6 @@ pub struct ListedConnection {
     pub provider: &'static str,
     pub status: &'static str,
     pub account_id: String,
-    /// The provider's id of the organisation the account belongs to (Zoom's `account_id`),
-    /// when known.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub organisation_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub scopes: Vec<String>,
@@ -77,7 +73,6 @@ impl From<ConnectionSummary> for ListedConnection {
             provider: summary.key.provider.as_str(),
             status: summary.status.as_str(),
             account_id: summary.account_id,
-            organisation_id: summary.organisation_id,
             email: summary.email,
             scopes: summary.scopes,
             connected_at: summary.connected_at,
