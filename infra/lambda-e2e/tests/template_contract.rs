@@ -10,7 +10,7 @@ use lambda_e2e::template::{Deployment, Evaluator, FunctionSpec, Route, SamTempla
 use serde_json::Value;
 
 /// The HTTP contract: (method, path, package, JWT).
-const ROUTES: [(&str, &str, &str, bool); 20] = [
+const ROUTES: [(&str, &str, &str, bool); 21] = [
     ("POST", "/connections/{provider}/authorize", "auth-start", true),
     ("GET", "/connections/{provider}/launch", "auth-start", false),
     ("POST", "/connections/{provider}/launch", "auth-start", false),
