@@ -142,10 +142,19 @@ async fn a_zoom_session_from_connect_to_disconnect_keeps_the_start_link_for_the_
     // and nobody else gets one: the service is refused, participants and strangers see nothing
     let refused = get_path(&s, &service, "/sessions/s-1/meeting/start").await;
     assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-    for token in [&participant, &stranger] {
+    let other_tenant = (s.service("t2"), s.token("t2", "coach-1"));
+    for token in [&participant, &stranger, &other_tenant.0, &other_tenant.1] {
         assert_eq!(get_path(&s, token, "/sessions/s-1/meeting/start").await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            get_path(&s, token, "/sessions/s-1/meeting/start?redirect=true").await.status(),
+            StatusCode::NOT_FOUND
+        );
     }
-    assert_eq!(get_path(&s, &stranger, "/sessions/s-1/meeting").await.status(), StatusCode::NOT_FOUND);
+    let no_token = s.http.get(format!("{}/sessions/s-1/meeting/start", s.base())).send().await.unwrap();
+    assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
+    for token in [&stranger, &other_tenant.0] {
+        assert_eq!(get_path(&s, token, "/sessions/s-1/meeting").await.status(), StatusCode::NOT_FOUND);
+    }
 
     // when the host's access token has expired and 20 start requests come at once
     let owner = calbridge::domain::ConnectionKey::new(
