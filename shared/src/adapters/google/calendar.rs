@@ -223,8 +223,11 @@ impl GoogleCalendar for GoogleCalendarClient {
         send_updates: SendUpdates,
     ) -> Result<GoogleEvent, GoogleApiError> {
         let url = self.event_url(calendar_id, None, event.conference_request_id.is_some(), Some(send_updates));
-        let resource: EventResource =
-            send_json(GoogleApi::EventsInsert, self.http.post(url).bearer_auth(access_token.secret()).json(&event_body(event))).await?;
+        let resource: EventResource = send_json(
+            GoogleApi::EventsInsert,
+            self.http.post(url).bearer_auth(access_token.secret()).json(&event_body(event)),
+        )
+        .await?;
         Ok(resource.into())
     }
 
@@ -257,7 +260,8 @@ impl GoogleCalendar for GoogleCalendarClient {
             object.remove("id");
         }
         let resource: EventResource =
-            send_json(GoogleApi::EventsPatch, self.http.patch(url).bearer_auth(access_token.secret()).json(&body)).await?;
+            send_json(GoogleApi::EventsPatch, self.http.patch(url).bearer_auth(access_token.secret()).json(&body))
+                .await?;
         Ok(resource.into())
     }
 
@@ -320,8 +324,11 @@ impl GoogleCalendar for GoogleCalendarClient {
             "timeMax": window.end,
             "items": calendar_ids.iter().map(|id| serde_json::json!({ "id": id })).collect::<Vec<_>>(),
         });
-        let response: FreeBusyResponse =
-            send_json(GoogleApi::FreeBusy, self.http.post(self.url(&["freeBusy"])).bearer_auth(access_token.secret()).json(&body)).await?;
+        let response: FreeBusyResponse = send_json(
+            GoogleApi::FreeBusy,
+            self.http.post(self.url(&["freeBusy"])).bearer_auth(access_token.secret()).json(&body),
+        )
+        .await?;
         let mut calendars = response.calendars;
         Ok(calendar_ids
             .iter()

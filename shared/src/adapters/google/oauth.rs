@@ -20,9 +20,10 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, RevocationUrl,
-    AsyncHttpClient as _, Scope, StandardErrorResponse, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    AccessToken, AsyncHttpClient as _, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    RevocationUrl, Scope, StandardErrorResponse, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -252,7 +253,7 @@ impl OAuthClient for GoogleOAuthClient {
             .await?
             .exchange_code(code)
             .set_pkce_verifier(pkce_verifier)
-            .request_async(&|request| self.counted_call(GoogleApi::TokenExchange, request))
+            .request_async(&|request: oauth2::HttpRequest| self.counted_call(GoogleApi::TokenExchange, request))
             .await
             .map_err(token_error)?;
         Ok(self.grant(response))
@@ -264,7 +265,7 @@ impl OAuthClient for GoogleOAuthClient {
             .authenticated_client()
             .await?
             .exchange_refresh_token(refresh_token)
-            .request_async(&|request| self.counted_call(GoogleApi::TokenRefresh, request))
+            .request_async(&|request: oauth2::HttpRequest| self.counted_call(GoogleApi::TokenRefresh, request))
             .await
             .map_err(token_error)?;
         Ok(self.grant(response))
