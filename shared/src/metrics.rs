@@ -220,7 +220,8 @@ pub fn needs_reconnect(provider: Provider, reason: ReconnectReason) {
 pub fn availability(latency: Duration, google_calls: u32) {
     metrics::describe_histogram!(names::AVAILABILITY_LATENCY, metrics::Unit::Milliseconds, "availability latency");
     metrics::describe_histogram!(names::AVAILABILITY_GOOGLE_CALLS, metrics::Unit::Count, "FreeBusy calls");
-    metrics::histogram!(names::AVAILABILITY_LATENCY).record(latency.as_secs_f64() * 1000.0);
+    // Whole microseconds, so a value in milliseconds is exact to three decimals.
+    metrics::histogram!(names::AVAILABILITY_LATENCY).record(latency.as_micros() as f64 / 1000.0);
     metrics::histogram!(names::AVAILABILITY_GOOGLE_CALLS).record(f64::from(google_calls));
 }
 
