@@ -288,6 +288,13 @@ def main():
             w(f"- `{o['operation']}`: cold: {calls_text(cold_all)}; warm: {calls_text(warm_all)}")
         w("\n(`google.token` counts every `POST /token`; `google.token_refresh` is the refresh-grant subset of it.)\n")
 
+    # ---------------------------------------------------------------- binary sizes
+    # Written by infra/bench/sizes.sh (run.sh runs it after the release build).
+    sizes = os.path.join(RESULTS, "sizes.md")
+    if os.path.exists(sizes):
+        with open(sizes) as f:
+            w(f.read().rstrip() + "\n")
+
     # ---------------------------------------------------------------- criterion
     if crit:
         w("## Micro-benchmarks (criterion)\n")

@@ -33,6 +33,9 @@ if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
     cargo build --release -p calbridge-dev -p google-emulator -p calbridge-bench
 fi
 
+log "binary sizes (infra/bench/sizes.sh)"
+BENCH_SKIP_BUILD=1 "$ROOT/infra/bench/sizes.sh" >/dev/null
+
 log "criterion: slot computation and token sealing"
 cargo bench -p calbridge --bench slots --bench vault 2>&1 | tee "$RESULTS/criterion.txt"
 

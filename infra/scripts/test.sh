@@ -5,8 +5,9 @@
 # against moto (installed into .venv and started on a free loopback port by
 # infra/scripts/moto.sh, stopped on exit), end-to-end tests of the local stack against the
 # Google emulator, and the real function binaries behind a Lambda Runtime API stand-in with
-# the environment template.yaml gives them (infra/lambda-e2e). Needs only cargo, rustup and
-# python3.
+# the environment template.yaml gives them (infra/lambda-e2e), and last the OpenAPI contract
+# checked by schemathesis against the local stack (infra/scripts/contract-fuzz.sh). Needs only
+# cargo, rustup and python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -44,7 +45,16 @@ set +e
 cargo test --workspace --all-targets --locked 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-# One closing line for the whole run (cargo prints one per test binary).
+
+step "contract fuzz (schemathesis against the local stack: infra/scripts/contract-fuzz.sh)"
+# The calbridge-dev binary built above; a failure of the contract fails the test command.
+set +e
+CALBRIDGE_DEV_BIN="$target_dir/debug/calbridge-dev" infra/scripts/contract-fuzz.sh
+fuzz_status=$?
+set -e
+[ "$status" -eq 0 ] && status=$fuzz_status
+
+# One closing line for the whole run (cargo prints one per test binary), printed last.
 awk '/^test result:/ { passed += $4; failed += $6 } END { printf "total: %d passed, %d failed\n", passed, failed }' "$log"
 rm -f "$log"
 exit "$status"

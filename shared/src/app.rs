@@ -47,6 +47,9 @@ pub struct Settings {
     pub google_calls_per_user_minute: u32,
     /// The API's public base URL, which booking-link URLs are built on.
     pub public_api_url: Url,
+    /// The Zoom app's client id, when Zoom is offered: a deauthorization webhook naming
+    /// another app is not ours to act on.
+    pub zoom_client_id: Option<String>,
 }
 
 /// One provider a user can connect: its OAuth client and the flow's settings for it.
@@ -156,7 +159,7 @@ impl App {
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
         let aws = match (&config.storage, &config.secrets) {
             (StorageConfig::Aws { .. }, _) | (_, SecretsConfig::SecretsManager { .. }) => {
-                Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+                Some(crate::adapters::aws::config_loader(&config.aws_timeouts).load().await)
             }
             _ => None,
         };
@@ -229,6 +232,7 @@ impl App {
                 meet: config.meet,
                 google_calls_per_user_minute: google.calls_per_user_minute,
                 public_api_url: config.public_api_url,
+                zoom_client_id: config.zoom.as_ref().map(|zoom| zoom.client_id.clone()),
             },
             connections: stores.connections,
             flows: stores.flows,

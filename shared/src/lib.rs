@@ -7,12 +7,12 @@
 //! - [`handlers`]: one per Lambda function, request -> use case -> response; [`runtime`] is the
 //!   Lambda bootstrap they share, [`http`] the edge (caller, routing, errors -> responses).
 //! - [`usecases`]: connect, access tokens, calendar session, calendars, availability and slots,
-//!   sync, meetings, retry.
+//!   sync, meetings, retry, Zoom webhooks.
 //! - [`ports`]: one trait per outside system (stores and their records, keys, secrets, OAuth,
 //!   Google Calendar, clock).
 //! - [`adapters`]: DynamoDB, KMS, Secrets Manager, Google and Zoom over HTTPS; the embedded store,
 //!   local key and inline secrets offline. [`fakes`] are the in-process test doubles.
-//! - [`crypto`] (vault, sealed tokens, OAuth state, randomness), [`domain`] (values parsed at
+//! - [`crypto`] (vault, sealed tokens, OAuth state, randomness, Zoom's webhook signature), [`domain`] (values parsed at
 //!   the edge: ids, [`domain::Provider`], intervals, return URLs, event text), [`errors`] (the
 //!   error chain and input errors), [`config`] (every environment variable, read once) and
 //!   [`app`] (the ports wired from config, built once per container); [`metrics`] is

@@ -18,7 +18,11 @@ const OTHER_TENANT: &str = "other-clinic";
 /// A consent for its own Google account (so no grant is shared between users).
 fn own_account(user: &str) -> FakeConsent {
     FakeConsent {
-        account: ProviderAccount { id: format!("acct-{user}"), email: Some(format!("{user}@example.com")) },
+        account: ProviderAccount {
+            id: format!("acct-{user}"),
+            email: Some(format!("{user}@example.com")),
+            organisation_id: None,
+        },
         granted_scopes: ScopeSet::parse(ALL_SCOPES),
         issue_refresh_token: true,
     }

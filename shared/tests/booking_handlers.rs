@@ -45,7 +45,11 @@ async fn two_connected_users() -> Harness {
     h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
     h.calendar.set_calendars(SUBJECT, vec![entry("dr.lee@example.com")]);
     let colleague = FakeConsent {
-        account: ProviderAccount { id: COLLEAGUE_SUBJECT.into(), email: Some("sam@example.com".into()) },
+        account: ProviderAccount {
+            id: COLLEAGUE_SUBJECT.into(),
+            email: Some("sam@example.com".into()),
+            organisation_id: None,
+        },
         granted_scopes: ScopeSet::parse(ALL_SCOPES),
         issue_refresh_token: true,
     };

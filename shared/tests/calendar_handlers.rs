@@ -50,7 +50,11 @@ async fn connected(with_colleague: bool) -> Harness {
     );
     if with_colleague {
         let colleague = FakeConsent {
-            account: ProviderAccount { id: COLLEAGUE_SUBJECT.into(), email: Some("sam@example.com".into()) },
+            account: ProviderAccount {
+                id: COLLEAGUE_SUBJECT.into(),
+                email: Some("sam@example.com".into()),
+                organisation_id: None,
+            },
             granted_scopes: ScopeSet::parse(ALL_SCOPES),
             issue_refresh_token: true,
         };
@@ -221,7 +225,11 @@ async fn users_of_other_tenants_look_unconnected_and_cost_no_google_call() {
 async fn harness_connect_other_tenant(h: &Harness) -> String {
     let outsider = "user-outside";
     let consent = FakeConsent {
-        account: ProviderAccount { id: "1180000099".into(), email: Some("out@example.com".into()) },
+        account: ProviderAccount {
+            id: "1180000099".into(),
+            email: Some("out@example.com".into()),
+            organisation_id: None,
+        },
         granted_scopes: ScopeSet::parse(ALL_SCOPES),
         issue_refresh_token: true,
     };

@@ -551,6 +551,7 @@ fn consent_of(account: &str, scopes: &str) -> calbridge::fakes::FakeConsent {
         account: calbridge::ports::ProviderAccount {
             id: account.into(),
             email: Some(format!("{account}@example.com")),
+            organisation_id: None,
         },
         ..consent(scopes, true)
     }

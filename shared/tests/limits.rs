@@ -33,7 +33,11 @@ async fn connected() -> Harness {
     h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
     h.calendar.set_calendars(SUBJECT, vec![entry("dr.lee@example.com")]);
     let colleague = calbridge::fakes::FakeConsent {
-        account: calbridge::ports::ProviderAccount { id: "1180000002".into(), email: Some("sam@example.com".into()) },
+        account: calbridge::ports::ProviderAccount {
+            id: "1180000002".into(),
+            email: Some("sam@example.com".into()),
+            organisation_id: None,
+        },
         ..consent(ALL_SCOPES, true)
     };
     h.connect_as(TENANT, COLLEAGUE, colleague).await;

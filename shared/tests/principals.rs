@@ -127,6 +127,14 @@ const TABLE: &[Case] = &[
         names_user: Naming::Nothing,
         expected: [200, 403, 403, 403, 200, 401, 401],
     },
+    // Zoom's webhook carries no JWT (Zoom signs it) and this deployment offers no Zoom: no
+    // caller gets past 404, whatever token it holds (zoom_webhook_handlers.rs covers Zoom).
+    Case {
+        route: "POST /webhooks/zoom",
+        event: "disconnect/zoom-webhook.json",
+        names_user: Naming::Nothing,
+        expected: [404, 404, 404, 404, 404, 404, 404],
+    },
     Case {
         route: "GET /calendars",
         event: "list-calendars/list.json",
@@ -303,7 +311,9 @@ async fn dispatch(h: &Harness, route: &str, e: Value) -> Response<Body> {
     match route.split_whitespace().nth(1).unwrap() {
         p if p.ends_with("/authorize") || p.ends_with("/launch") => auth_start::handle(&h.app, r).await,
         p if p.ends_with("/callback") => auth_callback::handle(&h.app, r).await,
-        p if p.starts_with("/connections") || p.starts_with("/users") => disconnect::handle(&h.app, r).await,
+        p if p.starts_with("/connections") || p.starts_with("/users") || p.starts_with("/webhooks") => {
+            disconnect::handle(&h.app, r).await
+        }
         p if p.starts_with("/calendars") => list_calendars::handle(&h.app, r).await,
         p if p.starts_with("/availability") || p.starts_with("/booking") => get_availability::handle(&h.app, r).await,
         p if p.starts_with("/appointments") => sync_appointment::handle(&h.app, r).await,

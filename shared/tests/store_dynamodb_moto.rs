@@ -37,11 +37,13 @@ fn moto_endpoint() -> String {
 }
 
 /// A client of one AWS SDK crate talking to `endpoint` with dummy credentials. Built from the
-/// service config alone, so no environment variable or profile can redirect it to real AWS.
+/// service config alone, so no environment variable or profile can redirect it to real AWS;
+/// over the HTTPS client the functions use (the SDK has no default one in this workspace).
 macro_rules! client_for {
     ($sdk:ident, $endpoint:expr, $attempts:expr) => {{
         let config = $sdk::Config::builder()
             .behavior_version($sdk::config::BehaviorVersion::latest())
+            .http_client(calbridge::adapters::aws::https_client())
             .region($sdk::config::Region::new("us-east-1"))
             .endpoint_url($endpoint)
             .credentials_provider($sdk::config::Credentials::new("testing", "testing", None, None, "moto"))
@@ -247,6 +249,7 @@ async fn connection_item_follows_the_documented_layout() {
 
     // Absent optionals are omitted, not stored as empty strings or NULL.
     let sparse = calbridge::ports::ConnectionRecord {
+        organisation_id: None,
         email: None,
         last_error: None,
         last_used_at: None,
@@ -282,6 +285,19 @@ async fn budget_item_is_one_counter_per_user_provider_and_minute_with_a_ttl() {
     let item = raw_item(&client, &table, "T#t1#U#u1", &format!("BUDGET#google#{minute}")).await.unwrap();
     assert_eq!(n(&item, "calls"), "5");
     assert_eq!(n(&item, "ttl"), ((minute + 2) * 60).to_string(), "reaped a minute after the window closes");
+}
+
+#[tokio::test]
+async fn webhook_delivery_item_follows_the_documented_layout_with_a_ttl() {
+    let (client, table) = fresh_table().await;
+    let store = DynamoDbStore::new(client.clone(), table.clone());
+    let expires_at: jiff::Timestamp = "2026-05-01T12:00:30.9Z".parse().unwrap();
+    assert!(store.record_webhook_delivery(&"ef".repeat(32), expires_at).await.unwrap());
+
+    let item = raw_item(&client, &table, &format!("WEBHOOK#{}", "ef".repeat(32)), "WEBHOOK").await.unwrap();
+    assert_eq!(s(&item, "expires_at"), "2026-05-01T12:00:30.9Z");
+    assert_eq!(n(&item, "ttl"), "1777636830", "ttl is expires_at in epoch seconds");
+    assert_eq!(item.len(), 4, "pk, sk, expires_at and ttl only: {item:?}");
 }
 
 #[tokio::test]

@@ -33,7 +33,11 @@ async fn connected() -> Harness {
 
 async fn connect_colleague(h: &Harness) {
     let colleague = FakeConsent {
-        account: ProviderAccount { id: "1180000002".into(), email: Some(COLLEAGUE_CALENDAR.into()) },
+        account: ProviderAccount {
+            id: "1180000002".into(),
+            email: Some(COLLEAGUE_CALENDAR.into()),
+            organisation_id: None,
+        },
         granted_scopes: ScopeSet::parse(ALL_SCOPES),
         issue_refresh_token: true,
     };

@@ -60,6 +60,7 @@ async fn connect_zoom(h: &Harness, user: &str, account: &str) {
         version: 1,
         status: ConnectionStatus::Connected,
         account_id: account.to_owned(),
+        organisation_id: None,
         email: Some(format!("{user}@example.com")),
         scopes: vec!["meeting:write:meeting".to_owned()],
         connected_at: now,

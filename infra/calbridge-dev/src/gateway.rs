@@ -38,8 +38,13 @@ pub type Route = apigw::Route<Function>;
 /// The HTTP API's routes: the same table as `template.yaml`, taken from each function's own
 /// route list.
 pub fn routes() -> Vec<Route> {
-    let public =
-        &[auth_start::LAUNCH, auth_start::LAUNCH_CONTINUE, auth_callback::CALLBACK, get_availability::BOOKING_SLOTS];
+    let public = &[
+        auth_start::LAUNCH,
+        auth_start::LAUNCH_CONTINUE,
+        auth_callback::CALLBACK,
+        get_availability::BOOKING_SLOTS,
+        disconnect::ZOOM_WEBHOOK,
+    ];
     let functions: [(Function, &[calbridge::http::Route]); 7] = [
         (Function::AuthStart, auth_start::ROUTES),
         (Function::AuthCallback, auth_callback::ROUTES),

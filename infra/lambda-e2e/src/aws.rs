@@ -39,6 +39,8 @@ macro_rules! client_for {
     ($sdk:ident, $endpoint:expr) => {{
         let config = $sdk::Config::builder()
             .behavior_version($sdk::config::BehaviorVersion::latest())
+            // The functions' HTTPS client: the SDK has no default one in this workspace.
+            .http_client(calbridge::adapters::aws::https_client())
             .region($sdk::config::Region::new(REGION))
             .endpoint_url($endpoint)
             .credentials_provider($sdk::config::Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "moto"))

@@ -37,6 +37,7 @@ fn record(key: ConnectionKey, account_id: &str) -> ConnectionRecord {
         version: 1,
         status: ConnectionStatus::Connected,
         account_id: account_id.to_owned(),
+        organisation_id: None,
         email: Some("dr.lee@example.com".to_owned()),
         scopes: vec!["openid".to_owned()],
         connected_at: at,

@@ -78,6 +78,8 @@ fn each_function_may_do_what_its_job_needs() {
         ("DisconnectFunction", kms("Decrypt", "oauth_tokens")),
         ("DisconnectFunction", query_index("account-index")),
         ("DisconnectFunction", query_index("tenant-index")),
+        ("DisconnectFunction", dynamodb("PutItem", "WEBHOOK#9f86d081884c7d65")),
+        ("DisconnectFunction", read_secret()),
         ("ListCalendarsFunction", dynamodb("UpdateItem", CONNECTION)),
         ("GetAvailabilityFunction", dynamodb("UpdateItem", CONNECTION)),
         ("SyncAppointmentFunction", dynamodb("UpdateItem", CONNECTION)),
@@ -102,7 +104,12 @@ fn nothing_beyond_the_job_is_allowed() {
     other_table.resource = Some("someone-elses-table".into());
     for (function, call, why) in [
         ("DisconnectFunction", dynamodb("PutItem", CONNECTION), "disconnect only reads and erases"),
-        ("DisconnectFunction", read_secret(), "revocation needs no client secret"),
+        ("DisconnectFunction", dynamodb("PutItem", FLOW), "disconnect records webhook deliveries only"),
+        (
+            "DisconnectFunction",
+            dynamodb("DeleteItem", "WEBHOOK#9f86d081884c7d65"),
+            "a delivery is never forgotten early",
+        ),
         ("DisconnectFunction", kms("GenerateDataKey", "oauth_tokens"), "disconnect never seals"),
         ("AuthStartFunction", dynamodb("GetItem", CONNECTION), "auth-start never reads connections"),
         ("AuthStartFunction", kms("GenerateDataKey", "oauth_tokens"), "auth-start seals PKCE verifiers only"),

@@ -10,7 +10,7 @@ use lambda_e2e::template::{Deployment, Evaluator, FunctionSpec, Route, SamTempla
 use serde_json::Value;
 
 /// The HTTP contract: (method, path, package, JWT).
-const ROUTES: [(&str, &str, &str, bool); 20] = [
+const ROUTES: [(&str, &str, &str, bool); 21] = [
     ("POST", "/connections/{provider}/authorize", "auth-start", true),
     ("GET", "/connections/{provider}/launch", "auth-start", false),
     ("POST", "/connections/{provider}/launch", "auth-start", false),
@@ -19,6 +19,7 @@ const ROUTES: [(&str, &str, &str, bool); 20] = [
     ("DELETE", "/connections/{provider}", "disconnect", true),
     ("GET", "/connections", "disconnect", true),
     ("DELETE", "/users/{user_id}/connections/{provider}", "disconnect", true),
+    ("POST", "/webhooks/zoom", "disconnect", false),
     ("GET", "/calendars", "list-calendars", true),
     ("PUT", "/calendars/selected", "list-calendars", true),
     ("POST", "/availability", "get-availability", true),
@@ -162,6 +163,7 @@ fn literals_read_by_calbridge() -> BTreeSet<String> {
     let mut literals = BTreeSet::new();
     for file in [
         "shared/src/config/mod.rs",
+        "shared/src/config/aws.rs",
         "shared/src/config/google.rs",
         "shared/src/config/zoom.rs",
         "shared/src/runtime.rs",

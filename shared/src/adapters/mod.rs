@@ -2,8 +2,10 @@
 //! each provider over HTTPS: Google, Zoom) and the offline ones (embedded store, local key, inline
 //! secrets). Production and local runs use the same code paths with different endpoints;
 //! only storage, keys and secrets have offline twins, and both stores write each record in the
-//! one stored form of `stored_forms`.
+//! one stored form of `stored_forms`. The AWS adapters' SDK clients share [`aws`]'s HTTPS client
+//! and time limits.
 
+pub mod aws;
 pub mod dynamodb;
 pub mod embedded_store;
 pub mod google;

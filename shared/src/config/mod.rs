@@ -6,6 +6,7 @@
 //! Google-compatible server, such as the bundled emulator, is the only difference between
 //! production and the local stack.
 
+mod aws;
 mod google;
 mod reader;
 mod zoom;
@@ -21,6 +22,7 @@ use crate::crypto::booking_token::BookingSigningKeys;
 use crate::domain::{AllowedReturnTo, Provider};
 use reader::Reader;
 
+pub use aws::AwsTimeouts;
 pub use google::{DEFAULT_SCOPES, GoogleConfig};
 pub use zoom::{DEFAULT_ZOOM_SCOPES, ZoomConfig};
 
@@ -45,6 +47,8 @@ pub struct Config {
     pub zoom: Option<ZoomConfig>,
     pub secrets: SecretsConfig,
     pub storage: StorageConfig,
+    /// Time limits of the AWS SDK calls (`AWS_*_TIMEOUT_MS`).
+    pub aws_timeouts: AwsTimeouts,
     pub allowed_return_to: AllowedReturnTo,
     /// The JWT claim that carries the tenant id (`sub` carries the user id).
     pub tenant_claim: String,
@@ -266,6 +270,8 @@ impl Config {
             }
         };
 
+        let aws_timeouts = aws::read(&mut env);
+
         let allowed_return_to = env.required("ALLOWED_RETURN_TO").and_then(|raw| {
             AllowedReturnTo::parse(&raw).map_err(|e| env.problem(&format!("ALLOWED_RETURN_TO: {e}"))).ok()
         });
@@ -345,6 +351,7 @@ impl Config {
             zoom,
             secrets,
             storage,
+            aws_timeouts,
             allowed_return_to,
             tenant_claim,
             service_scope,
@@ -569,5 +576,44 @@ mod tests {
         .to_string();
         assert!(err.contains("GOOGLE_CLIENT_ID is required"), "{err}");
         assert!(err.contains("ZOOM_REDIRECT_URI must end with /connections/zoom/callback"), "{err}");
+    }
+
+    #[test]
+    fn aws_timeouts_default_to_attempt_2s_operation_5s_connect_1s_and_can_be_set() {
+        let config = Config::from_lookup(lookup(&[AWS_BASE.as_slice(), &[("SECRET_ARN", "arn:x")]].concat())).unwrap();
+        let expected = AwsTimeouts {
+            connect: std::time::Duration::from_secs(1),
+            attempt: std::time::Duration::from_secs(2),
+            operation: std::time::Duration::from_secs(5),
+        };
+        assert_eq!(config.aws_timeouts, expected);
+        assert_eq!(AwsTimeouts::default(), expected);
+
+        let mut vars = AWS_BASE.to_vec();
+        vars.extend([
+            ("SECRET_ARN", "arn:x"),
+            ("AWS_CONNECT_TIMEOUT_MS", "50"),
+            ("AWS_ATTEMPT_TIMEOUT_MS", "300"),
+            ("AWS_OPERATION_TIMEOUT_MS", "900"),
+        ]);
+        let timeouts = Config::from_lookup(lookup(&vars)).unwrap().aws_timeouts;
+        assert_eq!(timeouts.connect.as_millis(), 50);
+        assert_eq!(timeouts.attempt.as_millis(), 300);
+        assert_eq!(timeouts.operation.as_millis(), 900);
+    }
+
+    #[test]
+    fn aws_timeouts_that_could_never_fire_or_are_not_numbers_are_rejected() {
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (&[("AWS_ATTEMPT_TIMEOUT_MS", "6000")], "AWS_ATTEMPT_TIMEOUT_MS must not exceed AWS_OPERATION_TIMEOUT_MS"),
+            (&[("AWS_CONNECT_TIMEOUT_MS", "3100")], "AWS_CONNECT_TIMEOUT_MS must not exceed AWS_ATTEMPT_TIMEOUT_MS"),
+            (&[("AWS_OPERATION_TIMEOUT_MS", "0")], "AWS_OPERATION_TIMEOUT_MS must be at least 1"),
+            (&[("AWS_ATTEMPT_TIMEOUT_MS", "2s")], "AWS_ATTEMPT_TIMEOUT_MS must be a whole number"),
+        ];
+        for (extra, message) in cases {
+            let vars = [AWS_BASE.as_slice(), &[("SECRET_ARN", "arn:x")], extra].concat();
+            let err = Config::from_lookup(lookup(&vars)).unwrap_err().to_string();
+            assert!(err.contains(message), "{extra:?}: {err}");
+        }
     }
 }

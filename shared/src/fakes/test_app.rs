@@ -69,6 +69,7 @@ pub fn test_app() -> TestApp {
             meet: config.meet,
             google_calls_per_user_minute: google_config.calls_per_user_minute,
             public_api_url: config.public_api_url,
+            zoom_client_id: None,
         },
         connections: Arc::new(store.clone()),
         flows: Arc::new(store.clone()),

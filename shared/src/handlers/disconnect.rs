@@ -9,6 +9,9 @@
 //! - `DELETE /users/{user_id}/connections/{provider}` (service only): offboards a user, the
 //!   same revoke-then-erase as the disconnect, with the same answer.
 //!
+//! - `POST /webhooks/zoom` (no JWT: Zoom signs it): Zoom's URL validation and deauthorization
+//!   events ([`zoom_webhook`]), matched before any caller is read.
+//!
 //! A user calling a service-only route is 403 `forbidden`. The listing's parameters may each
 //! appear once (a repeated one is 400 `invalid_request`).
 
@@ -18,12 +21,14 @@ use lambda_http::{Body, Request, Response};
 use crate::app::App;
 use crate::http::{self as edge, ApiError, RepeatedParam, Route};
 use crate::usecases::connect::{self, listing};
+use crate::usecases::zoom_webhook::{self, Delivery};
 
 pub const STATUS: Route = Route::new(Method::GET, "/connections/{provider}");
 pub const DISCONNECT: Route = Route::new(Method::DELETE, "/connections/{provider}");
 pub const LIST: Route = Route::new(Method::GET, "/connections");
 pub const OFFBOARD: Route = Route::new(Method::DELETE, "/users/{user_id}/connections/{provider}");
-pub const ROUTES: &[Route] = &[STATUS, DISCONNECT, LIST, OFFBOARD];
+pub const ZOOM_WEBHOOK: Route = Route::new(Method::POST, "/webhooks/zoom");
+pub const ROUTES: &[Route] = &[STATUS, DISCONNECT, LIST, OFFBOARD, ZOOM_WEBHOOK];
 
 pub async fn handle(app: &App, request: Request) -> Response<Body> {
     respond(app, &request).await.unwrap_or_else(ApiError::into_response)
@@ -31,6 +36,9 @@ pub async fn handle(app: &App, request: Request) -> Response<Body> {
 
 async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
     let (route, params) = edge::route(request, ROUTES)?;
+    if *route == ZOOM_WEBHOOK {
+        return zoom_webhook(app, request).await;
+    }
     let caller = super::caller(app, request)?;
     if *route == LIST {
         let tenant = caller.require_service("only the service may list the tenant's connections")?;
@@ -57,6 +65,34 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
     } else {
         Ok(edge::json(StatusCode::OK, &connect::disconnect(app, &owner).await?))
     }
+}
+
+/// Zoom's webhook: the body bounded before anything else, then the use case verifies it.
+async fn zoom_webhook(app: &App, request: &Request) -> Result<Response<Body>, ApiError> {
+    let body: &[u8] = request.body().as_ref();
+    if body.len() > edge::MAX_BODY_BYTES {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the request body may be at most {} KiB", edge::MAX_BODY_BYTES / 1024),
+        ));
+    }
+    let delivery = Delivery {
+        timestamp: single_header(request, "x-zm-request-timestamp"),
+        signature: single_header(request, "x-zm-signature"),
+        body,
+    };
+    Ok(edge::json(StatusCode::OK, &zoom_webhook::receive(app, delivery).await?))
+}
+
+/// A header's value when it appears exactly once, as text; a repeated one is as good as missing.
+fn single_header<'r>(request: &'r Request, name: &str) -> Option<&'r str> {
+    let mut values = request.headers().get_all(name).iter();
+    let first = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    first.to_str().ok()
 }
 
 fn repeated(error: RepeatedParam) -> ApiError {

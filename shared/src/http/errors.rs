@@ -8,7 +8,9 @@
 //! `invalid_booking_link`; one that expired or was revoked is 410 (`booking_link_expired`,
 //! `booking_link_revoked`). Zoom's rate limits and the host's daily meeting cap are 429
 //! `zoom_rate_limited` with Zoom's `Retry-After` in seconds; a host's unusable connection for
-//! a meeting names the provider as `error.provider`. Every 5xx logs its cause chain here (see [`ApiError::internal`]) and shows none of it.
+//! a meeting names the provider as `error.provider`. A webhook whose signature does not verify
+//! is 401 `invalid_signature`, one delivered again is 401 `replayed`. Every 5xx logs its cause
+//! chain here (see [`ApiError::internal`]) and shows none of it.
 
 use http::StatusCode;
 
@@ -24,6 +26,7 @@ use crate::usecases::connect::ConnectError;
 use crate::usecases::connect::listing::ListError;
 use crate::usecases::meetings::MeetingError;
 use crate::usecases::sync::SyncError;
+use crate::usecases::zoom_webhook::WebhookError;
 
 impl From<ActingError> for ApiError {
     fn from(error: ActingError) -> Self {
@@ -245,6 +248,23 @@ impl From<SyncError> for ApiError {
                 Some(AccessError::OverBudget { retry_after }) => rate_limited(*retry_after),
                 _ => ApiError::unavailable("appointment sync failed", &error),
             },
+        }
+    }
+}
+
+impl From<WebhookError> for ApiError {
+    fn from(error: WebhookError) -> Self {
+        match &error {
+            WebhookError::UnknownProvider(unknown) => (*unknown).into(),
+            WebhookError::InvalidSignature(_) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "invalid_signature", error.to_string())
+            }
+            WebhookError::Replayed => ApiError::new(StatusCode::UNAUTHORIZED, "replayed", error.to_string()),
+            WebhookError::InvalidBody(_) => ApiError::bad_request("invalid_request", error.to_string()),
+            WebhookError::Secrets(_) | WebhookError::Store(StoreError::Unavailable(_)) => {
+                ApiError::unavailable("dependency unavailable", &error)
+            }
+            WebhookError::Store(_) => ApiError::internal("request failed", &error),
         }
     }
 }

@@ -45,6 +45,9 @@ pub struct ConnectionRecord {
     pub status: ConnectionStatus,
     /// The provider's id of the account behind the grant (Google's `sub`, Zoom's user id).
     pub account_id: String,
+    /// The provider's id of the organisation the account belongs to: Zoom's `account_id`;
+    /// `None` for Google (and for a connection stored before it was kept).
+    pub organisation_id: Option<String>,
     pub email: Option<String>,
     pub scopes: Vec<String>,
     pub connected_at: Timestamp,

@@ -2,6 +2,8 @@
 //!
 //! Contract: a step is stored under the SHA-256 of its bearer value (the store never holds a
 //! usable ticket or state) and taken atomically: of concurrent takers exactly one gets it.
+//! The store also remembers verified webhook deliveries for a while, single-use the same way
+//! ([`FlowStore::record_webhook_delivery`]).
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -58,4 +60,11 @@ pub trait FlowStore: Send + Sync {
     /// Atomically removes and returns the record: of concurrent callers, exactly one gets it.
     /// Expiry is the caller's check (TTL deletion is lazy), so an expired record is returned.
     async fn take_flow(&self, kind: FlowKind, id_hash: &str) -> Result<Option<FlowRecord>, StoreError>;
+
+    /// Records a verified webhook delivery, by the hex SHA-256 of its signature, until
+    /// `expires_at` (stores set a TTL from it); `false` when that delivery was already
+    /// recorded, which the caller refuses as a replay. Of concurrent callers exactly one gets
+    /// `true`. A record past `expires_at` may still be there (TTL deletion is lazy) and still
+    /// counts: the caller's timestamp check refuses such an old delivery anyway.
+    async fn record_webhook_delivery(&self, signature_hash: &str, expires_at: Timestamp) -> Result<bool, StoreError>;
 }

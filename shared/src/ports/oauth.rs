@@ -34,6 +34,9 @@ pub struct ProviderAccount {
     /// The provider's stable id of the account (Google's `sub`).
     pub id: String,
     pub email: Option<String>,
+    /// The provider's id of the organisation the account belongs to: Zoom's `account_id`;
+    /// `None` for Google.
+    pub organisation_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -417,6 +417,7 @@ mod tests {
             version: 1,
             status: ConnectionStatus::Connected,
             account_id: "acct-1".to_owned(),
+            organisation_id: None,
             email: None,
             scopes: vec![],
             connected_at: now,

@@ -11,6 +11,7 @@
 //! - [`sync`]: mirroring appointments into the assignee's calendar.
 //! - [`meetings`]: a session's Meet or attached link.
 //! - [`retry`]: how provider calls are retried.
+//! - [`zoom_webhook`]: Zoom's signed webhooks (URL validation, deauthorization).
 
 pub mod access_tokens;
 pub mod availability;
@@ -22,3 +23,4 @@ pub mod meetings;
 pub mod retry;
 pub mod slots;
 pub mod sync;
+pub mod zoom_webhook;

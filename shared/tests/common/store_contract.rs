@@ -66,6 +66,7 @@ macro_rules! store_contract_tests {
             take_of_an_unknown_flow_is_none,
             expired_flow_is_still_returned,
             flow_kinds_do_not_collide,
+            a_webhook_delivery_is_recorded_once_even_under_contention,
             sealed_tokens_round_trip_through_the_store,
             sealed_tokens_moved_to_another_row_do_not_open,
             stored_item_holds_no_plaintext_token,
@@ -118,6 +119,7 @@ pub fn full_record(key: ConnectionKey) -> ConnectionRecord {
         version: 9_007_199_254_740_993,
         status: ConnectionStatus::NeedsReconnect,
         account_id: "109876543210987654321".to_owned(),
+        organisation_id: Some("EmuAccount00000000001a".to_owned()),
         email: Some("ana.lima@example.com".to_owned()),
         scopes: vec![
             "https://www.googleapis.com/auth/calendar.events".to_owned(),
@@ -142,6 +144,7 @@ fn sparse_record(key: ConnectionKey) -> ConnectionRecord {
         version: 1,
         status: ConnectionStatus::Connected,
         account_id: "42".to_owned(),
+        organisation_id: None,
         email: None,
         scopes: vec!["openid".to_owned()],
         connected_at: at("2026-01-01T00:00:00Z"),
@@ -405,6 +408,36 @@ pub async fn flow_kinds_do_not_collide(s: StoreUnderTest) {
     s.flows.put_flow(&ticket).await.unwrap();
     assert_eq!(s.flows.take_flow(FlowKind::LaunchTicket, &state.id_hash).await.unwrap(), Some(ticket));
     assert_eq!(s.flows.take_flow(FlowKind::OAuthState, &state.id_hash).await.unwrap(), Some(state));
+}
+
+pub async fn a_webhook_delivery_is_recorded_once_even_under_contention(s: StoreUnderTest) {
+    // Given a delivery recorded once
+    let first = id_hash("v0=delivery-1");
+    assert!(s.flows.record_webhook_delivery(&first, at("2099-01-01T00:00:00Z")).await.unwrap());
+    // Then it is never recorded again, even with another expiry, and other deliveries are independent
+    assert!(!s.flows.record_webhook_delivery(&first, at("2099-01-01T00:00:00Z")).await.unwrap());
+    assert!(!s.flows.record_webhook_delivery(&first, at("2099-06-01T00:00:00Z")).await.unwrap());
+    // A delivery hash is not a flow id: the same hash as a pending state leaves the state alone
+    let state = state_flow("delivery-2", at("2099-01-01T00:00:00Z"));
+    s.flows.put_flow(&state).await.unwrap();
+    assert!(s.flows.record_webhook_delivery(&state.id_hash, at("2099-01-01T00:00:00Z")).await.unwrap());
+    assert_eq!(s.flows.take_flow(FlowKind::OAuthState, &state.id_hash).await.unwrap(), Some(state));
+    // And of concurrent deliveries of one signed request, exactly one is recorded
+    let racing = id_hash("v0=delivery-3");
+    let callers: Vec<_> = (0..8)
+        .map(|_| {
+            let flows = s.flows.clone();
+            let id = racing.clone();
+            tokio::spawn(async move { flows.record_webhook_delivery(&id, at("2099-01-01T00:00:00Z")).await })
+        })
+        .collect();
+    let mut recorded = 0;
+    for caller in callers {
+        if caller.await.unwrap().unwrap() {
+            recorded += 1;
+        }
+    }
+    assert_eq!(recorded, 1, "{recorded} concurrent callers recorded the same delivery");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -100,7 +100,11 @@ pub fn owner(tenant: &str, user: &str) -> ConnectionKey {
 
 pub fn consent(scopes: &str, refresh: bool) -> FakeConsent {
     FakeConsent {
-        account: ProviderAccount { id: "1180000001".into(), email: Some("dr.lee@example.com".into()) },
+        account: ProviderAccount {
+            id: "1180000001".into(),
+            email: Some("dr.lee@example.com".into()),
+            organisation_id: None,
+        },
         granted_scopes: ScopeSet::parse(scopes),
         issue_refresh_token: refresh,
     }

@@ -305,6 +305,7 @@ mod tests {
                 version: 3,
                 status: ConnectionStatus::Connected,
                 account_id: "1001".to_owned(),
+                organisation_id: None,
                 email: None,
                 scopes: vec!["openid".to_owned()],
                 connected_at: "2026-01-01T00:00:00Z".parse().unwrap(),

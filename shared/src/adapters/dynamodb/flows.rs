@@ -3,9 +3,13 @@
 //!
 //! Contract: created only where none exists; taken by a conditional `DeleteItem` returning the
 //! old item, so of concurrent takers exactly one gets it.
+//!
+//! Webhook deliveries: pk `WEBHOOK#{signature_hash}`, sk `WEBHOOK`, holding `expires_at` and
+//! `ttl`, put only where none exists.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use jiff::Timestamp;
 
 use super::items::{self, from_item, to_item};
 use super::{DynamoDbStore, Item, TTL_ATTRIBUTE, conditional};
@@ -53,5 +57,21 @@ impl FlowStore for DynamoDbStore {
             Some(item) if !item.is_empty() => from_item::<StoredFlow>(item)?.into_record(kind, id_hash).map(Some),
             _ => Err(StoreError::Corrupt("DeleteItem returned no old item".to_owned())),
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(table = %self.table))]
+    async fn record_webhook_delivery(&self, signature_hash: &str, expires_at: Timestamp) -> Result<bool, StoreError> {
+        let mut item = items::key(format!("WEBHOOK#{signature_hash}"), "WEBHOOK");
+        item.insert("expires_at".to_owned(), AttributeValue::S(expires_at.to_string()));
+        item.insert(TTL_ATTRIBUTE.to_owned(), AttributeValue::N(expires_at.as_second().to_string()));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        Ok(conditional("PutItem", result)?.is_some())
     }
 }

@@ -163,6 +163,7 @@ mod tests {
             version: 1,
             status: ConnectionStatus::Connected,
             account_id: "1001".into(),
+            organisation_id: None,
             email: Some("a@example.com".into()),
             scopes: vec!["openid".into()],
             connected_at: Timestamp::UNIX_EPOCH,

@@ -1,9 +1,12 @@
 //! Flow steps in the `flows` table, keyed `{kind}#{id_hash}`, each a [`StoredFlow`].
 //!
 //! Contract: created only where none exists; taken (removed and returned) in one write
-//! transaction, so exactly once. Nothing reaps expired steps: the local stack is short-lived.
+//! transaction, so exactly once. Webhook deliveries are recorded in `webhook_deliveries` only
+//! where none is, in one write transaction. Nothing reaps expired steps or deliveries: the
+//! local stack is short-lived.
 
 use async_trait::async_trait;
+use jiff::Timestamp;
 use redb::ReadableTable;
 
 use super::{EmbeddedStore, Table, decode, encode, unavailable};
@@ -11,6 +14,8 @@ use crate::adapters::stored_forms::StoredFlow;
 use crate::ports::{FlowKind, FlowRecord, FlowStore, StoreError};
 
 pub(super) const FLOWS: Table = Table::new("flows");
+/// Verified webhook deliveries, keyed by the hash of their signature, each its expiry (RFC 3339).
+pub(super) const WEBHOOK_DELIVERIES: Table = Table::new("webhook_deliveries");
 
 fn flow_key(kind: FlowKind, id_hash: &str) -> String {
     format!("{}#{id_hash}", kind.as_str())
@@ -40,6 +45,18 @@ impl FlowStore for EmbeddedStore {
                 return Ok(None);
             };
             decode::<StoredFlow>(removed.value())?.into_record(kind, &id_hash).map(Some)
+        })
+        .await
+    }
+
+    async fn record_webhook_delivery(&self, signature_hash: &str, expires_at: Timestamp) -> Result<bool, StoreError> {
+        let (id, value) = (signature_hash.to_owned(), expires_at.to_string());
+        self.write(WEBHOOK_DELIVERIES, move |table| {
+            if table.get(id.as_str()).map_err(unavailable)?.is_some() {
+                return Ok(false);
+            }
+            table.insert(id.as_str(), value.as_bytes()).map_err(unavailable)?;
+            Ok(true)
         })
         .await
     }

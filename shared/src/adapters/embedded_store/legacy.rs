@@ -140,6 +140,7 @@ mod tests {
             version: 7,
             status: ConnectionStatus::Connected,
             account_id: "1001".into(),
+            organisation_id: None,
             email: None,
             scopes: vec!["openid".into()],
             connected_at: at("2026-01-01T00:00:00Z"),

@@ -31,7 +31,7 @@ use crate::ports::{StoreError, WriteCondition};
 use booking_links::BOOKING_LINKS;
 use budgets::BUDGETS;
 use connections::{CONNECTIONS, connection_key};
-use flows::FLOWS;
+use flows::{FLOWS, WEBHOOK_DELIVERIES};
 use json::{EmbeddedForm, decode, encode};
 use meetings::MEETINGS;
 use syncs::SYNCS;
@@ -66,7 +66,7 @@ impl EmbeddedStore {
 
     fn init(db: Database) -> Result<Self, StoreError> {
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [CONNECTIONS, FLOWS, SYNCS, MEETINGS, BUDGETS, BOOKING_LINKS] {
+        for table in [CONNECTIONS, FLOWS, WEBHOOK_DELIVERIES, SYNCS, MEETINGS, BUDGETS, BOOKING_LINKS] {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)?;

@@ -165,7 +165,11 @@ impl GoogleOAuthClient {
         let claims = jsonwebtoken::decode::<IdTokenClaims>(token, &key, &validation)
             .map_err(|e| OAuthError::InvalidIdentity(format!("id_token rejected: {:?}", e.kind())))?
             .claims;
-        Ok(ProviderAccount { id: claims.sub, email: claims.email.filter(|_| claims.email_verified.unwrap_or(false)) })
+        Ok(ProviderAccount {
+            id: claims.sub,
+            email: claims.email.filter(|_| claims.email_verified.unwrap_or(false)),
+            organisation_id: None,
+        })
     }
 
     async fn userinfo(&self, access_token: &AccessToken) -> Result<ProviderAccount, OAuthError> {
@@ -178,7 +182,11 @@ impl GoogleOAuthClient {
         }
         let response = response.error_for_status().map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
         let info: UserInfo = response.json().await.map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
-        Ok(ProviderAccount { id: info.sub, email: info.email.filter(|_| info.email_verified.unwrap_or(false)) })
+        Ok(ProviderAccount {
+            id: info.sub,
+            email: info.email.filter(|_| info.email_verified.unwrap_or(false)),
+            organisation_id: None,
+        })
     }
 }
 

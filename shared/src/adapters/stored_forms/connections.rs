@@ -2,7 +2,8 @@
 //!
 //! Contract: the sealed tokens are the four `tokens_*` attributes; the form's own
 //! `tenant_id`/`user_id`/`provider` must agree with the key it was found under; forms written
-//! before providers were neutral name the account `google_account_id` and still read.
+//! before providers were neutral name the account `google_account_id` and still read; forms
+//! written before `organisation_id` was kept read it as `None`.
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,8 @@ pub(crate) struct StoredConnection {
     status: String,
     #[serde(alias = "google_account_id")]
     account_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    organisation_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     email: Option<String>,
     scopes: Vec<String>,
@@ -51,6 +54,7 @@ impl StoredConnection {
             version: record.version,
             status: record.status.as_str().to_owned(),
             account_id: record.account_id.clone(),
+            organisation_id: record.organisation_id.clone(),
             email: record.email.clone(),
             scopes: record.scopes.clone(),
             connected_at: record.connected_at,
@@ -103,6 +107,7 @@ impl StoredConnection {
             version: self.version,
             status: ConnectionStatus::parse(&self.status).ok_or_else(|| invalid("status"))?,
             account_id: self.account_id,
+            organisation_id: self.organisation_id,
             email: self.email,
             scopes: self.scopes,
             connected_at: self.connected_at,

@@ -17,7 +17,8 @@
 //!   `invalid_request` with reason "Invalid Token!", which Zoom has been seen to send for a
 //!   stale refresh token. 5xx, 429, network failures and unparseable bodies are
 //!   [`OAuthError::Unavailable`]; other OAuth errors are [`OAuthError::Rejected`] by code.
-//! - The account is `GET {api}/users/me`: the Zoom user id and email.
+//! - The account is `GET {api}/users/me`: the Zoom user id, email and `account_id` (the Zoom
+//!   organisation account, kept to check a deauthorization webhook against).
 //!
 //! The HTTP client never follows redirects and has a timeout. Error values and logs never carry
 //! response bodies: they may contain tokens.
@@ -65,6 +66,7 @@ struct ErrorBody {
 struct Me {
     id: String,
     email: Option<String>,
+    account_id: Option<String>,
 }
 
 fn unavailable(why: impl Into<String>) -> OAuthError {
@@ -226,7 +228,11 @@ impl OAuthClient for ZoomOAuthClient {
         if me.id.trim().is_empty() {
             return Err(OAuthError::InvalidIdentity("users/me has no id".to_owned()));
         }
-        Ok(ProviderAccount { id: me.id, email: me.email.filter(|e| !e.is_empty()) })
+        Ok(ProviderAccount {
+            id: me.id,
+            email: me.email.filter(|e| !e.is_empty()),
+            organisation_id: me.account_id.filter(|a| !a.trim().is_empty()),
+        })
     }
 }
 

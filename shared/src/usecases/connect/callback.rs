@@ -245,6 +245,7 @@ async fn store_connection(
             version: existing.as_ref().map_or(1, |r| r.version + 1),
             status: ConnectionStatus::Connected,
             account_id: account.id.clone(),
+            organisation_id: account.organisation_id.clone(),
             email: account.email.clone(),
             scopes: granted.to_vec(),
             connected_at: kept.map_or(now, |r| r.connected_at),

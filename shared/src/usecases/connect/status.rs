@@ -22,6 +22,10 @@ pub struct ConnectionView {
     /// The provider's id of the account.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
+    /// The provider's id of the organisation the account belongs to (Zoom's `account_id`),
+    /// when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organisation_id: Option<String>,
     /// The same id under its historical name, for Google connections only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub google_account_id: Option<String>,
@@ -52,6 +56,7 @@ pub async fn status(app: &App, owner: &ConnectionKey) -> Result<ConnectionView, 
             status: "not_connected",
             email: None,
             account_id: None,
+            organisation_id: None,
             google_account_id: None,
             scopes: None,
             connected_at: None,
@@ -66,6 +71,7 @@ pub async fn status(app: &App, owner: &ConnectionKey) -> Result<ConnectionView, 
             email: record.email,
             google_account_id: (owner.provider == Provider::Google).then(|| record.account_id.clone()),
             account_id: Some(record.account_id),
+            organisation_id: record.organisation_id,
             scopes: Some(record.scopes),
             connected_at: Some(record.connected_at),
             updated_at: Some(record.updated_at),
