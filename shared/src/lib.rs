@@ -15,7 +15,8 @@
 //! - [`crypto`] (vault, sealed tokens, OAuth state, randomness, Zoom's webhook signature), [`domain`] (values parsed at
 //!   the edge: ids, [`domain::Provider`], intervals, return URLs, event text), [`errors`] (the
 //!   error chain and input errors), [`config`] (every environment variable, read once) and
-//!   [`app`] (the ports wired from config, built once per container).
+//!   [`app`] (the ports wired from config, built once per container); [`metrics`] is
+//!   calbridge's CloudWatch metrics (EMF lines on stdout), every name and dimension in one file.
 
 pub mod adapters;
 pub mod app;
@@ -26,6 +27,7 @@ pub mod errors;
 pub mod fakes;
 pub mod handlers;
 pub mod http;
+pub mod metrics;
 pub mod ports;
 pub mod runtime;
 pub mod usecases;

@@ -66,11 +66,16 @@ where
     Fut: std::future::Future<Output = lambda_http::Response<lambda_http::Body>> + Send,
 {
     init();
+    crate::metrics::install();
     let config = crate::config::Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let app: &'static crate::app::App = Box::leak(Box::new(crate::app::App::from_config(config).await?));
     lambda_http::run(lambda_http::service_fn(move |request| {
         let response = handle(app, request);
-        async move { Ok::<_, std::convert::Infallible>(response.await) }
+        async move {
+            let response = response.await;
+            crate::metrics::flush();
+            Ok::<_, std::convert::Infallible>(response)
+        }
     }))
     .await
 }
@@ -93,13 +98,18 @@ where
     use lambda_http::tower::ServiceExt as _;
 
     init();
+    crate::metrics::install();
     let config = crate::config::Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let app: &'static crate::app::App = Box::leak(Box::new(crate::app::App::from_config(config).await?));
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
         use futures_util::future::Either;
         if event.payload.get("requestContext").is_none() {
             let work = handle_event(app, event.payload, invocation_deadline(event.context.deadline));
-            return Either::Left(async move { Ok::<_, lambda_runtime::Error>(work.await?) });
+            return Either::Left(async move {
+                let outcome = work.await;
+                crate::metrics::flush();
+                Ok::<_, lambda_runtime::Error>(outcome?)
+            });
         }
         let handle_http = handle_http.clone();
         Either::Right(async move {
@@ -109,8 +119,9 @@ where
                 async move { Ok::<_, std::convert::Infallible>(response.await) }
             });
             let adapter = lambda_http::Adapter::from(service);
-            let response = adapter.oneshot(lambda_runtime::LambdaEvent::new(request, event.context)).await?;
-            Ok::<_, lambda_runtime::Error>(serde_json::to_value(response)?)
+            let response = adapter.oneshot(lambda_runtime::LambdaEvent::new(request, event.context)).await;
+            crate::metrics::flush();
+            Ok::<_, lambda_runtime::Error>(serde_json::to_value(response?)?)
         })
     }))
     .await

@@ -57,6 +57,7 @@ use crate::app::App;
 use crate::crypto::tokens::{self, StoredTokens, TokensError};
 use crate::domain::ConnectionKey;
 use crate::errors::ErrorChain;
+use crate::metrics::{self, ReconnectReason, RefreshOutcome};
 use crate::ports::{
     ConnectionRecord, ConnectionStatus, GoogleApiError, LAST_USED_GRANULARITY, LeaseWait, LostWrite, OAuthError,
     SealedSecret, StoreError, WriteCondition, retry_lost_writes,
@@ -211,13 +212,15 @@ pub(crate) async fn fresh_token(
 /// Refreshes under the lease taken on `leased`, then publishes the outcome. `None`: the
 /// provider refused the tokens read under the lease, but newer ones were stored meanwhile.
 async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> Result<Option<Access>, AccessError> {
-    let provider = app.oauth(leased.key.provider).map_err(|_| AccessError::UnknownProvider)?;
+    let provider_key = leased.key.provider;
+    let provider = app.oauth(provider_key).map_err(|_| AccessError::UnknownProvider)?;
     let presented = leased.sealed_tokens.clone();
     // A failure is only recorded over the tokens it is about.
     let still_ours = |record: &ConnectionRecord| record.sealed_tokens == presented;
     match provider.client.refresh(&stored.refresh_token).await {
         Ok(grant) => {
             tracing::info!("access token refreshed");
+            metrics::token_refresh(provider_key, RefreshOutcome::Refreshed);
             let tokens = StoredTokens {
                 access_token: grant.access_token,
                 // Google usually omits refresh_token on refresh: keep ours. A new one (Zoom
@@ -265,12 +268,16 @@ async fn refresh(app: &App, leased: ConnectionRecord, stored: StoredTokens) -> R
             .await?;
             if marked.is_none() {
                 tracing::info!("refresh token refused, but newer tokens were stored meanwhile; reading them");
+                metrics::token_refresh(provider_key, RefreshOutcome::Superseded);
                 return Ok(None);
             }
             tracing::warn!("refresh token refused by the provider; connection needs reconnect");
+            metrics::token_refresh(provider_key, RefreshOutcome::InvalidGrant);
+            metrics::needs_reconnect(provider_key, ReconnectReason::InvalidGrant);
             Err(AccessError::NotUsable(NotUsable::NeedsReconnect))
         }
         Err(error) => {
+            metrics::token_refresh(provider_key, RefreshOutcome::Failed);
             // Release the lease so waiters do not sit out its whole TTL for nothing.
             let _ = publish(
                 app,

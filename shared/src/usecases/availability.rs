@@ -28,6 +28,7 @@
 //! left out, and the same request with `time_min` set to it returns the rest (page by page).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use futures_util::StreamExt as _;
 use jiff::{SignedDuration, Timestamp};
@@ -213,7 +214,18 @@ pub async fn availability(
     caller: &Principal,
     request: AvailabilityRequest,
 ) -> Result<AvailabilityView, AvailabilityError> {
+    let started = std::time::Instant::now();
     let query = validate(caller, request)?;
+    let calls = AtomicU32::new(0);
+    let view = answer(app, query, &calls).await;
+    // Requests refused before any read (invalid, forbidden) are not availability answers and
+    // would only flatter the latency; everything else counts, failures included.
+    crate::metrics::availability(started.elapsed(), calls.load(Ordering::Relaxed));
+    view
+}
+
+/// The answer to a validated query; every FreeBusy call made is counted in `calls`.
+async fn answer(app: &App, query: Query, calls: &AtomicU32) -> Result<AvailabilityView, AvailabilityError> {
     let tenant = query.caller.tenant();
     // The futures are built up front (not in a stream combinator's closure) so their borrows
     // have one concrete lifetime, which keeps the whole future `Send`.
@@ -228,7 +240,7 @@ pub async fn availability(
         planned.push((user, plan.map_err(AvailabilityError::Access)?));
     }
     let reads: Vec<_> =
-        planned.into_iter().map(|(user, plan)| async move { (user, read_user(app, plan).await) }).collect();
+        planned.into_iter().map(|(user, plan)| async move { (user, read_user(app, plan, calls).await) }).collect();
     let answers: Vec<(UserId, Result<UserBusy, AccessError>)> =
         futures_util::stream::iter(reads).buffered(CONCURRENT_USERS).collect().await;
 
@@ -290,14 +302,17 @@ async fn plan_user<'a>(app: &'a App, tenant: &TenantId, user: &UserId, query: &Q
 /// One user's merged busy time over the lookup range, or why it cannot be read. A user's own
 /// state (needs reconnect, a calendar Google cannot read for them) becomes `Unavailable`;
 /// Google or AWS being down fails the whole request, to be retried.
-async fn read_user(app: &App, plan: Plan<'_>) -> Result<UserBusy, AccessError> {
+async fn read_user(app: &App, plan: Plan<'_>, calls: &AtomicU32) -> Result<UserBusy, AccessError> {
     let (mut session, requests) = match plan {
         Plan::Read { session, requests } => (session, requests),
         Plan::Unavailable(reason) => return Ok(UserBusy::Unavailable(reason)),
     };
     let mut busy = Vec::new();
     for request in &requests {
-        let call = |token: AccessToken| async move { app.calendar.free_busy(&token, request).await };
+        let call = |token: AccessToken| async move {
+            calls.fetch_add(1, Ordering::Relaxed);
+            app.calendar.free_busy(&token, request).await
+        };
         let answers = match session.call(call).await {
             Ok(answers) => answers,
             Err(AccessError::Google(error)) if !error.is_retryable() => {

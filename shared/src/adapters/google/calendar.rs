@@ -18,6 +18,7 @@ use url::Url;
 
 use super::event_wire::{EventResource, event_body};
 use crate::domain::Interval;
+use crate::metrics::{GoogleApi, StatusClass};
 use crate::ports::{
     CalendarBusy, CalendarEntry, EventWrite, FreeBusyRequest, GoogleApiError, GoogleCalendar, GoogleEvent, SendUpdates,
 };
@@ -121,9 +122,20 @@ pub(crate) async fn classify(response: Response) -> GoogleApiError {
     }
 }
 
-/// Sends a request and parses a success body as `T`.
-pub(crate) async fn send_json<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T, GoogleApiError> {
-    let response = request.send().await.map_err(transport)?;
+/// Sends a request to `api`, counting the call by the class of its answer.
+pub(crate) async fn send(api: GoogleApi, request: reqwest::RequestBuilder) -> Result<Response, GoogleApiError> {
+    let sent = request.send().await;
+    let status = sent.as_ref().map_or(StatusClass::Transport, |response| StatusClass::of(response.status().as_u16()));
+    crate::metrics::google_call(api, status);
+    sent.map_err(transport)
+}
+
+/// Sends a request to `api` and parses a success body as `T`.
+pub(crate) async fn send_json<T: DeserializeOwned>(
+    api: GoogleApi,
+    request: reqwest::RequestBuilder,
+) -> Result<T, GoogleApiError> {
+    let response = send(api, request).await?;
     if !response.status().is_success() {
         return Err(classify(response).await);
     }
@@ -211,8 +223,11 @@ impl GoogleCalendar for GoogleCalendarClient {
         send_updates: SendUpdates,
     ) -> Result<GoogleEvent, GoogleApiError> {
         let url = self.event_url(calendar_id, None, event.conference_request_id.is_some(), Some(send_updates));
-        let resource: EventResource =
-            send_json(self.http.post(url).bearer_auth(access_token.secret()).json(&event_body(event))).await?;
+        let resource: EventResource = send_json(
+            GoogleApi::EventsInsert,
+            self.http.post(url).bearer_auth(access_token.secret()).json(&event_body(event)),
+        )
+        .await?;
         Ok(resource.into())
     }
 
@@ -224,7 +239,8 @@ impl GoogleCalendar for GoogleCalendarClient {
         event_id: &str,
     ) -> Result<GoogleEvent, GoogleApiError> {
         let url = self.event_url(calendar_id, Some(event_id), true, None);
-        let resource: EventResource = send_json(self.http.get(url).bearer_auth(access_token.secret())).await?;
+        let resource: EventResource =
+            send_json(GoogleApi::EventsGet, self.http.get(url).bearer_auth(access_token.secret())).await?;
         Ok(resource.into())
     }
 
@@ -244,7 +260,8 @@ impl GoogleCalendar for GoogleCalendarClient {
             object.remove("id");
         }
         let resource: EventResource =
-            send_json(self.http.patch(url).bearer_auth(access_token.secret()).json(&body)).await?;
+            send_json(GoogleApi::EventsPatch, self.http.patch(url).bearer_auth(access_token.secret()).json(&body))
+                .await?;
         Ok(resource.into())
     }
 
@@ -257,7 +274,7 @@ impl GoogleCalendar for GoogleCalendarClient {
         send_updates: SendUpdates,
     ) -> Result<(), GoogleApiError> {
         let url = self.event_url(calendar_id, Some(event_id), false, Some(send_updates));
-        let response = self.http.delete(url).bearer_auth(access_token.secret()).send().await.map_err(transport)?;
+        let response = send(GoogleApi::EventsDelete, self.http.delete(url).bearer_auth(access_token.secret())).await?;
         if response.status().is_success() {
             return Ok(());
         }
@@ -274,7 +291,8 @@ impl GoogleCalendar for GoogleCalendarClient {
             if let Some(token) = &page_token {
                 url.query_pairs_mut().append_pair("pageToken", token);
             }
-            let page: CalendarListPage = send_json(self.http.get(url).bearer_auth(access_token.secret())).await?;
+            let page: CalendarListPage =
+                send_json(GoogleApi::CalendarList, self.http.get(url).bearer_auth(access_token.secret())).await?;
             entries.extend(page.items.into_iter().map(|item| CalendarEntry {
                 id: item.id,
                 summary: item.summary_override.unwrap_or(item.summary),
@@ -306,8 +324,11 @@ impl GoogleCalendar for GoogleCalendarClient {
             "timeMax": window.end,
             "items": calendar_ids.iter().map(|id| serde_json::json!({ "id": id })).collect::<Vec<_>>(),
         });
-        let response: FreeBusyResponse =
-            send_json(self.http.post(self.url(&["freeBusy"])).bearer_auth(access_token.secret()).json(&body)).await?;
+        let response: FreeBusyResponse = send_json(
+            GoogleApi::FreeBusy,
+            self.http.post(self.url(&["freeBusy"])).bearer_auth(access_token.secret()).json(&body),
+        )
+        .await?;
         let mut calendars = response.calendars;
         Ok(calendar_ids
             .iter()

@@ -20,9 +20,10 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, RevocationUrl,
-    Scope, StandardErrorResponse, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    AccessToken, AsyncHttpClient as _, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    RevocationUrl, Scope, StandardErrorResponse, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -32,6 +33,7 @@ use url::Url;
 use crate::config::GoogleConfig;
 use crate::domain::Provider;
 use crate::domain::ScopeSet;
+use crate::metrics::{GoogleApi, StatusClass};
 use crate::ports::{Clock, OAuthClient, OAuthError, ProviderAccount, Secrets, TokenGrant};
 
 /// How long a fetched JWKS is trusted before it is fetched again.
@@ -93,6 +95,19 @@ impl GoogleOAuthClient {
         Ok(self.client(Some(secret)))
     }
 
+    /// One request of the `oauth2` crate's (to the token endpoint) through `self.http`, counted
+    /// as a call to `api` by the class of its answer.
+    async fn counted_call(
+        &self,
+        api: GoogleApi,
+        request: oauth2::HttpRequest,
+    ) -> Result<oauth2::HttpResponse, oauth2::HttpClientError<reqwest::Error>> {
+        let answer = self.http.call(request).await;
+        let status = answer.as_ref().map_or(StatusClass::Transport, |r| StatusClass::of(r.status().as_u16()));
+        crate::metrics::google_call(api, status);
+        answer
+    }
+
     fn grant(&self, response: GoogleTokenResponse) -> TokenGrant {
         let now = self.clock.now();
         TokenGrant {
@@ -114,13 +129,10 @@ impl GoogleOAuthClient {
         {
             return Ok(set.clone());
         }
-        let response = self
-            .http
-            .get(self.config.jwks_url.clone())
-            .send()
-            .await
-            .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
+        let sent = self.http.get(self.config.jwks_url.clone()).send().await;
+        count(GoogleApi::Certs, &sent);
+        let response =
+            sent.and_then(reqwest::Response::error_for_status).map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
         let set: JwkSet = response.json().await.map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
         *self.jwks.write().await = Some((set.clone(), Instant::now()));
         Ok(set)
@@ -161,13 +173,9 @@ impl GoogleOAuthClient {
     }
 
     async fn userinfo(&self, access_token: &AccessToken) -> Result<ProviderAccount, OAuthError> {
-        let response = self
-            .http
-            .get(self.config.userinfo_url.clone())
-            .bearer_auth(access_token.secret())
-            .send()
-            .await
-            .map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
+        let sent = self.http.get(self.config.userinfo_url.clone()).bearer_auth(access_token.secret()).send().await;
+        count(GoogleApi::Userinfo, &sent);
+        let response = sent.map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
         let status = response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(OAuthError::InvalidIdentity(format!("userinfo answered {status}")));
@@ -180,6 +188,12 @@ impl GoogleOAuthClient {
             organisation_id: None,
         })
     }
+}
+
+/// Counts one call to `api` by the class of its answer (`transport` when there was none).
+fn count(api: GoogleApi, sent: &Result<reqwest::Response, reqwest::Error>) {
+    let status = sent.as_ref().map_or(StatusClass::Transport, |r| StatusClass::of(r.status().as_u16()));
+    crate::metrics::google_call(api, status);
 }
 
 #[derive(Deserialize)]
@@ -247,7 +261,7 @@ impl OAuthClient for GoogleOAuthClient {
             .await?
             .exchange_code(code)
             .set_pkce_verifier(pkce_verifier)
-            .request_async(&self.http)
+            .request_async(&|request: oauth2::HttpRequest| self.counted_call(GoogleApi::TokenExchange, request))
             .await
             .map_err(token_error)?;
         Ok(self.grant(response))
@@ -259,7 +273,7 @@ impl OAuthClient for GoogleOAuthClient {
             .authenticated_client()
             .await?
             .exchange_refresh_token(refresh_token)
-            .request_async(&self.http)
+            .request_async(&|request: oauth2::HttpRequest| self.counted_call(GoogleApi::TokenRefresh, request))
             .await
             .map_err(token_error)?;
         Ok(self.grant(response))
@@ -271,13 +285,14 @@ impl OAuthClient for GoogleOAuthClient {
     /// directly.)
     #[tracing::instrument(skip_all, name = "google.revoke")]
     async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), OAuthError> {
-        let response = self
+        let sent = self
             .http
             .post(self.config.revoke_url.clone())
             .form(&[("token", refresh_token.secret().as_str()), ("token_type_hint", "refresh_token")])
             .send()
-            .await
-            .map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
+            .await;
+        count(GoogleApi::Revoke, &sent);
+        let response = sent.map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
         let status = response.status();
         if status.is_success() {
             return Ok(());

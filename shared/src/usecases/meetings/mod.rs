@@ -497,6 +497,7 @@ async fn finish(
     };
     app.meetings.put_meeting(&ready, WriteCondition::Version(claimed.revision)).await?;
     tracing::info!(provider = %ready.provider, "meeting created");
+    crate::metrics::meeting_created(&ready.provider);
     Ok((MeetingView::fresh(&ready)?, true))
 }
 
