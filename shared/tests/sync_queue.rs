@@ -30,7 +30,11 @@ async fn connected() -> Harness {
     h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
     h.calendar.set_calendars("1180000001", vec![calendar("dr.lee@example.com")]);
     let colleague = FakeConsent {
-        account: ProviderAccount { id: "1180000002".into(), email: Some("sam@example.com".into()) },
+        account: ProviderAccount {
+            id: "1180000002".into(),
+            email: Some("sam@example.com".into()),
+            organisation_id: None,
+        },
         granted_scopes: ScopeSet::parse(ALL_SCOPES),
         issue_refresh_token: true,
     };

@@ -278,7 +278,6 @@ fn the_sync_rule_delivers_the_sample_events_to_the_queue_and_the_function_accept
     assert_eq!(events.len(), 1, "only the queue invokes sync (the HTTP routes are in the API's body)");
 
     let samples = workspace_root().join("events/sync-appointment");
-    let samples = workspace_root().join("events/sync-appointment");
     let mut delivered = 0;
     for entry in std::fs::read_dir(&samples).unwrap() {
         let path = entry.unwrap().path();

@@ -20,10 +20,9 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AccessToken, AsyncHttpClient as _, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    RevocationUrl, Scope, StandardErrorResponse, StandardRevocableToken, StandardTokenResponse, TokenResponse,
-    TokenUrl,
+    AccessToken, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, RevocationUrl,
+    Scope, StandardErrorResponse, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -93,19 +92,6 @@ impl GoogleOAuthClient {
         let secrets = self.secrets.get().await.map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
         let secret = secrets.client_secret(Provider::Google).map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
         Ok(self.client(Some(secret)))
-    }
-
-    /// One request of the `oauth2` crate's (to the token endpoint) through `self.http`, counted
-    /// as a call to `api` by the class of its answer.
-    async fn counted_call(
-        &self,
-        api: GoogleApi,
-        request: oauth2::HttpRequest,
-    ) -> Result<oauth2::HttpResponse, oauth2::HttpClientError<reqwest::Error>> {
-        let answer = self.http.call(request).await;
-        let status = answer.as_ref().map_or(StatusClass::Transport, |r| StatusClass::of(r.status().as_u16()));
-        crate::metrics::google_call(api, status);
-        answer
     }
 
     fn grant(&self, response: GoogleTokenResponse) -> TokenGrant {
@@ -190,6 +176,30 @@ impl GoogleOAuthClient {
     }
 }
 
+/// The `oauth2` crate's requests (to the token endpoint) through our client, counted as calls
+/// to `api` by the class of their answer. A type rather than a closure: a closure returning a
+/// future that borrows the client is not `Send` for every lifetime, which `async_trait` needs.
+struct Counted<'a> {
+    http: &'a reqwest::Client,
+    api: GoogleApi,
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for Counted<'_> {
+    type Error = oauth2::HttpClientError<reqwest::Error>;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<oauth2::HttpResponse, Self::Error>> + Send + Sync + 'c>,
+    >;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let answer = self.http.call(request).await;
+            let status = answer.as_ref().map_or(StatusClass::Transport, |r| StatusClass::of(r.status().as_u16()));
+            crate::metrics::google_call(self.api, status);
+            answer
+        })
+    }
+}
+
 /// Counts one call to `api` by the class of its answer (`transport` when there was none).
 fn count(api: GoogleApi, sent: &Result<reqwest::Response, reqwest::Error>) {
     let status = sent.as_ref().map_or(StatusClass::Transport, |r| StatusClass::of(r.status().as_u16()));
@@ -261,7 +271,7 @@ impl OAuthClient for GoogleOAuthClient {
             .await?
             .exchange_code(code)
             .set_pkce_verifier(pkce_verifier)
-            .request_async(&|request: oauth2::HttpRequest| self.counted_call(GoogleApi::TokenExchange, request))
+            .request_async(&Counted { http: &self.http, api: GoogleApi::TokenExchange })
             .await
             .map_err(token_error)?;
         Ok(self.grant(response))
@@ -273,7 +283,7 @@ impl OAuthClient for GoogleOAuthClient {
             .authenticated_client()
             .await?
             .exchange_refresh_token(refresh_token)
-            .request_async(&|request: oauth2::HttpRequest| self.counted_call(GoogleApi::TokenRefresh, request))
+            .request_async(&Counted { http: &self.http, api: GoogleApi::TokenRefresh })
             .await
             .map_err(token_error)?;
         Ok(self.grant(response))
