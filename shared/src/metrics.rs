@@ -237,8 +237,8 @@ pub fn meeting_created(provider: &str) {
 }
 
 /// One appointment change handled by sync, with its outcome's snake_case name (`synced`,
-/// `deleted`, `skipped_not_connected`, `failed_needs_reconnect`, `ignored_stale`, `failed`,
-/// `retried`, ...). `'static` on purpose: an outcome is a name written in code, never a value
+/// `deleted`, `skipped_not_connected`, `failed_needs_reconnect`, `failed_rejected`,
+/// `ignored_stale`, and `retried` for a transient failure or `invalid` for a refused input). `'static` on purpose: an outcome is a name written in code, never a value
 /// read from a request.
 pub fn sync_outcome(outcome: &'static str) {
     metrics::counter!(names::SYNC_OUTCOMES, "outcome" => outcome).increment(1);

@@ -153,3 +153,39 @@ async fn an_availability_request_emits_its_latency_calls_and_a_refused_refresh()
     assert!(find(&docs, names::TOKEN_REFRESHES, &[]).is_none());
     assert!(find(&docs, names::NEEDS_RECONNECT, &[]).is_none());
 }
+
+#[tokio::test]
+async fn every_sync_outcome_is_counted_by_name_and_a_replay_counts_as_stale() {
+    let _turn = SERIAL.lock().await;
+    // given a connected user with one calendar
+    let h = harness();
+    h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
+    h.calendar.set_calendars(
+        "1180000001",
+        vec![calbridge::ports::CalendarEntry {
+            id: "dr.lee@example.com".into(),
+            summary: "Dr Lee".into(),
+            primary: true,
+            access_role: "owner".into(),
+            time_zone: None,
+        }],
+    );
+    drain();
+    // when one appointment is created, the same change arrives again, and it is deleted
+    let deadline = || tokio::time::Instant::now() + Duration::from_secs(10);
+    let sync = |name: &str| event(&format!("sync-appointment/{name}.json"));
+    let app = &h.app;
+    calbridge::handlers::sync_appointment::handle_event(app, sync("create"), deadline()).await.unwrap();
+    calbridge::handlers::sync_appointment::handle_event(app, sync("create"), deadline()).await.unwrap();
+    calbridge::handlers::sync_appointment::handle_event(app, sync("delete"), deadline()).await.unwrap();
+    // then each outcome is one count under its own name, and no id reaches a line
+    let docs = drain();
+    for (line, doc) in &docs {
+        assert_well_formed(line, doc, &[TENANT, USER, "a-123", "dr.lee@example.com"]);
+    }
+    for outcome in ["synced", "ignored_stale", "deleted"] {
+        let line = find(&docs, names::SYNC_OUTCOMES, &[("outcome", outcome)]).unwrap_or_else(|| panic!("{outcome}"));
+        assert_eq!(line[names::SYNC_OUTCOMES], 1, "{outcome}");
+        assert_eq!(dimension_keys(line), ["outcome"]);
+    }
+}

@@ -128,11 +128,13 @@ pub async fn receive(app: &App, delivery: Delivery<'_>) -> Result<WebhookAnswer,
     let now = app.clock.now();
     webhook_signature::verify(secret, delivery.timestamp, delivery.signature, delivery.body, now).map_err(|why| {
         tracing::warn!(reason = %why, "zoom webhook refused: signature");
+        crate::metrics::webhook_verification_failed(Provider::Zoom);
         WebhookError::InvalidSignature(why)
     })?;
     let signature = delivery.signature.unwrap_or_default();
     if !app.flows.record_webhook_delivery(&sha256_hex(signature), now + DELIVERY_MEMORY).await? {
         tracing::warn!("zoom webhook refused: replayed delivery");
+        crate::metrics::webhook_verification_failed(Provider::Zoom);
         return Err(WebhookError::Replayed);
     }
     let event: Event = serde_json::from_slice(delivery.body)

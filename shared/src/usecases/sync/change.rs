@@ -119,6 +119,20 @@ pub enum Outcome {
     IgnoredStale,
 }
 
+impl Outcome {
+    /// The snake_case name, as serialised and as the `outcome` metric dimension.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Synced => "synced",
+            Self::Deleted => "deleted",
+            Self::SkippedNotConnected => "skipped_not_connected",
+            Self::FailedNeedsReconnect => "failed_needs_reconnect",
+            Self::FailedRejected => "failed_rejected",
+            Self::IgnoredStale => "ignored_stale",
+        }
+    }
+}
+
 /// The sync record as the app sees it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct SyncView {
