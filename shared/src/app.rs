@@ -28,7 +28,7 @@ use crate::crypto::vault::Vault;
 use crate::domain::{AllowedReturnTo, Provider, ScopeSet, UnknownProvider};
 use crate::ports::{
     BookingLinkStore, CallBudget, Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore,
-    OAuthClient, SecretSource, Secrets, SyncStore, SystemClock, ZoomMeetings,
+    OAuthClient, Secrets, SyncStore, SystemClock, ZoomMeetings,
 };
 use crate::usecases::retry::RetryPolicy;
 
@@ -181,25 +181,26 @@ impl App {
             }
         };
         let providers = config.providers();
-        let secret_source: Arc<dyn SecretSource> = match config.secrets {
-            SecretsConfig::SecretsManager { secret_id } => {
+        let secrets = match config.secrets {
+            SecretsConfig::SecretsManager { secret_id, ttl } => {
                 let aws = aws.as_ref().expect("AWS config is loaded for Secrets Manager");
-                Arc::new(SecretsManagerSource::new(aws_sdk_secretsmanager::Client::new(aws), secret_id, &providers))
+                let client = aws_sdk_secretsmanager::Client::new(aws);
+                Secrets::with_ttl(Arc::new(SecretsManagerSource::new(client, secret_id, &providers)), ttl)
             }
             SecretsConfig::Inline {
                 client_secrets,
                 webhook_secret_tokens,
                 state_signing_key,
                 booking_signing_keys,
-            } => Arc::new(InlineSecrets::new(
+            } => Secrets::new(Arc::new(InlineSecrets::new(
                 client_secrets,
                 webhook_secret_tokens,
                 state_signing_key,
                 booking_signing_keys,
-            )),
+            ))),
         };
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let secrets = Arc::new(Secrets::new(secret_source));
+        let secrets = Arc::new(secrets);
         // Google's section also configures the Calendar port. Configuration accepts no
         // deployment without it yet: Google is the only provider with an OAuth adapter.
         let google = config.google.clone().expect("Config::from_lookup requires Google's section");

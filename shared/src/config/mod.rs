@@ -119,8 +119,9 @@ impl Config {
 
 /// Where the providers' client secrets and the OAuth state-signing key come from.
 pub enum SecretsConfig {
-    /// Lambda: one Secrets Manager secret, fetched once per container on first use.
-    SecretsManager { secret_id: String },
+    /// Lambda: one Secrets Manager secret, fetched on first use and again after `ttl`
+    /// (`SECRETS_CACHE_TTL_SECONDS`, default 300, at least 1).
+    SecretsManager { secret_id: String, ttl: std::time::Duration },
     /// Local runs and tests: given directly (`<PROVIDER>_CLIENT_SECRET`, `STATE_SIGNING_KEY`,
     /// `ZOOM_WEBHOOK_SECRET_TOKEN` with Zoom, optionally `BOOKING_SIGNING_KEYS`).
     Inline {
@@ -134,8 +135,8 @@ pub enum SecretsConfig {
 impl std::fmt::Debug for SecretsConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SecretsConfig::SecretsManager { secret_id } => {
-                f.debug_struct("SecretsManager").field("secret_id", secret_id).finish()
+            SecretsConfig::SecretsManager { secret_id, ttl } => {
+                f.debug_struct("SecretsManager").field("secret_id", secret_id).field("ttl", ttl).finish()
             }
             SecretsConfig::Inline { .. } => f.write_str("Inline([redacted])"),
         }
@@ -194,7 +195,10 @@ impl Config {
             (None, None) => None,
         };
         let secrets = match secret_arn {
-            Some(secret_id) => Some(SecretsConfig::SecretsManager { secret_id }),
+            Some(secret_id) => {
+                let ttl = std::time::Duration::from_secs(env.number_or("SECRETS_CACHE_TTL_SECONDS", 300).max(1));
+                Some(SecretsConfig::SecretsManager { secret_id, ttl })
+            }
             None => {
                 let because = "SECRET_ARN is not set";
                 let mut client_secrets = BTreeMap::new();
@@ -469,7 +473,7 @@ mod tests {
 
     fn secret_id(config: &Config) -> &str {
         match &config.secrets {
-            SecretsConfig::SecretsManager { secret_id } => secret_id,
+            SecretsConfig::SecretsManager { secret_id, .. } => secret_id,
             SecretsConfig::Inline { .. } => panic!("expected the Secrets Manager secret"),
         }
     }
