@@ -200,6 +200,11 @@ impl ReconnectReason {
 }
 
 /// One HTTP call to Google and the class of its answer.
+/// One call to Google's `api`, by the status of its answer (`None`: no answer came, `transport`).
+pub fn google_answer(api: GoogleApi, status: Option<u16>) {
+    google_call(api, status.map_or(StatusClass::Transport, StatusClass::of));
+}
+
 pub fn google_call(api: GoogleApi, status: StatusClass) {
     metrics::counter!(names::GOOGLE_CALLS, "api" => api.as_str(), "status_class" => status.as_str()).increment(1);
 }
@@ -238,8 +243,8 @@ pub fn meeting_created(provider: &str) {
 
 /// One appointment change handled by sync, with its outcome's snake_case name (`synced`,
 /// `deleted`, `skipped_not_connected`, `failed_needs_reconnect`, `failed_rejected`,
-/// `ignored_stale`, and `retried` for a transient failure or `invalid` for a refused input). `'static` on purpose: an outcome is a name written in code, never a value
-/// read from a request.
+/// `ignored_stale`, and `retried` for a transient failure or `invalid` for a refused input).
+/// `'static` on purpose: an outcome is a name written in code, never a value read from a request.
 pub fn sync_outcome(outcome: &'static str) {
     metrics::counter!(names::SYNC_OUTCOMES, "outcome" => outcome).increment(1);
 }

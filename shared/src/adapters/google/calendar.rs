@@ -18,7 +18,7 @@ use url::Url;
 
 use super::event_wire::{EventResource, event_body};
 use crate::domain::Interval;
-use crate::metrics::{GoogleApi, StatusClass};
+use crate::metrics::GoogleApi;
 use crate::ports::{
     CalendarBusy, CalendarEntry, EventWrite, FreeBusyRequest, GoogleApiError, GoogleCalendar, GoogleEvent, SendUpdates,
 };
@@ -125,8 +125,7 @@ pub(crate) async fn classify(response: Response) -> GoogleApiError {
 /// Sends a request to `api`, counting the call by the class of its answer.
 pub(crate) async fn send(api: GoogleApi, request: reqwest::RequestBuilder) -> Result<Response, GoogleApiError> {
     let sent = request.send().await;
-    let status = sent.as_ref().map_or(StatusClass::Transport, |response| StatusClass::of(response.status().as_u16()));
-    crate::metrics::google_call(api, status);
+    crate::metrics::google_answer(api, sent.as_ref().ok().map(|response| response.status().as_u16()));
     sent.map_err(transport)
 }
 

@@ -32,7 +32,7 @@ use url::Url;
 use crate::config::GoogleConfig;
 use crate::domain::Provider;
 use crate::domain::ScopeSet;
-use crate::metrics::{GoogleApi, StatusClass};
+use crate::metrics::GoogleApi;
 use crate::ports::{Clock, OAuthClient, OAuthError, ProviderAccount, Secrets, TokenGrant};
 
 /// How long a fetched JWKS is trusted before it is fetched again.
@@ -193,8 +193,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Counted<'_> {
     fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
         Box::pin(async move {
             let answer = self.http.call(request).await;
-            let status = answer.as_ref().map_or(StatusClass::Transport, |r| StatusClass::of(r.status().as_u16()));
-            crate::metrics::google_call(self.api, status);
+            crate::metrics::google_answer(self.api, answer.as_ref().ok().map(|r| r.status().as_u16()));
             answer
         })
     }
@@ -202,8 +201,7 @@ impl<'c> oauth2::AsyncHttpClient<'c> for Counted<'_> {
 
 /// Counts one call to `api` by the class of its answer (`transport` when there was none).
 fn count(api: GoogleApi, sent: &Result<reqwest::Response, reqwest::Error>) {
-    let status = sent.as_ref().map_or(StatusClass::Transport, |r| StatusClass::of(r.status().as_u16()));
-    crate::metrics::google_call(api, status);
+    crate::metrics::google_answer(api, sent.as_ref().ok().map(|r| r.status().as_u16()));
 }
 
 #[derive(Deserialize)]

@@ -105,9 +105,8 @@ impl ValidChange {
     }
 }
 
-/// What happened to one change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// What happened to one change (serialised as [`Outcome::as_str`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     Synced,
     Deleted,
@@ -120,7 +119,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The snake_case name, as serialised and as the `outcome` metric dimension.
+    /// The snake_case name: in answers, and as the `outcome` metric dimension.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Synced => "synced",
@@ -130,6 +129,12 @@ impl Outcome {
             Self::FailedRejected => "failed_rejected",
             Self::IgnoredStale => "ignored_stale",
         }
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 

@@ -122,7 +122,7 @@ pub async fn record_rejection(
 /// outcome (`SyncOutcomes` by `outcome`; a transient failure counts as `retried`).
 #[tracing::instrument(skip_all, fields(tenant = %change.tenant, appointment = %change.appointment, version = change.version, action = ?change.action))]
 pub async fn apply(app: &App, change: &ValidChange, deadline: Instant) -> Result<(Outcome, SyncRecord), SyncError> {
-    let result = apply_counted(app, change, deadline).await;
+    let result = apply_uncounted(app, change, deadline).await;
     crate::metrics::sync_outcome(match &result {
         Ok((outcome, _)) => outcome.as_str(),
         Err(SyncError::Transient(_)) => "retried",
@@ -131,7 +131,11 @@ pub async fn apply(app: &App, change: &ValidChange, deadline: Instant) -> Result
     result
 }
 
-async fn apply_counted(app: &App, change: &ValidChange, deadline: Instant) -> Result<(Outcome, SyncRecord), SyncError> {
+async fn apply_uncounted(
+    app: &App,
+    change: &ValidChange,
+    deadline: Instant,
+) -> Result<(Outcome, SyncRecord), SyncError> {
     let transient = |e: StoreError| SyncError::Transient(Box::new(e));
     let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(DEADLINE_RESERVE);
     let retry = RetryPolicy { budget: budget.min(app.retry.budget), ..app.retry };
