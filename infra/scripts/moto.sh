@@ -81,7 +81,8 @@ moto_start() {
         return 1
     }
     _MOTO_LOG_FILE="$(mktemp "${TMPDIR:-/tmp}/moto.XXXXXX.log")"
-    "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$_MOTO_LOG_FILE" 2>&1 &
+    # moto_server through a launcher that gives DynamoDB writes their atomicity (see the file).
+    "$venv/bin/python" "$_moto_repo_root/infra/scripts/moto_atomic.py" -H 127.0.0.1 -p "$port" >"$_MOTO_LOG_FILE" 2>&1 &
     _MOTO_PID=$!
     _moto_register_exit_trap
 

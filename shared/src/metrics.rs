@@ -4,7 +4,7 @@
 //! Contract:
 //! 1. Code records through the typed functions below ([`google_call`], [`token_refresh`],
 //!    [`needs_reconnect`], [`availability`], [`meeting_created`], [`sync_outcome`],
-//!    [`webhook_verification_failed`]), never through `metrics::counter!` directly, so every
+//!    [`webhook_verification_failed`], [`deadline_exceeded`]), never through `metrics::counter!` directly, so every
 //!    metric name and dimension is in this file and nowhere else.
 //! 2. Dimensions are low-cardinality only: every dimension key is one of [`ALLOWED_DIMENSIONS`]
 //!    and every value comes from a closed set (an enum, a [`Provider`]), never a tenant, user,
@@ -54,6 +54,21 @@ pub mod names {
     pub const SYNC_OUTCOMES: &str = "SyncOutcomes";
     /// Count of webhook calls whose signature or token did not verify, by `provider`.
     pub const WEBHOOK_VERIFICATIONS_FAILED: &str = "WebhookVerificationsFailed";
+    /// Count of requests abandoned at their deadline and answered 503 (no dimensions).
+    pub const DEADLINES_EXCEEDED: &str = "DeadlinesExceeded";
+
+    /// Every name above (the template's dashboard shows each one).
+    pub const ALL: &[&str] = &[
+        GOOGLE_CALLS,
+        TOKEN_REFRESHES,
+        NEEDS_RECONNECT,
+        AVAILABILITY_LATENCY,
+        AVAILABILITY_GOOGLE_CALLS,
+        MEETINGS_CREATED,
+        SYNC_OUTCOMES,
+        WEBHOOK_VERIFICATIONS_FAILED,
+        DEADLINES_EXCEEDED,
+    ];
 }
 
 /// The only dimension keys any calbridge metric may carry.
@@ -254,6 +269,11 @@ pub fn webhook_verification_failed(provider: Provider) {
     metrics::counter!(names::WEBHOOK_VERIFICATIONS_FAILED, "provider" => provider.as_str()).increment(1);
 }
 
+/// One HTTP request abandoned at its deadline (answered `503 deadline_exceeded`).
+pub fn deadline_exceeded() {
+    metrics::counter!(names::DEADLINES_EXCEEDED).increment(1);
+}
+
 static COLLECTOR: OnceLock<Option<&'static Collector>> = OnceLock::new();
 
 /// The namespace metrics go to, or `None` when disabled, from `lookup` (the environment).
@@ -365,6 +385,7 @@ mod tests {
             meeting_created(provider);
         }
         sync_outcome("synced");
+        deadline_exceeded();
     }
 
     #[test]
@@ -373,19 +394,7 @@ mod tests {
         metrics::with_local_recorder(&keys, record_everything);
         let keys = keys.0.lock().unwrap().clone();
         let names: BTreeSet<&str> = keys.iter().map(|k| k.name()).collect();
-        assert_eq!(
-            names,
-            BTreeSet::from([
-                names::GOOGLE_CALLS,
-                names::TOKEN_REFRESHES,
-                names::NEEDS_RECONNECT,
-                names::AVAILABILITY_LATENCY,
-                names::AVAILABILITY_GOOGLE_CALLS,
-                names::MEETINGS_CREATED,
-                names::SYNC_OUTCOMES,
-                names::WEBHOOK_VERIFICATIONS_FAILED,
-            ])
-        );
+        assert_eq!(names, names::ALL.iter().copied().collect::<BTreeSet<_>>(), "every metric is recorded");
         for key in &keys {
             for label in key.labels() {
                 assert!(ALLOWED_DIMENSIONS.contains(&label.key()), "{} has dimension {}", key.name(), label.key());

@@ -10,6 +10,8 @@
 
 use std::io::IsTerminal as _;
 
+use crate::usecases::deadline;
+
 use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
@@ -69,8 +71,9 @@ where
     crate::metrics::install();
     let config = crate::config::Config::from_env().inspect_err(|e| tracing::error!(error = %e, "cannot start"))?;
     let app: &'static crate::app::App = Box::leak(Box::new(crate::app::App::from_config(config).await?));
-    lambda_http::run(lambda_http::service_fn(move |request| {
-        let response = handle(app, request);
+    lambda_http::run(lambda_http::service_fn(move |request: lambda_http::Request| {
+        let (deadline, html) = (http_deadline(&request), crate::http::wants_html(&request));
+        let response = respond_by(deadline, html, handle(app, request));
         async move {
             let response = response.await;
             crate::metrics::flush();
@@ -103,8 +106,9 @@ where
     let app: &'static crate::app::App = Box::leak(Box::new(crate::app::App::from_config(config).await?));
     lambda_runtime::run(lambda_runtime::service_fn(move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
         use futures_util::future::Either;
+        let deadline = invocation_deadline(event.context.deadline);
         if event.payload.get("requestContext").is_none() {
-            let work = handle_event(app, event.payload, invocation_deadline(event.context.deadline));
+            let work = deadline::scope(deadline::answer_by_for(deadline), handle_event(app, event.payload, deadline));
             return Either::Left(async move {
                 let outcome = work.await;
                 crate::metrics::flush();
@@ -114,8 +118,9 @@ where
         let handle_http = handle_http.clone();
         Either::Right(async move {
             let request: lambda_http::request::LambdaRequest = serde_json::from_value(event.payload)?;
-            let service = lambda_http::service_fn(move |request| {
-                let response = handle_http(app, request);
+            let service = lambda_http::service_fn(move |request: lambda_http::Request| {
+                let html = crate::http::wants_html(&request);
+                let response = respond_by(deadline, html, handle_http(app, request));
                 async move { Ok::<_, std::convert::Infallible>(response.await) }
             });
             let adapter = lambda_http::Adapter::from(service);
@@ -127,8 +132,44 @@ where
     .await
 }
 
+/// Answers the request `handler` serves by `deadline` (the invocation's, or
+/// [`deadline::REQUEST_TIMEOUT`] from now where there is no Lambda context) less
+/// [`deadline::ANSWER_MARGIN`]: the handler runs inside the deadline's [`deadline::scope`], and
+/// one still running then is dropped and answered `503 deadline_exceeded` with `Retry-After`
+/// (a small HTML page when the browser asked for `html`), a clear retryable status before
+/// Lambda would kill the function. What the handler left half
+/// done is what a killed invocation leaves: every write is conditional and every lease sized
+/// to end soon after this deadline, so the next attempt takes over.
+pub async fn respond_by<F>(
+    deadline: tokio::time::Instant,
+    html: bool,
+    handler: F,
+) -> lambda_http::Response<lambda_http::Body>
+where
+    F: std::future::Future<Output = lambda_http::Response<lambda_http::Body>>,
+{
+    let answer_by = deadline::answer_by_for(deadline);
+    match tokio::time::timeout_at(answer_by, deadline::scope(answer_by, handler)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!("request abandoned at its deadline; answered 503 deadline_exceeded");
+            crate::metrics::deadline_exceeded();
+            crate::http::error_for(html, crate::http::ApiError::deadline_exceeded())
+        }
+    }
+}
+
+/// An HTTP request's deadline: the Lambda context's, or [`deadline::REQUEST_TIMEOUT`] from now.
+fn http_deadline(request: &lambda_http::Request) -> tokio::time::Instant {
+    use lambda_http::RequestExt as _;
+    request.lambda_context_ref().map_or_else(
+        || tokio::time::Instant::now() + deadline::REQUEST_TIMEOUT,
+        |context| invocation_deadline(context.deadline),
+    )
+}
+
 /// The invocation's deadline (epoch milliseconds in the Lambda context) as an `Instant`.
-fn invocation_deadline(deadline_epoch_ms: u64) -> tokio::time::Instant {
+pub fn invocation_deadline(deadline_epoch_ms: u64) -> tokio::time::Instant {
     let now_ms = u64::try_from(jiff::Timestamp::now().as_millisecond()).unwrap_or(0);
     tokio::time::Instant::now() + std::time::Duration::from_millis(deadline_epoch_ms.saturating_sub(now_ms))
 }

@@ -126,7 +126,10 @@ pub async fn handle(State(gateway): State<Arc<Gateway>>, request: Request) -> Re
             return refuse(apigw::GatewayError::Internal);
         }
     };
-    into_http(invoke(&gateway.app, taken.route.target, request).await)
+    // Lambda would give the function its timeout from now; the local stack bounds it the same way.
+    let deadline = tokio::time::Instant::now() + calbridge::usecases::deadline::REQUEST_TIMEOUT;
+    let html = calbridge::http::wants_html(&request);
+    into_http(calbridge::runtime::respond_by(deadline, html, invoke(&gateway.app, taken.route.target, request)).await)
 }
 
 fn refuse(error: apigw::GatewayError) -> Response {

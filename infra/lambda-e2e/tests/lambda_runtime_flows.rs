@@ -592,3 +592,36 @@ async fn sync_appointment_answers_an_sqs_batch_with_only_its_transient_failure()
     assert!(record["error"].as_str().is_some_and(|e| e.starts_with("google_refused: 400")), "{record}");
     stack.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_request_that_cannot_finish_in_time_answers_a_retryable_503_before_the_deadline() {
+    let stack = DeployedStack::deploy(&["auth-start", "auth-callback", "get-availability"]).await;
+    connect_through_the_browser(&stack).await;
+    let week = json!({"time_min": "2030-01-01T00:00:00Z", "time_max": "2030-01-08T00:00:00Z"});
+
+    // Given a Google whose FreeBusy answers only after 20 s, and an invocation with 4 s left,
+    stack
+        .emulator_control("faults", json!({"endpoint": "freebusy", "kind": "timeout", "delay_ms": 20_000, "times": 5}))
+        .await;
+    let limit = Duration::from_secs(4);
+    // when the app asks for availability, then the function answers within its 4 s (the
+    // harness fails the invocation as killed otherwise) with a retryable 503 of its own.
+    let started = std::time::Instant::now();
+    let late = stack
+        .api_within(ApiRequest::post("/availability").as_caller(TENANT, USER).json(week.clone()), Some(limit))
+        .await;
+    let took = started.elapsed();
+    assert_eq!(late.status, 503, "{}", late.body);
+    assert_eq!(late.json()["error"]["code"], "deadline_exceeded", "{}", late.body);
+    assert_eq!(late.header("retry-after"), Some("2"));
+    assert!(took < limit, "answered after {took:?}, past the deadline");
+    let output = stack.function("get-availability").process.output();
+    assert!(output.contains("request abandoned at its deadline"), "the abandonment is logged: {output}");
+
+    // The function keeps serving: with Google back, the same request answers.
+    let cleared = stack.http.delete(format!("{}/_emulator/faults", stack.emulator_url())).send().await.unwrap();
+    assert!(cleared.status().is_success());
+    let again = stack.api(ApiRequest::post("/availability").as_caller(TENANT, USER).json(week)).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    stack.shutdown().await;
+}

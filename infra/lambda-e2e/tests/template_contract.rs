@@ -378,3 +378,26 @@ fn every_route_is_throttled_and_the_fan_out_and_public_routes_more_tightly() {
         assert!(burst < default_burst && rate < default_rate, "{key} is throttled more tightly than the default");
     }
 }
+
+/// The metric names calbridge's own alarms and dashboard read out of the template: each
+/// `SUM(Name)` of a Metrics Insights query and each `"${MetricsNamespace}", "Name"` metric.
+fn namespace_metrics_in_template(text: &str) -> BTreeSet<String> {
+    let name_after = |rest: &str| rest.chars().take_while(char::is_ascii_alphanumeric).collect::<String>();
+    let mut found = BTreeSet::new();
+    for (i, _) in text.match_indices("SUM(") {
+        found.insert(name_after(&text[i + 4..]));
+    }
+    let plain = "\"${MetricsNamespace}\", \"";
+    for (i, _) in text.match_indices(plain) {
+        found.insert(name_after(&text[i + plain.len()..]));
+    }
+    found
+}
+
+#[test]
+fn the_dashboard_and_alarms_read_exactly_the_metrics_calbridge_records() {
+    let text = std::fs::read_to_string(workspace_root().join("template.yaml")).unwrap();
+    let read = namespace_metrics_in_template(&text);
+    let recorded: BTreeSet<String> = calbridge::metrics::names::ALL.iter().map(|n| (*n).to_owned()).collect();
+    assert_eq!(read, recorded, "a metric the template reads is never recorded, or one recorded is never shown");
+}

@@ -36,12 +36,14 @@ use tokio::time::Instant;
 use crate::app::App;
 use crate::domain::AppointmentId;
 use crate::http::{self as edge, ApiError, Route};
+use crate::usecases::deadline;
 use crate::usecases::sync::{self, AppointmentChange, DETAIL_TYPE, Outcome, SyncError, SyncView, ValidChange};
 
 pub const SYNC: Route = Route::new(Method::POST, "/appointments/{id}/sync");
 pub const RECORD: Route = Route::new(Method::GET, "/appointments/{id}/sync");
 pub const ROUTES: &[Route] = &[SYNC, RECORD];
-/// How long a synchronous HTTP sync may take (under API Gateway's 30 s).
+/// How long a synchronous HTTP sync may take outside a deadline scope (tests calling the handler
+/// directly); in Lambda and the local stack it is the request's answer-by time.
 const HTTP_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Records of one SQS batch applied at the same time.
@@ -235,7 +237,8 @@ async fn respond(app: &App, request: &Request) -> Result<Response<Body>, ApiErro
         return Err(ApiError::bad_request("invalid_request", "appointment_id must match the path"));
     }
     let change = ValidChange::parse(change, tenant.as_str(), appointment.as_str(), app.clock.now())?;
-    let (outcome, record) = sync::apply(app, &change, Instant::now() + HTTP_DEADLINE).await?;
+    let (outcome, record) =
+        sync::apply(app, &change, deadline::answer_by().unwrap_or_else(|| Instant::now() + HTTP_DEADLINE)).await?;
     if outcome == Outcome::FailedRejected {
         // Recorded and final: a retry of this body would be answered the same.
         let reason = record.error.as_deref().unwrap_or("google_refused");

@@ -23,7 +23,9 @@ use lambda_http::{Request, RequestExt};
 use crate::domain::{Owner, Principal, TenantId, UserId, scopes_grant};
 
 pub use crate::errors::ErrorChain;
-pub use response::{ApiError, browser, browser_error, html_escape, json, no_content, redirect, see_other};
+pub use response::{
+    ApiError, browser, browser_error, error_for, html_escape, json, no_content, redirect, see_other, wants_html,
+};
 pub use router::{PathParams, Route, route};
 
 /// The largest request body any JSON route reads.

@@ -68,6 +68,19 @@ impl ApiError {
         }
     }
 
+    /// The request could not finish before the function's deadline: retryable, and the
+    /// operations are idempotent, so the same request may simply be sent again.
+    pub fn deadline_exceeded() -> Self {
+        Self {
+            retry_after_seconds: Some(2),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "deadline_exceeded",
+                "the request could not finish in time; try again after Retry-After seconds",
+            )
+        }
+    }
+
     pub fn into_response(self) -> Response<Body> {
         #[derive(Serialize)]
         struct Envelope<'a> {
@@ -141,14 +154,23 @@ pub fn redirect(location: &str) -> Response<Body> {
     browser(response)
 }
 
-/// An error page for the browser: a small HTML page when the client asks for HTML, else JSON.
-pub fn browser_error(request: &Request, error: ApiError) -> Response<Body> {
-    let wants_html = request
+/// Whether the client asked for HTML (a browser navigating), rather than JSON.
+pub fn wants_html(request: &Request) -> bool {
+    request
         .headers()
         .get(http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if !wants_html {
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// An error page for the browser: a small HTML page when the client asks for HTML, else JSON.
+pub fn browser_error(request: &Request, error: ApiError) -> Response<Body> {
+    error_for(wants_html(request), error)
+}
+
+/// `error` as HTML (`html`: a small page) or as the JSON envelope, with its `Retry-After`.
+pub fn error_for(html: bool, error: ApiError) -> Response<Body> {
+    if !html {
         return browser(error.into_response());
     }
     let page = format!(
@@ -157,12 +179,15 @@ pub fn browser_error(request: &Request, error: ApiError) -> Response<Body> {
         html_escape(&error.message),
         error.code
     );
-    let response = Response::builder()
+    let mut response = Response::builder()
         .status(error.status)
         .header(CONTENT_TYPE, "text/html; charset=utf-8")
         .header("content-security-policy", "default-src 'none'")
         .body(Body::from(page))
         .expect("static response parts are valid");
+    if let Some(seconds) = error.retry_after_seconds {
+        response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(seconds));
+    }
     browser(response)
 }
 

@@ -62,6 +62,7 @@ use crate::ports::{
     ConnectionRecord, ConnectionStatus, GoogleApiError, LAST_USED_GRANULARITY, LeaseWait, LostWrite, OAuthError,
     SealedSecret, StoreError, WriteCondition, retry_lost_writes,
 };
+use crate::usecases::deadline;
 
 /// Tokens this close to expiry are refreshed first.
 pub const REFRESH_MARGIN: SignedDuration = SignedDuration::from_mins(5);
@@ -177,8 +178,7 @@ pub(crate) async fn fresh_token(
     owner: &ConnectionKey,
     rejected: Option<&AccessToken>,
 ) -> Result<Access, AccessError> {
-    let wait =
-        LeaseWait::new(tokio::time::Instant::now() + LEASE_TTL.unsigned_abs() + Duration::from_secs(2), WAIT_STEP);
+    let wait = LeaseWait::new(deadline::work_until(LEASE_TTL.unsigned_abs() + Duration::from_secs(2)), WAIT_STEP);
     loop {
         let record =
             app.connections.get_connection(owner).await?.ok_or(AccessError::NotUsable(NotUsable::NotConnected))?;
@@ -194,7 +194,11 @@ pub(crate) async fn fresh_token(
             record_use(app, &mut record).await;
             return Ok(Access { token: stored.access_token, record });
         }
-        if app.connections.acquire_refresh_lease(owner, record.version, now, now + LEASE_TTL).await? {
+        if app
+            .connections
+            .acquire_refresh_lease(owner, record.version, now, now + deadline::lease_for(LEASE_TTL))
+            .await?
+        {
             match refresh(app, record, stored).await? {
                 Some(access) => return Ok(access),
                 // Another caller stored newer tokens while ours were refused: read them.

@@ -10,7 +10,8 @@
 //! - [`booking`]: booking links, slots for someone without a login behind a signed link.
 //! - [`sync`]: mirroring appointments into the assignee's calendar.
 //! - [`meetings`]: a session's Meet or attached link.
-//! - [`retry`]: how provider calls are retried.
+//! - [`retry`]: how provider calls are retried; [`deadline`]: the invocation's answer-by time
+//!   that bounds retries and sizes leases.
 //! - [`zoom_webhook`]: Zoom's signed webhooks (URL validation, deauthorization).
 
 pub mod access_tokens;
@@ -19,6 +20,7 @@ pub mod booking;
 pub mod calendar_session;
 pub mod calendars;
 pub mod connect;
+pub mod deadline;
 pub mod meetings;
 pub mod retry;
 pub mod slots;

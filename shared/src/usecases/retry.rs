@@ -2,9 +2,11 @@
 //!
 //! Only errors that say "try again" are retried (429, 403 rate-limit reasons, 5xx, timeouts,
 //! connection failures); 400/404/409 and authorization errors never are. A `Retry-After` from
-//! Google is honoured when it fits the deadline. The deadline is shorter than the API Gateway
-//! integration timeout (30 s), so a user-facing request that runs out of retries can still
-//! answer 503 with `Retry-After` instead of being cut off by the gateway.
+//! Google is waited out whole (it is not capped like backoff) when it fits the deadline, and
+//! given up on at once when it does not, so the caller can pass it on. The deadline is the
+//! policy's own budget or the invocation's answer-by time less a reserve, whichever comes first
+//! ([`super::deadline::work_until`]), so a request that runs out of retries still answers
+//! its own error (503, or 429 with Google's `Retry-After`) before Lambda would kill it.
 
 use std::future::Future;
 use std::time::Duration;
@@ -19,7 +21,7 @@ pub struct RetryPolicy {
     pub base: Duration,
     /// No single wait exceeds this.
     pub cap: Duration,
-    /// Total time allowed for all attempts and waits.
+    /// Total time allowed for all attempts and waits (further cut to the invocation's deadline).
     pub budget: Duration,
 }
 
@@ -37,7 +39,7 @@ impl RetryPolicy {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, GoogleApiError>>,
     {
-        let deadline = Instant::now() + self.budget;
+        let deadline = super::deadline::work_until(self.budget);
         let mut backoff = self.base;
         loop {
             let error = match attempt().await {
@@ -47,12 +49,12 @@ impl RetryPolicy {
             };
             // Full jitter: a uniformly random wait up to the current backoff, so many clients
             // that failed together do not retry together.
-            let jittered = backoff.mul_f64(jitter());
+            let jittered = backoff.mul_f64(jitter()).min(self.cap);
             let wait = match &error {
+                // Google said when: sooner is refused again, so it is waited out or given up on.
                 GoogleApiError::RateLimited { retry_after: Some(after) } => (*after).max(jittered),
                 _ => jittered,
-            }
-            .min(self.cap);
+            };
             if Instant::now() + wait >= deadline {
                 tracing::warn!(error = %crate::http::ErrorChain(&error), "google: giving up after retries");
                 return Err(error);
@@ -125,5 +127,63 @@ mod tests {
         assert!(matches!(result, Err(GoogleApiError::Unavailable(_))));
         assert!(calls.load(Ordering::SeqCst) > 3, "it retried");
         assert!(started.elapsed() < Duration::from_secs(2), "it stopped near the 200 ms budget");
+    }
+    #[tokio::test(start_paused = true)]
+    async fn waits_out_a_retry_after_longer_than_the_backoff_cap_when_it_fits() {
+        let calls = AtomicUsize::new(0);
+        let policy = RetryPolicy { budget: Duration::from_secs(8), ..RetryPolicy::default() };
+        let started = Instant::now();
+        let result = policy
+            .run(|| async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 => Err(GoogleApiError::RateLimited { retry_after: Some(Duration::from_secs(5)) }),
+                    _ => Ok(()),
+                }
+            })
+            .await;
+        assert!(result.is_ok());
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        assert!(started.elapsed() >= Duration::from_secs(5), "waited {:?}, not the 2 s cap", started.elapsed());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn gives_up_at_once_on_a_retry_after_past_the_invocations_deadline() {
+        let calls = AtomicUsize::new(0);
+        let policy = RetryPolicy { budget: Duration::from_secs(8), ..RetryPolicy::default() };
+        let started = Instant::now();
+        // 3 s left to answer: Google's 5 s would not fit, though the 8 s budget would.
+        let answer_by = Instant::now() + Duration::from_secs(3);
+        let result: Result<(), _> = super::super::deadline::scope(
+            answer_by,
+            policy.run(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(GoogleApiError::RateLimited { retry_after: Some(Duration::from_secs(5)) })
+            }),
+        )
+        .await;
+        assert!(
+            matches!(result, Err(GoogleApiError::RateLimited { retry_after: Some(d) }) if d == Duration::from_secs(5))
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(started.elapsed(), Duration::ZERO, "no wait that cannot end in time");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_retries_stop_before_the_invocations_deadline() {
+        let calls = AtomicUsize::new(0);
+        let policy = RetryPolicy { budget: Duration::from_secs(8), ..RetryPolicy::default() };
+        let started = Instant::now();
+        let answer_by = Instant::now() + Duration::from_secs(2);
+        let result: Result<(), _> = super::super::deadline::scope(
+            answer_by,
+            policy.run(|| async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err(GoogleApiError::Unavailable("503".into()))
+            }),
+        )
+        .await;
+        assert!(matches!(result, Err(GoogleApiError::Unavailable(_))));
+        assert!(calls.load(Ordering::SeqCst) >= 2, "it retried while time was left");
+        assert!(started.elapsed() < Duration::from_millis(1_500), "it kept the reserve: {:?}", started.elapsed());
     }
 }

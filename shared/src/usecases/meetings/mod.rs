@@ -53,6 +53,7 @@ use crate::ports::{
 };
 use crate::usecases::access_tokens::{AccessError, NotUsable};
 use crate::usecases::calendar_session::CalendarSession;
+use crate::usecases::deadline;
 
 pub use links::{AttachedLink, parse_meeting_link};
 pub use zoom::NEUTRAL_TOPIC;
@@ -296,7 +297,7 @@ pub async fn create(
     let creator = if caller.is_service() { MeetingCreator::Service } else { MeetingCreator::Host };
     let mut reset = request.reset;
     let meeting = validate(app, request)?;
-    let wait = LeaseWait::new(tokio::time::Instant::now() + CREATE_LEASE.unsigned_abs(), WAIT_STEP);
+    let wait = LeaseWait::new(deadline::work_until(CREATE_LEASE.unsigned_abs()), WAIT_STEP);
     loop {
         let now = app.clock.now();
         let current = app.meetings.get_meeting(&host.tenant, session).await?;
@@ -396,7 +397,7 @@ fn claim(
     previous: Option<&MeetingRecord>,
     now: Timestamp,
 ) -> MeetingRecord {
-    let creating = MeetingState::Creating { lease_until: now + CREATE_LEASE };
+    let creating = MeetingState::Creating { lease_until: now + deadline::lease_for(CREATE_LEASE) };
     let (state, provider, url, request_id) = match &meeting.kind {
         Kind::Attach(link) => (MeetingState::Ready, link.provider.to_owned(), Some(link.url.clone()), None),
         Kind::Make(MeetingProvider::GoogleMeet) => {

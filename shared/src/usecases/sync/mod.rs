@@ -57,8 +57,9 @@ pub use change::{Action, AppointmentChange, Outcome, SyncError, SyncView, ValidC
 
 /// The EventBridge `detail-type` of appointment changes.
 pub const DETAIL_TYPE: &str = "AppointmentChanged";
-/// How long one worker holds an appointment: longer than any invocation may run, so a live
-/// holder is never overtaken.
+/// The most one worker holds an appointment: longer than any invocation may run, so a live
+/// holder is never overtaken. The lease taken ends shortly after the holder's own deadline
+/// ([`super::deadline::lease_until`]), so a killed holder is overtaken within seconds.
 pub const LEASE_TTL: SignedDuration = SignedDuration::from_secs(120);
 /// Time kept back from the invocation's deadline to record the outcome.
 const DEADLINE_RESERVE: Duration = Duration::from_secs(2);
@@ -140,8 +141,10 @@ async fn apply_uncounted(
     let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(DEADLINE_RESERVE);
     let retry = RetryPolicy { budget: budget.min(app.retry.budget), ..app.retry };
 
-    // 1. Take the appointment's lease, unless the change is stale.
+    // 1. Take the appointment's lease (for the time this invocation has left, at most the
+    //    TTL), unless the change is stale.
     let wait = LeaseWait::new(deadline, WAIT_STEP);
+    let lease = super::deadline::lease_until(deadline, LEASE_TTL);
     let leased = loop {
         let current = app.syncs.get_sync(&change.tenant, &change.appointment).await.map_err(transient)?;
         let now = app.clock.now();
@@ -159,7 +162,7 @@ async fn apply_uncounted(
         }
         let leased = match &current {
             Some(current) => {
-                SyncRecord { revision: current.revision + 1, lease_until: Some(now + LEASE_TTL), ..current.clone() }
+                SyncRecord { revision: current.revision + 1, lease_until: Some(now + lease), ..current.clone() }
             }
             None => SyncRecord {
                 tenant: change.tenant.clone(),
@@ -173,7 +176,7 @@ async fn apply_uncounted(
                 last_synced_at: None,
                 error: Some("first version is being applied".into()),
                 attempts: 0,
-                lease_until: Some(now + LEASE_TTL),
+                lease_until: Some(now + lease),
             },
         };
         let condition = current.as_ref().map_or(WriteCondition::Absent, |c| WriteCondition::Version(c.revision));
