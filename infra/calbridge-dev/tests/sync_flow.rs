@@ -142,3 +142,58 @@ async fn the_http_routes_sync_now_and_report_to_the_same_tenants_service_only() 
     assert_eq!(s.api(Method::GET, "/appointments/a-8/sync", &user, None).await.status(), StatusCode::FORBIDDEN);
     s.stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn changes_made_while_the_user_was_not_connected_are_applied_when_they_connect() {
+    let s = start_with(&[("GOOGLE_RETRY_BUDGET_MS", "1500")]).await;
+    let token = s.token("clinic-42", "user-7f3a");
+    let service = s.service("clinic-42");
+    let record = |appointment: &'static str| {
+        let (s, service) = (&s, service.clone());
+        async move {
+            let path = format!("/appointments/{appointment}/sync");
+            s.api(Method::GET, &path, &service, None).await.json::<Value>().await.unwrap()
+        }
+    };
+    // Given three changes for a user who has not connected Google yet: a create, a create
+    // moved by a later version, and a create that is then cancelled,
+    for (event, expected) in [
+        (change("a-p1", "create", 1, 9), "skipped_not_connected"),
+        (change("a-p2", "create", 1, 10), "skipped_not_connected"),
+        (change("a-p2", "update", 2, 14), "skipped_not_connected"),
+        (change("a-p3", "create", 1, 11), "skipped_not_connected"),
+        (change("a-p3", "delete", 2, 11), "deleted"),
+    ] {
+        let (status, outcome) = deliver(&s, &event).await;
+        assert_eq!((status, outcome["outcome"].as_str()), (StatusCode::OK, Some(expected)), "{outcome}");
+    }
+    assert_eq!(record("a-p1").await["status"], "skipped_not_connected");
+
+    // when the user connects,
+    s.connect(&token, CALENDAR).await;
+
+    // then the kept changes are at Google, each at its latest version, and the cancelled one
+    // is not; the records say synced.
+    let events = live(&s).await;
+    let mut starts: Vec<&str> = events.iter().filter_map(|e| e["start"]["dateTime"].as_str()).collect();
+    starts.sort_unstable();
+    assert_eq!(starts, vec!["2030-01-02T09:00:00Z", "2030-01-02T14:00:00Z"], "{events:?}");
+    assert!(events.iter().all(|e| e["summary"] == "Appointment"), "kept changes carry no title: {events:?}");
+    for appointment in ["a-p1", "a-p2"] {
+        let synced = record(appointment).await;
+        assert_eq!(synced["status"], "synced", "{synced}");
+    }
+    assert_eq!(record("a-p2").await["version"], 2);
+    assert_eq!(record("a-p3").await["status"], "deleted");
+
+    // Applied once: a second connect (a reconnect) writes nothing more, and a redelivery of an
+    // applied version is stale.
+    let inserts = s.call_count("events_insert").await;
+    assert_eq!(inserts, 2, "one insert per kept create");
+    s.connect(&token, CALENDAR).await;
+    assert_eq!(s.call_count("events_insert").await, inserts, "nothing is applied twice");
+    let (_, outcome) = deliver(&s, &change("a-p1", "create", 1, 9)).await;
+    assert_eq!(outcome["outcome"], "ignored_stale", "{outcome}");
+    assert_eq!(live(&s).await.len(), 2);
+    s.stack.shutdown().await;
+}

@@ -1,6 +1,8 @@
 //! What calbridge knows about one appointment's mirror in Google Calendar, and its store.
 //!
 //! Contract: one record per (tenant, appointment); writes are conditional on `revision`.
+//! Beside it, at most one [`PendingChange`] per (tenant, user, appointment): the latest change
+//! that could not be applied because the user was not connected, listed by user.
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -61,6 +63,25 @@ pub struct SyncRecord {
     pub lease_until: Option<Timestamp>,
 }
 
+/// The latest change to an appointment that calbridge could not apply because its user had
+/// no usable connection, kept (times only; a title only where titles are allowed) so that it
+/// is applied when the user connects. Gone by `expires_at` (the appointment's end, or a
+/// fixed time for a delete): a change that can no longer matter is not kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingChange {
+    pub tenant: TenantId,
+    pub user_id: UserId,
+    pub appointment_id: AppointmentId,
+    pub version: u64,
+    /// `create`, `update` or `delete`, as the app sent it.
+    pub action: String,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+    pub time_zone: Option<String>,
+    pub title: Option<String>,
+    pub expires_at: Timestamp,
+}
+
 #[async_trait]
 pub trait SyncStore: Send + Sync {
     async fn get_sync(
@@ -71,4 +92,27 @@ pub trait SyncStore: Send + Sync {
 
     /// Writes `record` if `condition` holds on its revision, else [`StoreError::ConditionFailed`].
     async fn put_sync(&self, record: &SyncRecord, condition: WriteCondition) -> Result<(), StoreError>;
+
+    /// Keeps `pending` unless a change of the same or a higher version is already kept for
+    /// its (tenant, user, appointment); either way `Ok`.
+    async fn put_pending(&self, pending: &PendingChange) -> Result<(), StoreError>;
+
+    /// Up to `limit` of `user`'s pending changes that have not expired at `now`.
+    async fn list_pending(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<PendingChange>, StoreError>;
+
+    /// Forgets `user`'s pending change to `appointment` if its version is at most `up_to`
+    /// (a newer one, kept meanwhile, stays).
+    async fn delete_pending(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        appointment: &AppointmentId,
+        up_to: u64,
+    ) -> Result<(), StoreError>;
 }

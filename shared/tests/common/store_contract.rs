@@ -17,8 +17,8 @@ use calbridge::domain::{AppointmentId, BookingLinkId, ConnectionKey, Interval, P
 use calbridge::ports::{
     BookingLinkCreator, BookingLinkRecord, BookingLinkStore, BudgetError, CallBudget, ConnectionQuery,
     ConnectionRecord, ConnectionStatus, ConnectionStore, ConnectionSummary, EncryptionContext, FlowKind, FlowRecord,
-    FlowStore, KeyError, KeyProvider, MadeWith, MeetingCreator, MeetingRecord, MeetingState, MeetingStore, Schedule,
-    SealPurpose, SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
+    FlowStore, KeyError, KeyProvider, MadeWith, MeetingCreator, MeetingRecord, MeetingState, MeetingStore,
+    PendingChange, Schedule, SealPurpose, SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
 };
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
@@ -77,6 +77,7 @@ macro_rules! store_contract_tests {
             budget_grants_up_to_the_limit_per_minute_then_refuses_until_the_next,
             budget_refuses_a_spend_whole_and_keys_never_share_a_counter,
             concurrent_spends_never_exceed_the_limit,
+            pending_changes_keep_the_latest_per_appointment_listed_by_user,
             booking_link_round_trips_is_created_once_and_revokes,
         );
     };
@@ -776,6 +777,62 @@ pub async fn concurrent_spends_never_exceed_the_limit(s: StoreUnderTest) {
     let results = futures_util::future::join_all(spends).await;
     let granted = results.into_iter().filter(|r| matches!(r, Ok(Ok(())))).count();
     assert_eq!(granted, 7, "exactly the limit is granted, whoever wins");
+}
+
+// Pending appointment changes
+
+fn pending(tenant: &str, user: &str, appointment: &str, version: u64, expires_at: &str) -> PendingChange {
+    PendingChange {
+        tenant: TenantId::parse(tenant).unwrap(),
+        user_id: UserId::parse(user).unwrap(),
+        appointment_id: AppointmentId::parse(appointment).unwrap(),
+        version,
+        action: "update".into(),
+        start: Some(at("2030-01-02T09:00:00Z")),
+        end: Some(at("2030-01-02T10:00:00Z")),
+        time_zone: Some("Europe/Lisbon".into()),
+        title: None,
+        expires_at: at(expires_at),
+    }
+}
+
+pub async fn pending_changes_keep_the_latest_per_appointment_listed_by_user(s: StoreUnderTest) {
+    let now = at("2030-01-01T00:00:00Z");
+    let (t1, u1) = (TenantId::parse("t1").unwrap(), UserId::parse("u1").unwrap());
+    let a1 = AppointmentId::parse("a1").unwrap();
+    let list = |tenant: &TenantId, user: &UserId, limit| {
+        let (syncs, tenant, user) = (s.syncs.clone(), tenant.clone(), user.clone());
+        async move { syncs.list_pending(&tenant, &user, now, limit).await.unwrap() }
+    };
+    // The latest version wins, in either order of arrival.
+    s.syncs.put_pending(&pending("t1", "u1", "a1", 2, "2030-01-03T00:00:00Z")).await.unwrap();
+    s.syncs.put_pending(&pending("t1", "u1", "a1", 1, "2030-01-03T00:00:00Z")).await.unwrap();
+    assert_eq!(list(&t1, &u1, 10).await, vec![pending("t1", "u1", "a1", 2, "2030-01-03T00:00:00Z")]);
+    let mut newer = pending("t1", "u1", "a1", 3, "2030-01-04T00:00:00Z");
+    newer.action = "delete".into();
+    (newer.start, newer.end, newer.time_zone, newer.title) = (None, None, None, Some("Kept title".into()));
+    s.syncs.put_pending(&newer).await.unwrap();
+    assert_eq!(list(&t1, &u1, 10).await, vec![newer.clone()], "round trips whole");
+
+    // Listed by user only: never another user's, another tenant's, or an expired one.
+    s.syncs.put_pending(&pending("t1", "u1", "a2", 1, "2030-01-03T00:00:00Z")).await.unwrap();
+    s.syncs.put_pending(&pending("t1", "u1", "a3", 1, "2029-12-31T00:00:00Z")).await.unwrap();
+    s.syncs.put_pending(&pending("t1", "u12", "a1", 1, "2030-01-03T00:00:00Z")).await.unwrap();
+    s.syncs.put_pending(&pending("t2", "u1", "a1", 1, "2030-01-03T00:00:00Z")).await.unwrap();
+    let mut ids: Vec<String> = list(&t1, &u1, 10).await.iter().map(|p| p.appointment_id.to_string()).collect();
+    ids.sort();
+    assert_eq!(ids, vec!["a1", "a2"]);
+    assert_eq!(list(&t1, &u1, 1).await.len(), 1, "at most the limit");
+    assert_eq!(list(&t1, &UserId::parse("u12").unwrap(), 10).await.len(), 1);
+
+    // Forgotten only up to a version: a newer change kept meanwhile stays.
+    s.syncs.delete_pending(&t1, &u1, &a1, 2).await.unwrap();
+    assert_eq!(list(&t1, &u1, 10).await.len(), 2, "version 3 is newer than 2");
+    s.syncs.delete_pending(&t1, &u1, &a1, 3).await.unwrap();
+    s.syncs.delete_pending(&t1, &u1, &AppointmentId::parse("nothing").unwrap(), 3).await.unwrap();
+    let left: Vec<String> = list(&t1, &u1, 10).await.iter().map(|p| p.appointment_id.to_string()).collect();
+    assert_eq!(left, vec!["a2"]);
+    assert_eq!(list(&TenantId::parse("t2").unwrap(), &u1, 10).await.len(), 1, "another tenant's is untouched");
 }
 
 // Booking links

@@ -34,7 +34,7 @@ use connections::{CONNECTIONS, connection_key};
 use flows::{FLOWS, WEBHOOK_DELIVERIES};
 use json::{EmbeddedForm, decode, encode};
 use meetings::MEETINGS;
-use syncs::SYNCS;
+use syncs::{PENDING, SYNCS};
 
 /// The redb tables: one per record family, string keys, JSON values.
 type Table = TableDefinition<'static, &'static str, &'static [u8]>;
@@ -66,7 +66,7 @@ impl EmbeddedStore {
 
     fn init(db: Database) -> Result<Self, StoreError> {
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [CONNECTIONS, FLOWS, WEBHOOK_DELIVERIES, SYNCS, MEETINGS, BUDGETS, BOOKING_LINKS] {
+        for table in [CONNECTIONS, FLOWS, WEBHOOK_DELIVERIES, SYNCS, PENDING, MEETINGS, BUDGETS, BOOKING_LINKS] {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)?;

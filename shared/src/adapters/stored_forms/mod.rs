@@ -27,7 +27,7 @@ pub(crate) use booking_links::StoredBookingLink;
 pub(crate) use connections::{SUMMARY_ATTRIBUTES, StoredConnection, StoredConnectionSummary};
 pub(crate) use flows::StoredFlow;
 pub(crate) use meetings::StoredMeeting;
-pub(crate) use syncs::StoredSync;
+pub(crate) use syncs::{StoredPending, StoredSync};
 pub(crate) use values::{Bytes, EpochMillis, Nonce};
 
 /// Reads a form from any serde format; a failure names the attribute it happened in.

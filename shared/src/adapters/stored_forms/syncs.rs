@@ -1,4 +1,4 @@
-//! The stored form of a [`SyncRecord`].
+//! The stored forms of a [`SyncRecord`] and of a [`PendingChange`].
 //!
 //! Contract: `revision` is the counter writes are conditional on; the worker's lease is
 //! `lease_until`, in epoch milliseconds.
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{EpochMillis, invalid};
 use crate::domain::{AppointmentId, TenantId, UserId};
-use crate::ports::{StoreError, SyncRecord, SyncStatus};
+use crate::ports::{PendingChange, StoreError, SyncRecord, SyncStatus};
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct StoredSync {
@@ -62,6 +62,57 @@ impl StoredSync {
             error: self.error,
             attempts: self.attempts,
             lease_until: self.lease_until.map(|lease| lease.0),
+        })
+    }
+}
+
+/// The stored form of a [`PendingChange`]; `expires_at` is also each store's reaping time.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct StoredPending {
+    tenant_id: String,
+    user_id: String,
+    appointment_id: String,
+    pub(crate) version: u64,
+    action: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    start: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    end: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    time_zone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    pub(crate) expires_at: Timestamp,
+}
+
+impl StoredPending {
+    pub(crate) fn from_record(pending: &PendingChange) -> Self {
+        Self {
+            tenant_id: pending.tenant.to_string(),
+            user_id: pending.user_id.to_string(),
+            appointment_id: pending.appointment_id.to_string(),
+            version: pending.version,
+            action: pending.action.clone(),
+            start: pending.start,
+            end: pending.end,
+            time_zone: pending.time_zone.clone(),
+            title: pending.title.clone(),
+            expires_at: pending.expires_at,
+        }
+    }
+
+    pub(crate) fn into_record(self) -> Result<PendingChange, StoreError> {
+        Ok(PendingChange {
+            tenant: TenantId::parse(&self.tenant_id).map_err(|_| invalid("tenant_id"))?,
+            user_id: UserId::parse(&self.user_id).map_err(|_| invalid("user_id"))?,
+            appointment_id: AppointmentId::parse(&self.appointment_id).map_err(|_| invalid("appointment_id"))?,
+            version: self.version,
+            action: self.action,
+            start: self.start,
+            end: self.end,
+            time_zone: self.time_zone,
+            title: self.title,
+            expires_at: self.expires_at,
         })
     }
 }

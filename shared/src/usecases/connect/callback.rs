@@ -4,6 +4,8 @@
 //! arriving in another browser is refused without redirecting anywhere
 //! ([`CallbackOutcome::Rejected`]). Past that the return URL is trusted, and every outcome
 //! redirects there with `status=connected` or `status=error&reason=<code>`.
+//! Once a Google connection is stored, the appointment changes kept while the user could not
+//! be written to are applied (bounded; see [`crate::usecases::sync::pending`]) before the redirect.
 
 use oauth2::{AuthorizationCode, PkceCodeVerifier};
 use secrecy::ExposeSecret;
@@ -94,7 +96,11 @@ pub async fn callback(
     let result = complete(app, oauth, &flow, query).await;
     match &result {
         Ok(()) => {
-            tracing::info!(tenant = %flow.owner.tenant, user = %flow.owner.user, "{provider} account connected")
+            tracing::info!(tenant = %flow.owner.tenant, user = %flow.owner.user, "{provider} account connected");
+            if provider == Provider::Google {
+                // Appointment changes that arrived while the user could not be written to.
+                crate::usecases::sync::apply_kept(app, &flow.owner).await;
+            }
         }
         Err(reason) => {
             tracing::warn!(tenant = %flow.owner.tenant, user = %flow.owner.user, reason = reason.code(), "connect failed")

@@ -44,7 +44,7 @@ pub(super) fn refusal(error: &AccessError) -> Option<String> {
     };
     let reason: String = reason.chars().filter(char::is_ascii_alphanumeric).take(48).collect();
     let reason = if reason.is_empty() { "unspecified".to_owned() } else { reason };
-    Some(format!("google_refused: {status} {reason}"))
+    Some(format!("{}{status} {reason}", super::REFUSED_PREFIX))
 }
 
 pub(super) async fn apply_at_google(

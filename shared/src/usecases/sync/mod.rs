@@ -25,20 +25,12 @@
 //! rejected without retry. Reassigning an appointment removes the event from the old user's
 //! calendar and creates it on the new one's.
 //!
-//! Not done yet: changes while the owner is not connected. Today they settle as
-//! `skipped_not_connected` (or `failed` with `needs_reconnect`) at their version, so nothing
-//! applies them when the user connects. The design, for a follow-up: the settled record
-//! already holds the latest such version per appointment, so it gains the change's times and
-//! action only (start, end, time zone; a title only when `ALLOW_EVENT_TITLES`), and its
-//! applied version is kept *below* the change's (`pending_version`), so the change stays
-//! applicable. At the end of a successful connect, the callback use case calls
-//! `sync::apply_pending(app, &owner)` bounded by the request's remaining time: it lists the
-//! owner's records with a pending change (a sparse index on `pending_owner`) and applies
-//! each through [`apply`], whose lease and versions already make a race with the queue safe.
-//! What does not fit the bound is left pending for the next connect or a newer change.
+//! Changes while the assignee is not connected (or must reconnect) are kept and applied when
+//! they connect: [`pending`] says how.
 
 mod calendar;
 mod change;
+pub mod pending;
 
 use std::time::Duration;
 
@@ -54,6 +46,23 @@ use crate::ports::{LeaseWait, StoreError, SyncRecord, SyncStatus, WriteCondition
 
 use calendar::{Applied, apply_at_google};
 pub use change::{Action, AppointmentChange, Outcome, SyncError, SyncView, ValidChange};
+pub use pending::apply_kept;
+
+/// The `error` of a record settled because its user must reconnect.
+const NEEDS_RECONNECT_ERROR: &str = "needs_reconnect: the user must connect Google again";
+/// How every Google refusal recorded for good begins (see `calendar::refusal`).
+pub(crate) const REFUSED_PREFIX: &str = "google_refused: ";
+
+/// Whether `record` is final at its version, so that a change of the same version is stale.
+/// Synced, deleted and refused-for-good versions are; a version that could not reach its user
+/// (not connected, needs reconnect) or failed transiently may be applied again.
+pub fn is_final(record: &SyncRecord) -> bool {
+    match record.status {
+        SyncStatus::Synced | SyncStatus::Deleted => true,
+        SyncStatus::Failed => record.error.as_deref().is_some_and(|e| e.starts_with(REFUSED_PREFIX)),
+        SyncStatus::SkippedNotConnected => false,
+    }
+}
 
 /// The EventBridge `detail-type` of appointment changes.
 pub const DETAIL_TYPE: &str = "AppointmentChanged";
@@ -149,7 +158,7 @@ async fn apply_uncounted(
         let current = app.syncs.get_sync(&change.tenant, &change.appointment).await.map_err(transient)?;
         let now = app.clock.now();
         if let Some(current) = &current {
-            if current.version >= change.version {
+            if current.version > change.version || (current.version == change.version && is_final(current)) {
                 tracing::info!(applied = current.version, "stale or duplicate change ignored");
                 return Ok((Outcome::IgnoredStale, current.clone()));
             }
@@ -216,14 +225,7 @@ async fn apply_uncounted(
         }
         Ok(Applied::NeedsReconnect) => (
             Outcome::FailedNeedsReconnect,
-            settle(
-                &leased,
-                change,
-                SyncStatus::Failed,
-                leased.calendar_id.clone(),
-                Some("needs_reconnect: the user must connect Google again"),
-                now,
-            ),
+            settle(&leased, change, SyncStatus::Failed, leased.calendar_id.clone(), Some(NEEDS_RECONNECT_ERROR), now),
         ),
         Err(error) => {
             tracing::warn!(error = %ErrorChain(&error), "appointment sync failed; will be retried");
@@ -243,6 +245,9 @@ async fn apply_uncounted(
         }
     };
     app.syncs.put_sync(&settled, WriteCondition::Version(leased.revision)).await.map_err(transient)?;
+    if matches!(outcome, Outcome::SkippedNotConnected | Outcome::FailedNeedsReconnect) {
+        pending::keep(app, change, now).await;
+    }
     tracing::info!(outcome = ?outcome, "appointment change applied");
     Ok((outcome, settled))
 }
