@@ -10,8 +10,6 @@
 
 use std::io::IsTerminal as _;
 
-use crate::usecases::deadline;
-
 use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
@@ -19,6 +17,8 @@ use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets};
 use tracing_subscriber::layer::{Filter, SubscriberExt as _};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt as _;
+
+use crate::usecases::deadline;
 
 /// The most any crate but calbridge may log, whatever the configured level.
 pub const THIRD_PARTY_LOG_CAP: LevelFilter = LevelFilter::INFO;
@@ -137,9 +137,9 @@ where
 /// [`deadline::ANSWER_MARGIN`]: the handler runs inside the deadline's [`deadline::scope`], and
 /// one still running then is dropped and answered `503 deadline_exceeded` with `Retry-After`
 /// (a small HTML page when the browser asked for `html`), a clear retryable status before
-/// Lambda would kill the function. What the handler left half
-/// done is what a killed invocation leaves: every write is conditional and every lease sized
-/// to end soon after this deadline, so the next attempt takes over.
+/// Lambda would kill the function. What the handler left half done is what a killed
+/// invocation leaves: every write is conditional and every lease sized to end soon after this
+/// deadline, so the next attempt takes over.
 pub async fn respond_by<F>(
     deadline: tokio::time::Instant,
     html: bool,
