@@ -173,6 +173,7 @@ function fill(template, provider) {
 }
 
 let instances = 0;
+let qrSerial = 0; // tells one QR code from the next (tests wait on it)
 
 // ---------------------------------------------------------------------------------------
 
@@ -486,7 +487,9 @@ export async function init(root, options = {}) {
       const code = qrcode(0, "M");
       code.addData(url);
       code.make();
-      state.qr[provider] = { url, expiresAt: new Date(expiresAt), svg: qrSvg(code, PROVIDERS[provider].name) };
+      const svg = qrSvg(code, PROVIDERS[provider].name);
+      svg.dataset.serial = String(++qrSerial);
+      state.qr[provider] = { url, expiresAt: new Date(expiresAt), svg };
       const qr = state.qr[provider];
       // Redrawn every 15 s for the countdown, and the status polled so the card turns
       // "connected" when the phone finishes; both stop at expiry, hide or destroy.
@@ -503,7 +506,6 @@ export async function init(root, options = {}) {
       state.qr[provider] = { error: error.message };
     }
     render();
-    document.getElementById(`${id}-${provider}-qr-new`)?.focus();
   }
 
   function renderQr(provider) {
