@@ -68,8 +68,8 @@ const RETURN_REASONS = {
 };
 
 const RECONNECT_REASONS = {
-  invalid_grant: "The provider no longer accepts the app's access (it was revoked or expired).",
-  refresh_failed: "The provider has not renewed the app's access lately.",
+  invalid_grant: "{provider} no longer accepts the app's access (it was revoked or expired).",
+  refresh_failed: "{provider} has not renewed the app's access lately.",
 };
 
 const REVOKE_SKIPPED = {
@@ -319,12 +319,12 @@ export async function init(root, options = {}) {
 
   function reconnectWarning(provider, status) {
     const name = PROVIDERS[provider].name;
-    const why = RECONNECT_REASONS[status.last_error_code] || "The app's access stopped working.";
+    const why = fill(RECONNECT_REASONS[status.last_error_code] || "The app's access stopped working.", name);
     return h(
       "div",
       { class: "cb-warning" },
       h("p", {}, h("strong", {}, "Reconnect needed. "), why, ` Until you reconnect, your app cannot use your ${name} account.`),
-      status.last_error ? h("p", { class: "cb-detail" }, "Reason: ", h("code", {}, status.last_error)) : null,
+      status.last_error ? h("p", { class: "cb-detail" }, `Details: ${status.last_error}`) : null,
     );
   }
 
@@ -438,7 +438,7 @@ export async function init(root, options = {}) {
         "aria-controls": panelId,
         onclick: () => (state.qr[provider] ? hideQr(provider) : showQr(provider)),
       },
-      qr ? "Hide the QR code" : "Connect from your phone",
+      qr ? "Hide the QR code" : state.statuses[provider]?.status === "needs_reconnect" ? "Reconnect from your phone" : "Connect from your phone",
     );
     const panel = h("div", { class: "cb-qr", id: panelId, hidden: !qr });
     if (qr) panel.append(...qrContents(provider, qr, name));

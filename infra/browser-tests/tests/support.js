@@ -214,7 +214,8 @@ export async function seriousViolations(page) {
     }),
   );
   return {
-    rules: results.passes.length + results.violations.length,
+    rules: results.passes.length + results.violations.length + results.incomplete.length + results.inapplicable.length,
+    passed: results.passes.length,
     serious: results.violations
       .filter((v) => v.impact === "serious" || v.impact === "critical")
       .map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(" ")) })),
