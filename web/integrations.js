@@ -8,8 +8,9 @@
 //   function returning one or a promise of one, called before every request so the app can
 //   refresh it), `providers` (default ["google", "zoom"]; one the deployment does not offer is
 //   left out), `returnTo` (where the browser comes back after consent; must be on the
-//   deployment's ALLOWED_RETURN_TO), `onLaunch(url, provider)` (default: open the launch URL
-//   in this tab).
+//   deployment's ALLOWED_RETURN_TO), `accountLabel` (how the app names the user, shown on
+//   calbridge's launch page so the person in the browser can tell whose app account they
+//   connect), `onLaunch(url, provider)` (default: open the launch URL in this tab).
 // - Without a call to init, every element with `data-calbridge-integrations` and a
 //   `data-config-url` is initialised from that URL's JSON (the same options). The local
 //   stack serves one with a demo token; an app serves its own behind its login.
@@ -128,8 +129,11 @@ export class CalbridgeClient {
   status(provider) {
     return this.request("GET", `/connections/${provider}`);
   }
-  authorize(provider, returnTo) {
-    return this.request("POST", `/connections/${provider}/authorize`, returnTo ? { return_to: returnTo } : {});
+  authorize(provider, { returnTo, accountLabel } = {}) {
+    const body = {};
+    if (returnTo) body.return_to = returnTo;
+    if (accountLabel) body.account_label = accountLabel;
+    return this.request("POST", `/connections/${provider}/authorize`, body);
   }
   disconnect(provider) {
     return this.request("DELETE", `/connections/${provider}`);
@@ -186,6 +190,7 @@ export async function init(root, options = {}) {
   );
   const returnTo = options.returnTo || globalThis.location.origin + globalThis.location.pathname;
   const onLaunch = options.onLaunch || ((url) => globalThis.location.assign(url));
+  const launchOptions = { returnTo, accountLabel: options.accountLabel };
   const state = {
     statuses: {}, // provider -> status body, or ApiError
     calendars: null, // list, ApiError or null
@@ -407,7 +412,7 @@ export async function init(root, options = {}) {
       button.disabled = true;
       button.textContent = `Opening ${PROVIDERS[provider].name}…`;
       try {
-        const { launch_url: url } = await client.authorize(provider, returnTo);
+        const { launch_url: url } = await client.authorize(provider, launchOptions);
         try {
           sessionStorage.setItem(PENDING_KEY, provider);
         } catch {
@@ -481,7 +486,7 @@ export async function init(root, options = {}) {
     render();
     try {
       const [{ launch_url: url, expires_at: expiresAt }, { qrcode }] = await Promise.all([
-        client.authorize(provider, returnTo),
+        client.authorize(provider, launchOptions),
         import("./vendor/qrcode-generator/qrcode.mjs"),
       ]);
       const code = qrcode(0, "M");

@@ -120,7 +120,8 @@ if [ -f "$artifacts/load.json" ]; then
     node -e '
 const f = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
 const ms = (v) => `${Math.round(v)} ms`;
-console.log(`browser-tests: page load (${f.viewport}, cold, local stack): first byte ${ms(f.responseStart)}, DOMContentLoaded ${ms(f.domContentLoaded)}, load ${ms(f.load)}, statuses shown ${ms(f.ready)}; ${f.requests} requests, ${(f.bytes / 1024).toFixed(1)} KiB; API calls ${f.api.join(", ")} all started within ${ms(f.apiStartSpread)}, before the first answered`);
+const parallel = f.apiStartSpread < f.firstApiAnswer ? "before the first answered" : `the first answered after ${ms(f.firstApiAnswer)}`;
+console.log(`browser-tests: page load (${f.viewport}, cold, local stack): first byte ${ms(f.responseStart)}, DOMContentLoaded ${ms(f.domContentLoaded)}, load ${ms(f.load)}, statuses shown ${ms(f.ready)}; ${f.requests} requests, ${(f.bytes / 1024).toFixed(1)} KiB; API calls ${f.api.join(", ")} started within ${ms(f.apiStartSpread)}, ${parallel}`);
 ' "$artifacts/load.json"
 fi
 note "screenshots and load.json in $artifacts: $(cd "$artifacts" && ls | tr '\n' ' ')"

@@ -73,6 +73,8 @@ test("the QR code is a fresh single-use launch URL; the phone connects and the d
   const phone = await newContext(browser, PHONE);
   const handset = await phone.newPage();
   await handset.goto(second);
+  // (calbridge's launch page names the app account, as the page's accountLabel gave it)
+  assert.match(await handset.locator("body").textContent(), /Demo User \(demo-user of demo-tenant\) \(user id demo-user\)/);
   await consent(handset, "google", { account: "alex@example.com" });
   // then the phone shows the connection
   assert.equal(await badge(handset, "google"), "Connected");

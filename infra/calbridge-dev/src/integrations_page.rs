@@ -8,8 +8,8 @@
 //! - `GET /config.json` is the page's configuration, which in production the embedding app
 //!   supplies (see web/README.md): no API base (the page calls its own origin), a fresh demo
 //!   bearer token (tenant `demo-tenant`, user `demo-user`, [`crate::DEV_TOKEN_TTL`]), the
-//!   providers this stack offers, and `<stack>/integrations` as the return URL (on
-//!   `ALLOWED_RETURN_TO`).
+//!   providers this stack offers, `<stack>/integrations` as the return URL (on
+//!   `ALLOWED_RETURN_TO`), and an account label for the launch page.
 //!   It exists only in this crate: nothing in the functions or in `web/` mints a token.
 //! - Every answer carries `Cache-Control: no-store` (the config holds a token; the files change
 //!   while someone edits them) and the page a Content-Security-Policy that allows only this
@@ -103,6 +103,7 @@ async fn config(State(gateway): State<Arc<Gateway>>, return_to: String) -> Respo
         "tokenExpiresAt": expires_at,
         "providers": providers,
         "returnTo": return_to,
+        "accountLabel": "Demo User (demo-user of demo-tenant)",
         "user": {"tenant_id": DEMO_TENANT, "user_id": DEMO_USER},
     });
     ([(CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
