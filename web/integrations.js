@@ -585,6 +585,12 @@ export async function init(root, options = {}) {
 
   await refresh();
   if (returned) {
+    // A flow started elsewhere (a phone that scanned the QR code) left no pending provider:
+    // then the connection made last is the one that just finished.
+    if (!(pending && PROVIDERS[pending]) && returned === "connected") {
+      const connected = wanted.filter((p) => state.statuses[p]?.status === "connected");
+      pending = connected.sort((a, b) => (state.statuses[b].updated_at || "").localeCompare(state.statuses[a].updated_at || ""))[0];
+    }
     const name = pending && PROVIDERS[pending] ? PROVIDERS[pending].name : null;
     if (returned === "connected") {
       const status = name ? state.statuses[pending] : null;

@@ -77,6 +77,7 @@ test("the QR code is a fresh single-use launch URL; the phone connects and the d
   assert.match(await handset.locator("body").textContent(), /Demo User \(demo-user of demo-tenant\) \(user id demo-user\)/);
   await consent(handset, "google", { account: "alex@example.com" });
   // then the phone shows the connection
+  assert.match(await handset.locator(".cb-notice").textContent(), /Google connected.*as alex@example\.com/);
   assert.equal(await badge(handset, "google"), "Connected");
   assert.equal(await card(handset, "google").locator(".cb-email").textContent(), "alex@example.com");
   await screenshot(handset, "phone-connected");
