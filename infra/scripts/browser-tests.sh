@@ -10,8 +10,10 @@
 #   3. The local stack (the workspace's `calbridge-dev` binary, Google and Zoom emulators
 #      alongside) starts on free loopback ports with a fresh data directory, and stops on exit.
 #   4. The scenarios of infra/browser-tests/tests/ run with node's test runner, one at a time
-#      in one headless Chromium: connect / calendar / disconnect, consent denied, the QR code,
-#      Zoom, needs-reconnect, keyboard, axe-core, phone widths, load figures.
+#      in one headless Chromium per file: connect / calendar / disconnect, consent denied, no
+#      request waterfall, the QR code (decoded, used from a phone, single use, expiry), Zoom,
+#      needs-reconnect, embedding with init(), a refused token, keyboard, axe-core, phone
+#      widths, load figures.
 #   5. Screenshots and load.json go to ${BROWSER_ARTIFACTS_DIR:-a fresh scratch dir}, kept and
 #      printed; the run time and the page's load figures are printed last.
 #
