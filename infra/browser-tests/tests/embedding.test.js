@@ -1,5 +1,5 @@
 // The module API an app embeds (init with a token function and a provider list), a token the
-// API refuses, and a QR code that expires.
+// API refuses, a provider the deployment does not offer, and a QR code that expires.
 
 import assert from "node:assert/strict";
 import { after, before, beforeEach, test } from "node:test";
@@ -72,6 +72,19 @@ test("a token the API refuses: the page says the session has expired", async () 
   assert.match(await page.getByRole("alert").textContent(), /You are signed out.*Your session has expired/);
   assert.equal(await badge(page, "google"), "Unavailable");
   assert.match(await card(page, "google").textContent(), /could not be loaded/);
+  assertNoPageErrors(context);
+  await context.close();
+});
+
+test("a provider the deployment does not offer (404 unknown_provider) gets no card", async () => {
+  const context = await newContext(browser, DESKTOP);
+  const page = await context.newPage();
+  await page.route(`${API}/connections/zoom`, (route) =>
+    route.fulfill({ status: 404, json: { error: { code: "unknown_provider", message: "unknown provider" } } }),
+  );
+  await page.goto(`${API}/integrations`);
+  await ready(page);
+  assert.deepEqual(await page.locator("section.cb-card").evaluateAll((cards) => cards.map((c) => c.dataset.provider)), ["google"]);
   assertNoPageErrors(context);
   await context.close();
 });
