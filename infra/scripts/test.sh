@@ -6,8 +6,10 @@
 # infra/scripts/moto.sh, stopped on exit), end-to-end tests of the local stack against the
 # Google emulator, and the real function binaries behind a Lambda Runtime API stand-in with
 # the environment template.yaml gives them (infra/lambda-e2e), and last the OpenAPI contract
-# checked by schemathesis against the local stack (infra/scripts/contract-fuzz.sh). Needs only
-# cargo, rustup and python3.
+# checked by schemathesis against the local stack (infra/scripts/contract-fuzz.sh), and the
+# integrations page (web/) in Chromium against the local stack (infra/scripts/browser-tests.sh,
+# which installs Debian's chromium with apt-get and its npm packages itself). Needs cargo,
+# rustup, python3 and Node.js with npm (apt-get installs them when missing, as root).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -54,7 +56,16 @@ fuzz_status=$?
 set -e
 [ "$status" -eq 0 ] && status=$fuzz_status
 
-# One closing line for the whole run (cargo prints one per test binary), printed last.
-awk '/^test result:/ { passed += $4; failed += $6 } END { printf "total: %d passed, %d failed\n", passed, failed }' "$log"
+step "browser tests (the integrations page in Chromium against the local stack: infra/scripts/browser-tests.sh)"
+# Installs Chromium (apt-get) and the npm driver itself; a failure fails the test command.
+set +e
+CALBRIDGE_DEV_BIN="$target_dir/debug/calbridge-dev" infra/scripts/browser-tests.sh 2>&1 | tee -a "$log"
+browser_status=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] && status=$browser_status
+
+# One closing line for the whole run (cargo prints one per test binary, node's runner its
+# "ℹ pass N" / "ℹ fail N" for the browser tests), printed last.
+awk '/^test result:/ { passed += $4; failed += $6 } /^ℹ pass [0-9]+$/ { passed += $3 } /^ℹ fail [0-9]+$/ { failed += $3 } END { printf "total: %d passed, %d failed\n", passed, failed }' "$log"
 rm -f "$log"
 exit "$status"

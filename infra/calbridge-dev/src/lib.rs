@@ -16,12 +16,17 @@
 //! - no `STATE_SIGNING_KEY` / `DEV_JWT_SECRET`: random ones, kept in the data directory so
 //!   tokens and flows survive restarts.
 //!
+//! The integrations page (`web/`) is served at `/` and `/integrations`, with a demo token in
+//! its `/config.json` ([`integrations_page`]); its URL is on `ALLOWED_RETURN_TO`, after
+//! `/_local/done` (which stays the default return URL).
+//!
 //! Extra local-only routes: `POST /_local/token {"tenant_id","user_id","scope"?}` mints a
 //! bearer token (`"scope":"calbridge/service"` for the tenant's service);
 //! `GET /_local/done` is a page that shows the outcome of a connect flow (the default return URL).
 
 pub mod authorizer;
 pub mod gateway;
+pub mod integrations_page;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -81,6 +86,32 @@ impl RunningStack {
         self.gateway.authorizer.mint(tenant, "app-backend", Some(scope), DEV_TOKEN_TTL).0
     }
 
+    /// Gives the Google emulator's demo@example.com two more calendars besides its primary one,
+    /// "Appointments" (writer) and "Holidays" (reader), so the integrations page has a choice
+    /// to show (and one it must leave out). Only the binary does this: tests that start the
+    /// stack keep the emulator's default seed. Nothing happens without an emulator.
+    pub async fn seed_demo_calendars(&self) -> Result<(), StackError> {
+        let Some(emulator) = &self.emulator_url else { return Ok(()) };
+        let calendar = |id: &str, summary: &str, role: &str, primary: bool| json!({"id": id, "summary": summary, "timeZone": "Europe/Berlin", "accessRole": role, "primary": primary});
+        reqwest::Client::new()
+            .post(format!("{emulator}/_emulator/accounts"))
+            .json(&json!({
+                "email": "demo@example.com",
+                "sub": "100000000000000000001",
+                "name": "Demo User",
+                "calendars": [
+                    calendar("demo@example.com", "demo@example.com", "owner", true),
+                    calendar("appointments@example.com", "Appointments", "writer", false),
+                    calendar("holidays@example.com", "Holidays", "reader", false),
+                ],
+            }))
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .map_err(StackError::EmulatorClient)?;
+        Ok(())
+    }
+
     /// The stack's dependencies, for tests that drive a use case directly.
     pub fn app(&self) -> &App {
         &self.gateway.app
@@ -109,7 +140,7 @@ pub enum StackError {
     EmulatorConfig(#[from] google_emulator::ConfigError),
     #[error("cannot start the Google emulator")]
     Emulator(#[source] std::io::Error),
-    #[error("cannot register the local OAuth client with the emulator")]
+    #[error("cannot register the local OAuth client (or seed the demo calendars) with the emulator")]
     EmulatorClient(#[source] reqwest::Error),
     #[error(transparent)]
     ZoomEmulatorConfig(#[from] zoom_emulator::ConfigError),
@@ -203,7 +234,10 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
         Some(emulator)
     };
     vars.insert("ZOOM_REDIRECT_URI".into(), zoom_redirect_uri);
-    vars.insert("ALLOWED_RETURN_TO".into(), format!("{base_url}/_local/done,calbridge-demo://connected"));
+    vars.insert(
+        "ALLOWED_RETURN_TO".into(),
+        format!("{base_url}/_local/done,calbridge-demo://connected,{base_url}{}", integrations_page::PAGE_PATH),
+    );
     if var("TABLE_NAME").is_none() && var("KMS_KEY_ID").is_none() {
         vars.insert("LOCAL_DATA_DIR".into(), data_dir.display().to_string());
     }
@@ -238,6 +272,7 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
         .route("/_local/token", post(mint_token))
         .route("/_local/done", get(done_page))
         .route("/_local/events", post(deliver_event))
+        .merge(integrations_page::routes(&base_url))
         .fallback(gateway::handle)
         .with_state(gateway.clone());
     let server = tokio::spawn(async move {

@@ -12,9 +12,17 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let token = stack.token_for("demo-tenant", "demo-user");
+    if let Err(e) = stack.seed_demo_calendars().await {
+        eprintln!("calbridge-dev: {}", calbridge::http::ErrorChain(&e));
+        return ExitCode::FAILURE;
+    }
+    let token =
+        stack.token_for(calbridge_dev::integrations_page::DEMO_TENANT, calbridge_dev::integrations_page::DEMO_USER);
     let base = &stack.base_url;
     println!("calbridge local stack is up");
+    println!();
+    println!("  open {base}/   (the integrations page, as demo-user of demo-tenant)");
+    println!();
     println!("  API              {base}");
     match &stack.emulator_url {
         Some(url) => {
