@@ -401,3 +401,22 @@ fn the_dashboard_and_alarms_read_exactly_the_metrics_calbridge_records() {
     let recorded: BTreeSet<String> = calbridge::metrics::names::ALL.iter().map(|n| (*n).to_owned()).collect();
     assert_eq!(read, recorded, "a metric the template reads is never recorded, or one recorded is never shown");
 }
+
+#[test]
+fn cors_is_off_unless_origins_are_named_and_then_allows_exactly_them() {
+    let template = load_template();
+    let cors = |origins: &str| {
+        let d = deployment(&[("AllowedOrigins", origins)]);
+        let evaluator = Evaluator { template: &template, deployment: &d };
+        let api = template.resource("HttpApi").expect("the HTTP API");
+        let body = evaluator.eval(&api["Properties"]["DefinitionBody"]).unwrap_or_else(|e| panic!("{e}")).unwrap();
+        body.get("x-amazon-apigateway-cors").cloned()
+    };
+    assert_eq!(cors(""), None, "the default: no CORS configuration, no origin allowed");
+    let on = cors("https://app.example.com,https://admin.example.com").expect("CORS for the named origins");
+    assert_eq!(on["allowOrigins"], serde_json::json!(["https://app.example.com", "https://admin.example.com"]));
+    assert_eq!(on["allowHeaders"], serde_json::json!(["authorization", "content-type"]));
+    assert!(on.get("allowCredentials").is_none_or(|c| c == false), "{on}");
+    let default = template.parameter_default("AllowedOrigins").expect("a default");
+    assert_eq!(default, "", "none unless named");
+}
