@@ -23,7 +23,7 @@ use crate::adapters::local_key::LocalKeyProvider;
 use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::adapters::zoom::meetings::ZoomMeetingsClient;
 use crate::adapters::zoom::oauth::ZoomOAuthClient;
-use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig, ZoomConfig};
+use crate::config::{Config, GmailConfig, GoogleConfig, SecretsConfig, StorageConfig, ZoomConfig};
 use crate::crypto::vault::Vault;
 use crate::domain::{AllowedReturnTo, Provider, ScopeSet, UnknownProvider};
 use crate::ports::{
@@ -66,6 +66,10 @@ pub struct OAuthProvider {
     /// The origin of the provider's consent page (`https://accounts.google.com`): where the
     /// launch page's form may lead.
     pub consent_origin: String,
+    /// The providers whose connections hold grants of the same OAuth client, this one
+    /// included: revoking one of their grants at the provider revokes the account's grant for
+    /// all of them (Google and Gmail sharing a client).
+    pub grant_shared_with: Vec<Provider>,
 }
 
 impl OAuthProvider {
@@ -78,6 +82,21 @@ impl OAuthProvider {
             issuer: Some(config.issuer.clone()),
             display_name: "Google",
             consent_origin: config.auth_url.origin().ascii_serialization(),
+            grant_shared_with: vec![Provider::Google],
+        }
+    }
+
+    /// Gmail's settings: Google's flow with Gmail's client, redirect and scopes.
+    pub fn gmail(google: &GoogleConfig, gmail: &GmailConfig, client: Arc<dyn OAuthClient>) -> Self {
+        let section = gmail.oauth_section(google);
+        Self {
+            display_name: "Gmail",
+            grant_shared_with: if gmail.separate_client {
+                vec![Provider::Gmail]
+            } else {
+                vec![Provider::Gmail, Provider::Google]
+            },
+            ..Self::google(&section, client)
         }
     }
 
@@ -90,6 +109,7 @@ impl OAuthProvider {
             issuer: None,
             display_name: "Zoom",
             consent_origin: config.auth_url.origin().ascii_serialization(),
+            grant_shared_with: vec![Provider::Zoom],
         }
     }
 }
@@ -180,7 +200,7 @@ impl App {
                 (Stores::of(Arc::new(store)), Arc::new(keys))
             }
         };
-        let providers = config.providers();
+        let providers = config.client_secret_providers();
         let secrets = match config.secrets {
             SecretsConfig::SecretsManager { secret_id, ttl } => {
                 let aws = aws.as_ref().expect("AWS config is loaded for Secrets Manager");
@@ -210,6 +230,19 @@ impl App {
             let client =
                 Arc::new(GoogleOAuthClient::new(section.clone(), http.clone(), secrets.clone(), clock.clone()));
             oauth.insert(Provider::Google, OAuthProvider::google(section, client));
+            if let Some(gmail) = &config.gmail {
+                let secret_of = if gmail.separate_client { Provider::Gmail } else { Provider::Google };
+                let adapter =
+                    GoogleOAuthClient::new(gmail.oauth_section(section), http.clone(), secrets.clone(), clock.clone())
+                        .with_secret_of(secret_of);
+                oauth.insert(Provider::Gmail, OAuthProvider::gmail(section, gmail, Arc::new(adapter)));
+                // A shared client's Calendar grants are Gmail's too.
+                if !gmail.separate_client
+                    && let Some(google) = oauth.get_mut(&Provider::Google)
+                {
+                    google.grant_shared_with.push(Provider::Gmail);
+                }
+            }
         }
         let mut zoom_meetings: Option<Arc<dyn ZoomMeetings>> = None;
         if let Some(section) = &config.zoom {

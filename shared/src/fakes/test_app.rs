@@ -53,11 +53,19 @@ pub fn test_app() -> TestApp {
         booking_signing_keys,
     );
     let google_config = config.google.expect("the test configuration enables Google");
+    // Gmail through the same fake Google and client, as a deployment without a separate mail
+    // client has it: one grant at Google for both kinds.
+    let gmail_config = config.gmail.expect("Gmail is offered with Google");
+    let mut calendar_provider = crate::app::OAuthProvider::google(&google_config, google.clone());
+    calendar_provider.grant_shared_with.push(crate::domain::Provider::Gmail);
     let app = crate::app::App {
-        providers: std::collections::BTreeMap::from([(
-            crate::domain::Provider::Google,
-            crate::app::OAuthProvider::google(&google_config, google.clone()),
-        )]),
+        providers: std::collections::BTreeMap::from([
+            (crate::domain::Provider::Google, calendar_provider),
+            (
+                crate::domain::Provider::Gmail,
+                crate::app::OAuthProvider::gmail(&google_config, &gmail_config, google.clone()),
+            ),
+        ]),
         settings: crate::app::Settings {
             allowed_return_to: config.allowed_return_to,
             identity: crate::http::Identity {

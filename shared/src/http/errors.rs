@@ -186,6 +186,7 @@ impl From<MeetingError> for ApiError {
                 let name = match provider {
                     Provider::Google => "Google",
                     Provider::Zoom => "Zoom",
+                    Provider::Gmail => "Gmail",
                 };
                 let api = match state {
                     NotUsable::NotConnected => ApiError::conflict(
