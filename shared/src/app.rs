@@ -15,6 +15,7 @@ use url::Url;
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::embedded_store::EmbeddedStore;
 use crate::adapters::google::calendar::GoogleCalendarClient;
+use crate::adapters::google::gmail::GmailClient;
 use crate::adapters::google::http_client;
 use crate::adapters::google::oauth::GoogleOAuthClient;
 use crate::adapters::inline_secrets::InlineSecrets;
@@ -27,8 +28,8 @@ use crate::config::{Config, GmailConfig, GoogleConfig, SecretsConfig, StorageCon
 use crate::crypto::vault::Vault;
 use crate::domain::{AllowedReturnTo, Provider, ScopeSet, UnknownProvider};
 use crate::ports::{
-    BookingLinkStore, CallBudget, Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore,
-    OAuthClient, Secrets, SyncStore, SystemClock, ZoomMeetings,
+    BookingLinkStore, CallBudget, Clock, ConnectionStore, FlowStore, GmailSender, GoogleCalendar, KeyProvider,
+    MeetingStore, OAuthClient, Secrets, SendStore, SyncStore, SystemClock, ZoomMeetings,
 };
 use crate::usecases::retry::RetryPolicy;
 
@@ -129,6 +130,10 @@ pub struct App {
     pub calendar: Arc<dyn GoogleCalendar>,
     /// Zoom's meetings API, when this deployment offers Zoom.
     pub zoom_meetings: Option<Arc<dyn ZoomMeetings>>,
+    /// Gmail's send (used for [`Provider::Gmail`] connections only).
+    pub gmail: Arc<dyn GmailSender>,
+    /// Idempotency-Key records of sent mail.
+    pub sends: Arc<dyn SendStore>,
     /// How Google API calls are retried.
     pub retry: RetryPolicy,
     pub secrets: Arc<Secrets>,
@@ -151,10 +156,13 @@ pub struct Stores {
     pub meetings: Arc<dyn MeetingStore>,
     pub budget: Arc<dyn CallBudget>,
     pub booking_links: Arc<dyn BookingLinkStore>,
+    pub sends: Arc<dyn SendStore>,
 }
 
 impl Stores {
-    pub fn of<S: ConnectionStore + FlowStore + SyncStore + MeetingStore + CallBudget + BookingLinkStore + 'static>(
+    pub fn of<
+        S: ConnectionStore + FlowStore + SyncStore + MeetingStore + CallBudget + BookingLinkStore + SendStore + 'static,
+    >(
         store: Arc<S>,
     ) -> Self {
         Self {
@@ -163,7 +171,8 @@ impl Stores {
             syncs: store.clone(),
             meetings: store.clone(),
             budget: store.clone(),
-            booking_links: store,
+            booking_links: store.clone(),
+            sends: store,
         }
     }
 }
@@ -251,6 +260,11 @@ impl App {
             oauth.insert(Provider::Zoom, OAuthProvider::zoom(section, client));
             zoom_meetings = Some(Arc::new(ZoomMeetingsClient::new(section.api_url.clone(), http)));
         }
+        let gmail_api = config.gmail.as_ref().map_or_else(
+            || Url::parse(crate::config::DEFAULT_GMAIL_API_URL).expect("the default is a URL"),
+            |gmail| gmail.api_url.clone(),
+        );
+        let gmail = Arc::new(GmailClient::new(gmail_api, http.clone()));
         let calendar = Arc::new(GoogleCalendarClient::new(google.calendar_api_url.clone(), http));
         let retry = RetryPolicy { budget: google.retry_budget, ..RetryPolicy::default() };
         Ok(App {
@@ -274,6 +288,8 @@ impl App {
             meetings: stores.meetings,
             budget: stores.budget,
             booking_links: stores.booking_links,
+            sends: stores.sends,
+            gmail,
             vault: Arc::new(Vault::new(keys)),
             calendar,
             zoom_meetings,

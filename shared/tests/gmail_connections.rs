@@ -5,36 +5,16 @@
 mod support;
 
 use calbridge::domain::{ConnectionKey, Provider, TenantId, UserId};
-use calbridge::handlers::{auth_start, disconnect};
+use calbridge::handlers::disconnect;
 use calbridge::ports::ConnectionStore;
 use serde_json::Value;
 use support::*;
-use url::Url;
 
 const GMAIL_SCOPES: &str =
     "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/gmail.send";
 
 fn gmail_owner() -> ConnectionKey {
     ConnectionKey::new(TenantId::parse(TENANT).unwrap(), UserId::parse(USER).unwrap(), Provider::Gmail)
-}
-
-/// Connects the harness user's Gmail through the real handlers; the redirect's outcome.
-async fn connect_gmail(h: &Harness, scopes: &str) -> std::collections::HashMap<String, String> {
-    let authorize = as_user(on_provider(event("auth-start/authorize.json"), "gmail"), TENANT, USER);
-    let response = auth_start::handle(&h.app, request(&authorize)).await;
-    assert_eq!(response.status(), 200, "{:?}", body_json(&response));
-    let launch = Url::parse(body_json(&response)["launch_url"].as_str().unwrap()).unwrap();
-    assert_eq!(launch.path(), "/connections/gmail/launch");
-    let ticket = launch.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned();
-    let started = h.launched_on("gmail", &ticket).await;
-    let code = h.google.approve(&started.google_url, consent(scopes, true));
-    let query =
-        format!("code={}&state={}&iss=https%3A%2F%2Faccounts.google.com", urlencode(&code), urlencode(&started.state));
-    let callback = with_cookie(
-        with_query(on_provider(event("auth-callback/callback.json"), "gmail"), &query),
-        Some(&started.cookie),
-    );
-    redirect_outcome(&calbridge::handlers::auth_callback::handle(&h.app, request(&callback)).await).1
 }
 
 async fn on_kind(h: &Harness, file: &str, provider: &str) -> Value {
@@ -47,7 +27,7 @@ async fn on_kind(h: &Harness, file: &str, provider: &str) -> Value {
 #[tokio::test]
 async fn gmail_connects_on_its_own_and_calendar_stays_not_connected() {
     let h = harness();
-    let outcome = connect_gmail(&h, GMAIL_SCOPES).await;
+    let outcome = h.connect_gmail(GMAIL_SCOPES).await;
     assert_eq!(outcome["status"], "connected", "{outcome:?}");
 
     let gmail = on_kind(&h, "disconnect/status.json", "gmail").await;
@@ -62,7 +42,7 @@ async fn gmail_connects_on_its_own_and_calendar_stays_not_connected() {
 #[tokio::test]
 async fn a_gmail_grant_without_gmail_send_is_refused_and_revoked() {
     let h = harness();
-    let outcome = connect_gmail(&h, "openid https://www.googleapis.com/auth/userinfo.email").await;
+    let outcome = h.connect_gmail("openid https://www.googleapis.com/auth/userinfo.email").await;
     assert_eq!(outcome["reason"], "insufficient_scope", "{outcome:?}");
     assert!(h.store.get_connection(&gmail_owner()).await.unwrap().is_none());
     assert_eq!(h.google.revoked().len(), 1, "nothing else holds the grant");
@@ -74,7 +54,7 @@ async fn disconnecting_one_kind_keeps_the_shared_grant_until_the_last_kind_goes(
     let h = harness();
     let calendar = h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
     assert_eq!(redirect_outcome(&calendar).1["status"], "connected");
-    assert_eq!(connect_gmail(&h, GMAIL_SCOPES).await["status"], "connected");
+    assert_eq!(h.connect_gmail(GMAIL_SCOPES).await["status"], "connected");
 
     // when Gmail is disconnected
     let gone = on_kind(&h, "disconnect/delete.json", "gmail").await;
@@ -96,7 +76,7 @@ async fn disconnecting_one_kind_keeps_the_shared_grant_until_the_last_kind_goes(
 #[tokio::test]
 async fn disconnecting_calendar_leaves_gmail_connected() {
     let h = harness();
-    assert_eq!(connect_gmail(&h, GMAIL_SCOPES).await["status"], "connected");
+    assert_eq!(h.connect_gmail(GMAIL_SCOPES).await["status"], "connected");
     let calendar = h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
     assert_eq!(redirect_outcome(&calendar).1["status"], "connected");
 

@@ -21,7 +21,7 @@ use super::reader::Reader;
 pub const DEFAULT_GMAIL_SCOPES: &str = "openid email https://www.googleapis.com/auth/gmail.send";
 /// The one scope sending needs.
 pub const GMAIL_SEND_SCOPE: &str = "https://www.googleapis.com/auth/gmail.send";
-pub(super) const DEFAULT_GMAIL_API_URL: &str = "https://gmail.googleapis.com/gmail/v1";
+pub const DEFAULT_GMAIL_API_URL: &str = "https://gmail.googleapis.com/gmail/v1";
 
 #[derive(Debug, Clone)]
 pub struct GmailConfig {

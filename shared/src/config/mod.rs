@@ -24,7 +24,7 @@ use crate::domain::{AllowedReturnTo, Provider};
 use reader::Reader;
 
 pub use aws::AwsTimeouts;
-pub use gmail::{DEFAULT_GMAIL_SCOPES, GMAIL_SEND_SCOPE, GmailConfig};
+pub use gmail::{DEFAULT_GMAIL_API_URL, DEFAULT_GMAIL_SCOPES, GMAIL_SEND_SCOPE, GmailConfig};
 pub use google::{DEFAULT_SCOPES, GoogleConfig};
 pub use zoom::{DEFAULT_ZOOM_SCOPES, ZoomConfig};
 

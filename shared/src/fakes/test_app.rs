@@ -14,6 +14,7 @@ pub struct TestApp {
     pub calendar: Arc<FakeCalendar>,
     pub clock: Arc<ManualClock>,
     pub store: crate::adapters::embedded_store::EmbeddedStore,
+    pub gmail: Arc<super::FakeGmail>,
 }
 
 /// The configuration [`test_app`] runs with: API at `https://api.calbridge.example`, return
@@ -37,6 +38,7 @@ pub fn test_app() -> TestApp {
     let clock = Arc::new(ManualClock::new(Timestamp::now()));
     let google = Arc::new(FakeGoogle::with_clock(clock.clone()));
     let calendar = Arc::new(FakeCalendar::new(google.clone()));
+    let gmail = Arc::new(super::FakeGmail::default());
     let crate::config::SecretsConfig::Inline {
         client_secrets,
         webhook_secret_tokens,
@@ -85,6 +87,8 @@ pub fn test_app() -> TestApp {
         meetings: Arc::new(store.clone()),
         budget: Arc::new(store.clone()),
         booking_links: Arc::new(store.clone()),
+        sends: Arc::new(store.clone()),
+        gmail: gmail.clone(),
         vault: Arc::new(crate::crypto::vault::Vault::new(Arc::new(crate::adapters::local_key::LocalKeyProvider::new(
             [3u8; 32],
         )))),
@@ -98,5 +102,5 @@ pub fn test_app() -> TestApp {
         secrets: Arc::new(crate::ports::Secrets::new(Arc::new(secrets))),
         clock: clock.clone(),
     };
-    TestApp { app, google, calendar, clock, store }
+    TestApp { app, google, calendar, clock, store, gmail }
 }
