@@ -12,7 +12,9 @@
 //! yearly security assessment "restricted" scopes need), offline access and
 //! `include_granted_scopes=true`; a grant without `gmail.send` is refused at the callback as
 //! `insufficient_scope` (and revoked unless shared). Calendar code only ever opens `google`
-//! connections and this module only `gmail` ones: a token never serves the other kind.
+//! connections and this module only `gmail` ones: a token never serves the other kind. (With
+//! `include_granted_scopes` Google answers the account's whole grant, so a Gmail connection
+//! made after Calendar reports Calendar's scopes too; the rows stay apart all the same.)
 //!
 //! ## Revocation is grant-wide at Google
 //! Google keeps one grant per (Google account, OAuth client); with `include_granted_scopes`
