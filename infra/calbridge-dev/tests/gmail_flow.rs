@@ -185,3 +185,20 @@ async fn every_bad_input_is_400_and_nothing_reaches_gmail() {
     assert_eq!(s.call_count("gmail_send").await, 0);
     assert!(sent(&s).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_consent_without_gmail_send_is_refused_as_insufficient_scope() {
+    // given a user who unticks gmail.send on the emulator's consent page
+    let s = start().await;
+    let token = s.token(TENANT, USER);
+    let consent = s.begin_on("gmail", &token).await;
+    let callback = s.decide(&consent, ACCOUNT, true, Some(&["openid"])).await;
+    let done = s.callback(&callback, Some(&consent.cookie)).await;
+
+    // then the connect fails as insufficient_scope, nothing is stored, and sending is refused
+    let done = url::Url::parse(done.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(outcome(&done)["reason"], "insufficient_scope", "{done}");
+    assert_eq!(s.status_on("gmail", &token).await["status"], "not_connected");
+    assert_eq!(send(&s, &token, None, &message()).await.status(), StatusCode::CONFLICT);
+    assert_eq!(s.call_count("gmail_send").await, 0);
+}
