@@ -15,6 +15,7 @@ use url::Url;
 use crate::adapters::dynamodb::DynamoDbStore;
 use crate::adapters::embedded_store::EmbeddedStore;
 use crate::adapters::google::calendar::GoogleCalendarClient;
+use crate::adapters::google::gmail::GmailClient;
 use crate::adapters::google::http_client;
 use crate::adapters::google::oauth::GoogleOAuthClient;
 use crate::adapters::inline_secrets::InlineSecrets;
@@ -23,12 +24,12 @@ use crate::adapters::local_key::LocalKeyProvider;
 use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::adapters::zoom::meetings::ZoomMeetingsClient;
 use crate::adapters::zoom::oauth::ZoomOAuthClient;
-use crate::config::{Config, GoogleConfig, SecretsConfig, StorageConfig, ZoomConfig};
+use crate::config::{Config, GmailConfig, GoogleConfig, SecretsConfig, StorageConfig, ZoomConfig};
 use crate::crypto::vault::Vault;
 use crate::domain::{AllowedReturnTo, Provider, ScopeSet, UnknownProvider};
 use crate::ports::{
-    BookingLinkStore, CallBudget, Clock, ConnectionStore, FlowStore, GoogleCalendar, KeyProvider, MeetingStore,
-    OAuthClient, Secrets, SyncStore, SystemClock, ZoomMeetings,
+    BookingLinkStore, CallBudget, Clock, ConnectionStore, FlowStore, GmailSender, GoogleCalendar, KeyProvider,
+    MeetingStore, OAuthClient, Secrets, SendStore, SyncStore, SystemClock, ZoomMeetings,
 };
 use crate::usecases::retry::RetryPolicy;
 
@@ -66,6 +67,10 @@ pub struct OAuthProvider {
     /// The origin of the provider's consent page (`https://accounts.google.com`): where the
     /// launch page's form may lead.
     pub consent_origin: String,
+    /// The providers whose connections hold grants of the same OAuth client, this one
+    /// included: revoking one of their grants at the provider revokes the account's grant for
+    /// all of them (Google and Gmail sharing a client).
+    pub grant_shared_with: Vec<Provider>,
 }
 
 impl OAuthProvider {
@@ -78,6 +83,21 @@ impl OAuthProvider {
             issuer: Some(config.issuer.clone()),
             display_name: "Google",
             consent_origin: config.auth_url.origin().ascii_serialization(),
+            grant_shared_with: vec![Provider::Google],
+        }
+    }
+
+    /// Gmail's settings: Google's flow with Gmail's client, redirect and scopes.
+    pub fn gmail(google: &GoogleConfig, gmail: &GmailConfig, client: Arc<dyn OAuthClient>) -> Self {
+        let section = gmail.oauth_section(google);
+        Self {
+            display_name: "Gmail",
+            grant_shared_with: if gmail.separate_client {
+                vec![Provider::Gmail]
+            } else {
+                vec![Provider::Gmail, Provider::Google]
+            },
+            ..Self::google(&section, client)
         }
     }
 
@@ -90,6 +110,7 @@ impl OAuthProvider {
             issuer: None,
             display_name: "Zoom",
             consent_origin: config.auth_url.origin().ascii_serialization(),
+            grant_shared_with: vec![Provider::Zoom],
         }
     }
 }
@@ -109,6 +130,10 @@ pub struct App {
     pub calendar: Arc<dyn GoogleCalendar>,
     /// Zoom's meetings API, when this deployment offers Zoom.
     pub zoom_meetings: Option<Arc<dyn ZoomMeetings>>,
+    /// Gmail's send (used for [`Provider::Gmail`] connections only).
+    pub gmail: Arc<dyn GmailSender>,
+    /// Idempotency-Key records of sent mail.
+    pub sends: Arc<dyn SendStore>,
     /// How Google API calls are retried.
     pub retry: RetryPolicy,
     pub secrets: Arc<Secrets>,
@@ -131,10 +156,13 @@ pub struct Stores {
     pub meetings: Arc<dyn MeetingStore>,
     pub budget: Arc<dyn CallBudget>,
     pub booking_links: Arc<dyn BookingLinkStore>,
+    pub sends: Arc<dyn SendStore>,
 }
 
 impl Stores {
-    pub fn of<S: ConnectionStore + FlowStore + SyncStore + MeetingStore + CallBudget + BookingLinkStore + 'static>(
+    pub fn of<
+        S: ConnectionStore + FlowStore + SyncStore + MeetingStore + CallBudget + BookingLinkStore + SendStore + 'static,
+    >(
         store: Arc<S>,
     ) -> Self {
         Self {
@@ -143,7 +171,8 @@ impl Stores {
             syncs: store.clone(),
             meetings: store.clone(),
             budget: store.clone(),
-            booking_links: store,
+            booking_links: store.clone(),
+            sends: store,
         }
     }
 }
@@ -180,7 +209,7 @@ impl App {
                 (Stores::of(Arc::new(store)), Arc::new(keys))
             }
         };
-        let providers = config.providers();
+        let providers = config.client_secret_providers();
         let secrets = match config.secrets {
             SecretsConfig::SecretsManager { secret_id, ttl } => {
                 let aws = aws.as_ref().expect("AWS config is loaded for Secrets Manager");
@@ -210,6 +239,19 @@ impl App {
             let client =
                 Arc::new(GoogleOAuthClient::new(section.clone(), http.clone(), secrets.clone(), clock.clone()));
             oauth.insert(Provider::Google, OAuthProvider::google(section, client));
+            if let Some(gmail) = &config.gmail {
+                let secret_of = if gmail.separate_client { Provider::Gmail } else { Provider::Google };
+                let adapter =
+                    GoogleOAuthClient::new(gmail.oauth_section(section), http.clone(), secrets.clone(), clock.clone())
+                        .with_secret_of(secret_of);
+                oauth.insert(Provider::Gmail, OAuthProvider::gmail(section, gmail, Arc::new(adapter)));
+                // A shared client's Calendar grants are Gmail's too.
+                if !gmail.separate_client
+                    && let Some(google) = oauth.get_mut(&Provider::Google)
+                {
+                    google.grant_shared_with.push(Provider::Gmail);
+                }
+            }
         }
         let mut zoom_meetings: Option<Arc<dyn ZoomMeetings>> = None;
         if let Some(section) = &config.zoom {
@@ -218,6 +260,11 @@ impl App {
             oauth.insert(Provider::Zoom, OAuthProvider::zoom(section, client));
             zoom_meetings = Some(Arc::new(ZoomMeetingsClient::new(section.api_url.clone(), http)));
         }
+        let gmail_api = config.gmail.as_ref().map_or_else(
+            || Url::parse(crate::config::DEFAULT_GMAIL_API_URL).expect("the default is a URL"),
+            |gmail| gmail.api_url.clone(),
+        );
+        let gmail = Arc::new(GmailClient::new(gmail_api, http.clone()));
         let calendar = Arc::new(GoogleCalendarClient::new(google.calendar_api_url.clone(), http));
         let retry = RetryPolicy { budget: google.retry_budget, ..RetryPolicy::default() };
         Ok(App {
@@ -241,6 +288,8 @@ impl App {
             meetings: stores.meetings,
             budget: stores.budget,
             booking_links: stores.booking_links,
+            sends: stores.sends,
+            gmail,
             vault: Arc::new(Vault::new(keys)),
             calendar,
             zoom_meetings,

@@ -1,5 +1,5 @@
-//! calbridge: per-user connections to Google (Calendar, Meet) and other providers for apps, as
-//! AWS Lambda functions.
+//! calbridge: per-user connections to Google (Calendar, Meet, Gmail's send) and other providers
+//! for apps, as AWS Lambda functions.
 //!
 //! This crate is everything but the wiring of the binaries in `functions/`. Its layers only
 //! point down:
@@ -7,9 +7,10 @@
 //! - [`handlers`]: one per Lambda function, request -> use case -> response; [`runtime`] is the
 //!   Lambda bootstrap they share, [`http`] the edge (caller, routing, errors -> responses).
 //! - [`usecases`]: connect, access tokens, calendar session, calendars, availability and slots,
-//!   sync, meetings, retry, Zoom webhooks.
+//!   sync, meetings, mail (send from the user's Gmail once per Idempotency-Key), retry, Zoom
+//!   webhooks.
 //! - [`ports`]: one trait per outside system (stores and their records, keys, secrets, OAuth,
-//!   Google Calendar, clock).
+//!   Google Calendar, Gmail and its send records, clock).
 //! - [`adapters`]: DynamoDB, KMS, Secrets Manager, Google and Zoom over HTTPS; the embedded store,
 //!   local key and inline secrets offline. [`fakes`] are the in-process test doubles.
 //! - [`crypto`] (vault, sealed tokens, OAuth state, randomness, Zoom's webhook signature), [`domain`] (values parsed at

@@ -91,10 +91,12 @@ pub enum GoogleApi {
     Userinfo,
     /// Google's signing keys (JWKS), for ID tokens.
     Certs,
+    /// Gmail's `users.messages.send`.
+    GmailSend,
 }
 
 impl GoogleApi {
-    pub const ALL: [GoogleApi; 11] = [
+    pub const ALL: [GoogleApi; 12] = [
         GoogleApi::FreeBusy,
         GoogleApi::CalendarList,
         GoogleApi::EventsInsert,
@@ -106,6 +108,7 @@ impl GoogleApi {
         GoogleApi::Revoke,
         GoogleApi::Userinfo,
         GoogleApi::Certs,
+        GoogleApi::GmailSend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +124,7 @@ impl GoogleApi {
             GoogleApi::Revoke => "revoke",
             GoogleApi::Userinfo => "userinfo",
             GoogleApi::Certs => "certs",
+            GoogleApi::GmailSend => "gmail_send",
         }
     }
 }

@@ -22,7 +22,7 @@ mod support;
 
 use calbridge::domain::{AppointmentId, BookingLinkId, SessionId, TenantId};
 use calbridge::handlers::{
-    auth_callback, auth_start, create_meet, disconnect, get_availability, list_calendars, sync_appointment,
+    auth_callback, auth_start, create_meet, disconnect, get_availability, list_calendars, send_email, sync_appointment,
 };
 use calbridge::ports::CalendarEntry;
 use lambda_http::{Body, Response};
@@ -79,6 +79,13 @@ enum Naming {
 
 //                    service user  other  part.  tenant none  link
 const TABLE: &[Case] = &[
+    Case {
+        // Another tenant's service names a user it has none of: not connected.
+        route: "POST /messages/send",
+        event: "send-email/send.json",
+        names_user: Naming::Body,
+        expected: [200, 200, 403, 403, 409, 401, 401],
+    },
     Case {
         route: "POST /connections/google/authorize",
         event: "auth-start/authorize.json",
@@ -227,6 +234,7 @@ struct World {
 async fn world() -> World {
     let h = harness();
     h.connect_as(TENANT, USER, consent(ALL_SCOPES, true)).await;
+    assert_eq!(h.connect_gmail(GMAIL_SCOPES).await["status"], "connected", "setup");
     let calendar = |id: &str, primary| CalendarEntry {
         id: id.into(),
         summary: id.into(),
@@ -318,6 +326,7 @@ async fn dispatch(h: &Harness, route: &str, e: Value) -> Response<Body> {
         p if p.starts_with("/availability") || p.starts_with("/booking") => get_availability::handle(&h.app, r).await,
         p if p.starts_with("/appointments") => sync_appointment::handle(&h.app, r).await,
         p if p.starts_with("/sessions") => create_meet::handle(&h.app, r).await,
+        p if p.starts_with("/messages") => send_email::handle(&h.app, r).await,
         other => panic!("no handler for {other}"),
     }
 }
@@ -355,6 +364,7 @@ async fn every_route_answers_every_caller_as_the_table_says() {
             if matches!(status, 401 | 403) || (status == 404 && caller != Caller::OtherTenant) {
                 assert!(intact(&w).await, "{} as {caller:?} changed something", case.route);
                 assert_eq!(h.calendar.calls(), calls_before, "{} as {caller:?} reached Google", case.route);
+                assert!(h.gmail.sent().is_empty(), "{} as {caller:?} sent mail", case.route);
             }
             if matches!(status, 401 | 403 | 404) {
                 let code = error_code(&response);
@@ -388,6 +398,7 @@ fn the_table_covers_every_route_of_every_function() {
         get_availability::ROUTES,
         sync_appointment::ROUTES,
         create_meet::ROUTES,
+        send_email::ROUTES,
     ];
     for route in routes.into_iter().flatten() {
         let covered = TABLE.iter().any(|case| {

@@ -84,6 +84,7 @@ fn two_providers() -> (Harness, Arc<FakeGoogle>) {
         issuer: None,
         display_name: "Zoom",
         consent_origin: "https://zoom.us".to_owned(),
+        grant_shared_with: vec![Provider::Zoom],
     };
     assert_ne!(google.launch_url, settings.launch_url);
     h.app.providers.insert(Provider::Zoom, settings);

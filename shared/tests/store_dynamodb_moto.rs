@@ -110,7 +110,8 @@ async fn setup() -> StoreUnderTest {
         syncs: store.clone(),
         meetings: store.clone(),
         budget: store.clone(),
-        booking_links: store,
+        booking_links: store.clone(),
+        sends: store,
         keys: Arc::new(kms_provider().await),
         raw: Arc::new(DynamoDbRaw { client, table }),
     }

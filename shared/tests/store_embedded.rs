@@ -30,6 +30,7 @@ async fn setup() -> StoreUnderTest {
         meetings: store.clone(),
         budget: store.clone(),
         booking_links: store.clone(),
+        sends: store.clone(),
         keys: Arc::new(LocalKeyProvider::new(calbridge::crypto::random::bytes::<32>())),
         raw: Arc::new(EmbeddedRaw(store)),
     }

@@ -36,6 +36,7 @@ async fn zoom_harness() -> (Harness, Arc<FakeZoomMeetings>) {
             issuer: None,
             display_name: "Zoom",
             consent_origin: "https://zoom.us".to_owned(),
+            grant_shared_with: vec![Provider::Zoom],
         },
     );
     let zoom = Arc::new(FakeZoomMeetings::new());

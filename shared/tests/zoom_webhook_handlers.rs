@@ -42,6 +42,7 @@ fn zoom_harness() -> (Harness, Arc<FakeGoogle>) {
             issuer: None,
             display_name: "Zoom",
             consent_origin: "https://zoom.us".to_owned(),
+            grant_shared_with: vec![Provider::Zoom],
         },
     );
     h.app.settings.zoom_client_id = Some(CLIENT_ID.to_owned());

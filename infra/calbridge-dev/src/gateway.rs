@@ -17,7 +17,7 @@ use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use calbridge::app::App;
 use calbridge::handlers::{
-    auth_callback, auth_start, create_meet, disconnect, get_availability, list_calendars, sync_appointment,
+    auth_callback, auth_start, create_meet, disconnect, get_availability, list_calendars, send_email, sync_appointment,
 };
 
 use crate::authorizer::DevAuthorizer;
@@ -31,6 +31,7 @@ pub enum Function {
     GetAvailability,
     SyncAppointment,
     CreateMeet,
+    SendEmail,
 }
 
 pub type Route = apigw::Route<Function>;
@@ -45,7 +46,7 @@ pub fn routes() -> Vec<Route> {
         get_availability::BOOKING_SLOTS,
         disconnect::ZOOM_WEBHOOK,
     ];
-    let functions: [(Function, &[calbridge::http::Route]); 7] = [
+    let functions: [(Function, &[calbridge::http::Route]); 8] = [
         (Function::AuthStart, auth_start::ROUTES),
         (Function::AuthCallback, auth_callback::ROUTES),
         (Function::Disconnect, disconnect::ROUTES),
@@ -53,6 +54,7 @@ pub fn routes() -> Vec<Route> {
         (Function::GetAvailability, get_availability::ROUTES),
         (Function::SyncAppointment, sync_appointment::ROUTES),
         (Function::CreateMeet, create_meet::ROUTES),
+        (Function::SendEmail, send_email::ROUTES),
     ];
     functions
         .into_iter()
@@ -78,6 +80,7 @@ async fn invoke(
         Function::GetAvailability => get_availability::handle(app, request).await,
         Function::SyncAppointment => sync_appointment::handle(app, request).await,
         Function::CreateMeet => create_meet::handle(app, request).await,
+        Function::SendEmail => send_email::handle(app, request).await,
     }
 }
 

@@ -5,7 +5,9 @@
 //! configured through the same variables as in Lambda; this crate only fills in local
 //! defaults for what is not set:
 //! - no `GOOGLE_AUTH_URL`/`GOOGLE_TOKEN_URL`: the emulator is started and every Google
-//!   endpoint, the client id and the client secret point at it;
+//!   endpoint (OAuth, Calendar, Gmail's send), the client id and the client secret point at
+//!   it, its client registered for both `/connections/google/callback` and
+//!   `/connections/gmail/callback`;
 //! - no `ZOOM_AUTH_URL`/`ZOOM_TOKEN_URL`: likewise the Zoom emulator (on
 //!   `ZOOM_EMULATOR_LISTEN_ADDR`, default `127.0.0.1:8789`) with its seeded app registered for
 //!   this stack's `/connections/zoom/callback`; with them, Zoom is offered only if
@@ -180,6 +182,10 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
     let redirect_uri = var("GOOGLE_REDIRECT_URI").unwrap_or_else(|| {
         format!("{base_url}{}", calbridge::handlers::auth_callback::CALLBACK.pattern.replace("{provider}", "google"))
     });
+    // Gmail connects through the same emulator client, on its own callback.
+    let mail_redirect_uri = var("GOOGLE_MAIL_REDIRECT_URI").unwrap_or_else(|| {
+        format!("{base_url}{}", calbridge::handlers::auth_callback::CALLBACK.pattern.replace("{provider}", "gmail"))
+    });
 
     let external_google = var("GOOGLE_AUTH_URL").is_some() || var("GOOGLE_TOKEN_URL").is_some();
     let emulator = if external_google {
@@ -189,13 +195,14 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
         let addr: SocketAddr = addr.parse().map_err(|_| StackError::BadAddress(addr.clone()))?;
         let emulator = RunningEmulator::start(EmulatorConfig::from_env()?, addr).await.map_err(StackError::Emulator)?;
         let e = emulator.base_url();
-        register_client(&e, &redirect_uri).await?;
+        register_client(&e, &[&redirect_uri, &mail_redirect_uri]).await?;
         for (name, value) in [
             ("GOOGLE_AUTH_URL", format!("{e}/o/oauth2/v2/auth")),
             ("GOOGLE_TOKEN_URL", format!("{e}/token")),
             ("GOOGLE_REVOKE_URL", format!("{e}/revoke")),
             ("GOOGLE_USERINFO_URL", format!("{e}/v1/userinfo")),
             ("GOOGLE_CALENDAR_API_URL", format!("{e}/calendar/v3")),
+            ("GOOGLE_GMAIL_API_URL", format!("{e}/gmail/v1")),
             ("GOOGLE_JWKS_URL", format!("{e}/oauth2/v3/certs")),
             ("GOOGLE_CLIENT_ID", EMULATOR_CLIENT_ID.to_owned()),
             ("GOOGLE_CLIENT_SECRET", EMULATOR_CLIENT_SECRET.to_owned()),
@@ -205,6 +212,7 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
         Some(emulator)
     };
     vars.insert("GOOGLE_REDIRECT_URI".into(), redirect_uri);
+    vars.insert("GOOGLE_MAIL_REDIRECT_URI".into(), mail_redirect_uri);
 
     let zoom_redirect_uri = var("ZOOM_REDIRECT_URI").unwrap_or_else(|| {
         format!("{base_url}{}", calbridge::handlers::auth_callback::CALLBACK.pattern.replace("{provider}", "zoom"))
@@ -292,13 +300,13 @@ pub async fn start(lookup: impl Fn(&str) -> Option<String>) -> Result<RunningSta
     })
 }
 
-async fn register_client(emulator_url: &str, redirect_uri: &str) -> Result<(), StackError> {
+async fn register_client(emulator_url: &str, redirect_uris: &[&str]) -> Result<(), StackError> {
     reqwest::Client::new()
         .post(format!("{emulator_url}/_emulator/clients"))
         .json(&json!({
             "client_id": EMULATOR_CLIENT_ID,
             "client_secret": EMULATOR_CLIENT_SECRET,
-            "redirect_uris": [redirect_uri],
+            "redirect_uris": redirect_uris,
         }))
         .send()
         .await

@@ -47,6 +47,7 @@ pub(crate) enum Endpoint {
     EventsPatch,
     EventsUpdate,
     EventsDelete,
+    GmailSend,
 }
 
 /// How an endpoint words a refusal when a fault gives only a status.
@@ -57,7 +58,7 @@ enum Dialect {
 }
 
 impl Endpoint {
-    pub const ALL: [Endpoint; 16] = [
+    pub const ALL: [Endpoint; 17] = [
         Endpoint::Authorize,
         Endpoint::AuthorizeDecision,
         Endpoint::Token,
@@ -74,6 +75,7 @@ impl Endpoint {
         Endpoint::EventsPatch,
         Endpoint::EventsUpdate,
         Endpoint::EventsDelete,
+        Endpoint::GmailSend,
     ];
 
     pub fn name(self) -> &'static str {
@@ -94,6 +96,7 @@ impl Endpoint {
             Endpoint::EventsPatch => "events_patch",
             Endpoint::EventsUpdate => "events_update",
             Endpoint::EventsDelete => "events_delete",
+            Endpoint::GmailSend => "gmail_send",
         }
     }
 

@@ -1,7 +1,7 @@
 //! An offline, strict stand-in for the parts of Google that calbridge talks to:
 //! the OAuth 2.0 / OpenID Connect endpoints (authorization with a consent page,
 //! token, revoke, userinfo, JWKS, discovery) and Google Calendar v3
-//! (calendarList, freeBusy, events).
+//! (calendarList, freeBusy, events), and Gmail v1's `users.messages.send`.
 //!
 //! Contract: the emulator speaks Google's wire format (paths, parameters, JSON
 //! shapes, error bodies, status codes), so production code reaches it by changing
@@ -17,6 +17,7 @@ mod calendar;
 mod config;
 mod control;
 mod faults;
+mod gmail;
 mod google_errors;
 mod oauth;
 mod random;

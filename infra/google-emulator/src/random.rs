@@ -34,6 +34,11 @@ pub(crate) fn event_id() -> String {
     random_bytes::<26>().iter().map(|byte| BASE32HEX[usize::from(byte % 32)] as char).collect()
 }
 
+/// A Gmail message or thread id: 16 lowercase hex digits, as Gmail writes them.
+pub(crate) fn gmail_id() -> String {
+    random_bytes::<8>().iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 /// A Meet conference code such as `abc-defg-hij`.
 pub(crate) fn meet_code() -> String {
     let letters: Vec<char> = random_bytes::<10>().iter().map(|byte| (b'a' + byte % 26) as char).collect();

@@ -14,7 +14,7 @@ pub(crate) use emulator_kit::ConnectionControl;
 
 use crate::config::EmulatorConfig;
 use crate::state::{Emulator, SharedEmulator};
-use crate::{calendar, control, oauth};
+use crate::{calendar, control, gmail, oauth};
 
 /// An emulator serving on a local port until [`RunningEmulator::shutdown`] (or drop,
 /// which stops it abruptly).
@@ -49,6 +49,7 @@ fn router(emulator: SharedEmulator) -> Router {
     Router::new()
         .merge(oauth::routes())
         .merge(calendar::routes())
+        .merge(gmail::routes())
         .merge(control::routes())
         .fallback(unknown_route)
         .with_state(emulator)

@@ -58,6 +58,8 @@ pub(crate) struct Store {
     pub faults: FaultQueue,
     pub calls: BTreeMap<&'static str, u64>,
     pub writes: Vec<WriteRecord>,
+    /// Messages `users.messages.send` accepted, oldest first.
+    pub sent_mail: Vec<crate::gmail::SentMail>,
     /// Last etag handed out; etags only ever grow so every change yields a new one.
     etag_clock: i64,
 }
@@ -210,6 +212,7 @@ impl Store {
             faults: FaultQueue::default(),
             calls: BTreeMap::new(),
             writes: Vec::new(),
+            sent_mail: Vec::new(),
             etag_clock: Timestamp::now().as_microsecond(),
         };
         for client in &config.clients {

@@ -20,7 +20,7 @@ const RETURN_TO: &str = "https://app.example.com/integrations/google";
 const ACCOUNT: &str = "demo@example.com";
 const BINDING_COOKIE: &str = "__Host-calbridge-oauth";
 
-const FUNCTIONS: [&str; 7] = [
+const FUNCTIONS: [&str; 8] = [
     "auth-start",
     "auth-callback",
     "disconnect",
@@ -28,6 +28,7 @@ const FUNCTIONS: [&str; 7] = [
     "get-availability",
     "sync-appointment",
     "create-meet",
+    "send-email",
 ];
 
 fn sample_event(name: &str) -> Value {

@@ -110,6 +110,13 @@ fn each_function_may_do_what_its_job_needs() {
         ("GetAvailabilityFunction", read_secret()),
         ("SyncAppointmentFunction", dynamodb("PutItem", "T#clinic-42#A#a-1")),
         ("CreateMeetFunction", dynamodb("DeleteItem", "T#clinic-42#S#s-1")),
+        ("SendEmailFunction", dynamodb("GetItem", CONNECTION)),
+        ("SendEmailFunction", dynamodb("UpdateItem", CONNECTION)),
+        ("SendEmailFunction", dynamodb("PutItem", CONNECTION)),
+        ("SendEmailFunction", dynamodb("DeleteItem", CONNECTION)),
+        ("SendEmailFunction", kms("Decrypt", "oauth_tokens")),
+        ("SendEmailFunction", kms("GenerateDataKey", "oauth_tokens")),
+        ("SendEmailFunction", read_secret()),
         // The event source mapping polls with the function's role.
         ("SyncAppointmentFunction", sqs("ReceiveMessage", QUEUE)),
         ("SyncAppointmentFunction", sqs("DeleteMessage", QUEUE)),
@@ -171,6 +178,12 @@ fn nothing_beyond_the_job_is_allowed() {
         ("SyncAppointmentFunction", sqs("PurgeQueue", QUEUE), "no queue administration"),
         ("SyncAppointmentFunction", sqs("ChangeMessageVisibility", QUEUE), "the mapping needs only three actions"),
         ("CreateMeetFunction", sqs("ReceiveMessage", QUEUE), "the queue is sync's alone"),
+        ("SendEmailFunction", dynamodb("PutItem", FLOW), "consent flows are not its business"),
+        ("SendEmailFunction", kms("Decrypt", "oauth_state"), "PKCE verifiers are the callback's"),
+        ("SendEmailFunction", query_index("account-index"), "grants are revoked at connect and disconnect only"),
+        ("SendEmailFunction", query_index("tenant-index"), "only disconnect lists a tenant's connections"),
+        ("SendEmailFunction", dynamodb("Scan", CONNECTION), "no function scans the table"),
+        ("SendEmailFunction", sqs("ReceiveMessage", QUEUE), "the queue is sync's alone"),
         ("GetAvailabilityFunction", sqs("DeleteMessage", QUEUE), "the queue is sync's alone"),
     ] {
         assert!(!check(function, &call), "{function} must be refused {call:?}: {why}");

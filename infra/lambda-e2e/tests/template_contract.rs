@@ -10,7 +10,7 @@ use lambda_e2e::template::{Deployment, Evaluator, FunctionSpec, Route, SamTempla
 use serde_json::Value;
 
 /// The HTTP contract: (method, path, package, JWT).
-const ROUTES: [(&str, &str, &str, bool); 21] = [
+const ROUTES: [(&str, &str, &str, bool); 22] = [
     ("POST", "/connections/{provider}/authorize", "auth-start", true),
     ("GET", "/connections/{provider}/launch", "auth-start", false),
     ("POST", "/connections/{provider}/launch", "auth-start", false),
@@ -32,6 +32,7 @@ const ROUTES: [(&str, &str, &str, bool); 21] = [
     ("GET", "/sessions/{session_id}/meeting", "create-meet", true),
     ("DELETE", "/sessions/{session_id}/meeting", "create-meet", true),
     ("GET", "/sessions/{session_id}/meeting/start", "create-meet", true),
+    ("POST", "/messages/send", "send-email", true),
 ];
 
 fn deployment(parameters: &[(&str, &str)]) -> Deployment {
@@ -130,7 +131,7 @@ fn every_function_builds_from_its_package_for_arm64_al2023() {
         let name = entry.unwrap().file_name().to_string_lossy().into_owned();
         assert!(packages.contains(&name), "functions/{name} is not deployed by template.yaml");
     }
-    assert_eq!(packages.len(), 7, "{packages:?}");
+    assert_eq!(packages.len(), 8, "{packages:?}");
 }
 
 #[test]
@@ -415,7 +416,7 @@ fn cors_is_off_unless_origins_are_named_and_then_allows_exactly_them() {
     assert_eq!(cors(""), None, "the default: no CORS configuration, no origin allowed");
     let on = cors("https://app.example.com,https://admin.example.com").expect("CORS for the named origins");
     assert_eq!(on["allowOrigins"], serde_json::json!(["https://app.example.com", "https://admin.example.com"]));
-    assert_eq!(on["allowHeaders"], serde_json::json!(["authorization", "content-type"]));
+    assert_eq!(on["allowHeaders"], serde_json::json!(["authorization", "content-type", "idempotency-key"]));
     assert!(on.get("allowCredentials").is_none_or(|c| c == false), "{on}");
     let default = template.parameter_default("AllowedOrigins").expect("a default");
     assert_eq!(default, "", "none unless named");

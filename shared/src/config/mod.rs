@@ -7,6 +7,7 @@
 //! production and the local stack.
 
 mod aws;
+mod gmail;
 mod google;
 mod reader;
 mod zoom;
@@ -23,6 +24,7 @@ use crate::domain::{AllowedReturnTo, Provider};
 use reader::Reader;
 
 pub use aws::AwsTimeouts;
+pub use gmail::{DEFAULT_GMAIL_API_URL, DEFAULT_GMAIL_SCOPES, GMAIL_SEND_SCOPE, GmailConfig};
 pub use google::{DEFAULT_SCOPES, GoogleConfig};
 pub use zoom::{DEFAULT_ZOOM_SCOPES, ZoomConfig};
 
@@ -45,6 +47,8 @@ pub struct Config {
     pub google: Option<GoogleConfig>,
     /// Zoom's section, when Zoom is enabled (`ZOOM_CLIENT_ID` is set).
     pub zoom: Option<ZoomConfig>,
+    /// Gmail's section, offered with Google's (see [`GmailConfig`]).
+    pub gmail: Option<GmailConfig>,
     pub secrets: SecretsConfig,
     pub storage: StorageConfig,
     /// Time limits of the AWS SDK calls (`AWS_*_TIMEOUT_MS`).
@@ -113,7 +117,15 @@ impl Config {
     /// The providers this deployment offers.
     pub fn providers(&self) -> Vec<Provider> {
         let google = self.google.iter().map(|_| Provider::Google);
-        google.chain(self.zoom.iter().map(|_| Provider::Zoom)).collect()
+        let gmail = self.gmail.iter().map(|_| Provider::Gmail);
+        google.chain(gmail).chain(self.zoom.iter().map(|_| Provider::Zoom)).collect()
+    }
+
+    /// The providers with a client secret of their own in the stored secret: Gmail only with
+    /// a separate mail client (else it uses Google's).
+    pub fn client_secret_providers(&self) -> Vec<Provider> {
+        let own = |p: &Provider| *p != Provider::Gmail || self.gmail.as_ref().is_some_and(|g| g.separate_client);
+        self.providers().into_iter().filter(own).collect()
     }
 }
 
@@ -176,9 +188,14 @@ impl Config {
         // and a deployment without either is told what to set.
         let google: Option<GoogleConfig> = google::read(&mut env);
         let zoom = env.optional(&client_id_variable(Provider::Zoom)).is_some().then(|| zoom::read(&mut env));
-        // The providers whose sections were read: each needs its client secret too.
-        let providers: Vec<Provider> =
-            std::iter::once(Provider::Google).chain(zoom.iter().map(|_| Provider::Zoom)).collect();
+        let gmail = google.as_ref().and_then(|google| gmail::read(&mut env, google));
+        // The providers whose sections were read and that have a client of their own: each
+        // needs its client secret too.
+        let separate_mail_client = gmail.as_ref().is_some_and(|g| g.separate_client);
+        let providers: Vec<Provider> = std::iter::once(Provider::Google)
+            .chain(separate_mail_client.then_some(Provider::Gmail))
+            .chain(zoom.iter().map(|_| Provider::Zoom))
+            .collect();
         let sections_ok = google.is_some() && !matches!(zoom, Some(None));
         let zoom: Option<ZoomConfig> = zoom.flatten();
 
@@ -353,6 +370,7 @@ impl Config {
         Ok(Config {
             google,
             zoom,
+            gmail,
             secrets,
             storage,
             aws_timeouts,
@@ -503,6 +521,40 @@ mod tests {
     }
 
     #[test]
+    fn gmail_comes_with_google_on_its_client_unless_a_mail_client_is_named() {
+        let mut vars = AWS_BASE.to_vec();
+        vars.push(("SECRET_ARN", "arn:aws:secretsmanager:eu-west-1:1:secret:app"));
+        let config = Config::from_lookup(lookup(&vars)).unwrap();
+        let gmail = config.gmail.as_ref().expect("Gmail is offered with Google");
+        let google = config.google.as_ref().unwrap();
+        assert_eq!(gmail.client_id, google.client_id);
+        assert!(!gmail.separate_client);
+        assert!(gmail.redirect_uri.as_str().ends_with("/connections/gmail/callback"));
+        assert_eq!(gmail.redirect_uri.origin(), google.redirect_uri.origin());
+        assert_eq!(gmail.api_url.as_str(), gmail::DEFAULT_GMAIL_API_URL);
+        assert_eq!(gmail.scopes.join(" "), DEFAULT_GMAIL_SCOPES);
+        assert_eq!(config.client_secret_providers(), vec![Provider::Google]);
+
+        vars.extend([
+            ("GOOGLE_MAIL_CLIENT_ID", "mail-cid"),
+            ("GOOGLE_MAIL_REDIRECT_URI", "https://mail.example/connections/gmail/callback"),
+            ("GOOGLE_GMAIL_API_URL", "http://127.0.0.1:9/gmail/v1"),
+        ]);
+        let config = Config::from_lookup(lookup(&vars)).unwrap();
+        let gmail = config.gmail.as_ref().unwrap();
+        assert!(gmail.separate_client);
+        assert_eq!(gmail.client_id, "mail-cid");
+        assert_eq!(gmail.redirect_uri.as_str(), "https://mail.example/connections/gmail/callback");
+        assert_eq!(gmail.api_url.as_str(), "http://127.0.0.1:9/gmail/v1");
+        assert_eq!(config.client_secret_providers(), vec![Provider::Google, Provider::Gmail]);
+
+        vars.push(("GOOGLE_MAIL_REDIRECT_URI", "https://mail.example/connections/google/callback"));
+        let bad = vars.iter().filter(|(k, v)| *k != "GOOGLE_MAIL_REDIRECT_URI" || v.contains("/google/")).copied();
+        let err = Config::from_lookup(lookup(&bad.collect::<Vec<_>>())).unwrap_err().to_string();
+        assert!(err.contains("GOOGLE_MAIL_REDIRECT_URI must end with /connections/gmail/callback"), "{err}");
+    }
+
+    #[test]
     fn zoom_is_offered_when_its_client_id_is_set_with_zoom_defaults() {
         let mut vars = AWS_BASE.to_vec();
         vars.extend([
@@ -511,7 +563,7 @@ mod tests {
             ("ZOOM_REDIRECT_URI", "https://api.example/connections/zoom/callback"),
         ]);
         let config = Config::from_lookup(lookup(&vars)).unwrap();
-        assert_eq!(config.providers(), vec![Provider::Google, Provider::Zoom]);
+        assert_eq!(config.providers(), vec![Provider::Google, Provider::Gmail, Provider::Zoom]);
         let zoom = config.zoom.as_ref().unwrap();
         assert_eq!(zoom.client_id, "zcid");
         assert_eq!(zoom.auth_url.as_str(), zoom::DEFAULT_AUTH_URL);

@@ -1,4 +1,6 @@
 //! The outside services a user connects (Google, Zoom, ...), as one value with one parse.
+//! A provider is a connection *kind*: Gmail (`gmail`, sending mail) is served by Google like
+//! Calendar (`google`) but is a provider of its own, with its own grant, status and disconnect.
 //!
 //! A provider's name is part of every stored key, encryption context and route, so the set
 //! of names is closed and each parses from exactly one spelling. Knowing a provider is not
@@ -11,6 +13,8 @@ use std::fmt;
 pub enum Provider {
     Google,
     Zoom,
+    /// Sending mail as the user, through Google with its own grant (a kind, not a vendor).
+    Gmail,
 }
 
 #[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
@@ -18,12 +22,13 @@ pub enum Provider {
 pub struct UnknownProvider;
 
 impl Provider {
-    pub const ALL: [Provider; 2] = [Provider::Google, Provider::Zoom];
+    pub const ALL: [Provider; 3] = [Provider::Google, Provider::Zoom, Provider::Gmail];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Provider::Google => "google",
             Provider::Zoom => "zoom",
+            Provider::Gmail => "gmail",
         }
     }
 

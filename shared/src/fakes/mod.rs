@@ -1,7 +1,7 @@
 //! In-process fakes of the ports that have no offline adapter: a clock that tests move by hand,
 //! a Google OAuth server that behaves like Google where calbridge depends on it (PKCE S256
 //! checked, single-use codes, granular consent, revocation) and records calls, and a Google
-//! Calendar, and Zoom's meetings API; [`test_app`] wires them into an `App`.
+//! Calendar, Zoom's meetings API and Gmail's send; [`test_app`] wires them into an `App`.
 //! (The store and key ports need no fake: the embedded store in memory and the local key are
 //! real implementations with the same contract tests as DynamoDB and KMS.)
 //!
@@ -10,12 +10,14 @@
 
 mod calendar;
 mod clock;
+mod gmail;
 mod google_oauth;
 mod test_app;
 mod zoom_meetings;
 
 pub use calendar::FakeCalendar;
 pub use clock::ManualClock;
+pub use gmail::{FakeGmail, GmailFault};
 pub use google_oauth::{FakeConsent, FakeGoogle};
 pub use test_app::{TEST_CONFIG, TestApp, test_app};
 pub use zoom_meetings::{FakeZoomMeeting, FakeZoomMeetings};

@@ -14,6 +14,7 @@ pub struct TestApp {
     pub calendar: Arc<FakeCalendar>,
     pub clock: Arc<ManualClock>,
     pub store: crate::adapters::embedded_store::EmbeddedStore,
+    pub gmail: Arc<super::FakeGmail>,
 }
 
 /// The configuration [`test_app`] runs with: API at `https://api.calbridge.example`, return
@@ -37,6 +38,7 @@ pub fn test_app() -> TestApp {
     let clock = Arc::new(ManualClock::new(Timestamp::now()));
     let google = Arc::new(FakeGoogle::with_clock(clock.clone()));
     let calendar = Arc::new(FakeCalendar::new(google.clone()));
+    let gmail = Arc::new(super::FakeGmail::default());
     let crate::config::SecretsConfig::Inline {
         client_secrets,
         webhook_secret_tokens,
@@ -53,11 +55,19 @@ pub fn test_app() -> TestApp {
         booking_signing_keys,
     );
     let google_config = config.google.expect("the test configuration enables Google");
+    // Gmail through the same fake Google and client, as a deployment without a separate mail
+    // client has it: one grant at Google for both kinds.
+    let gmail_config = config.gmail.expect("Gmail is offered with Google");
+    let mut calendar_provider = crate::app::OAuthProvider::google(&google_config, google.clone());
+    calendar_provider.grant_shared_with.push(crate::domain::Provider::Gmail);
     let app = crate::app::App {
-        providers: std::collections::BTreeMap::from([(
-            crate::domain::Provider::Google,
-            crate::app::OAuthProvider::google(&google_config, google.clone()),
-        )]),
+        providers: std::collections::BTreeMap::from([
+            (crate::domain::Provider::Google, calendar_provider),
+            (
+                crate::domain::Provider::Gmail,
+                crate::app::OAuthProvider::gmail(&google_config, &gmail_config, google.clone()),
+            ),
+        ]),
         settings: crate::app::Settings {
             allowed_return_to: config.allowed_return_to,
             identity: crate::http::Identity {
@@ -77,6 +87,8 @@ pub fn test_app() -> TestApp {
         meetings: Arc::new(store.clone()),
         budget: Arc::new(store.clone()),
         booking_links: Arc::new(store.clone()),
+        sends: Arc::new(store.clone()),
+        gmail: gmail.clone(),
         vault: Arc::new(crate::crypto::vault::Vault::new(Arc::new(crate::adapters::local_key::LocalKeyProvider::new(
             [3u8; 32],
         )))),
@@ -90,5 +102,5 @@ pub fn test_app() -> TestApp {
         secrets: Arc::new(crate::ports::Secrets::new(Arc::new(secrets))),
         clock: clock.clone(),
     };
-    TestApp { app, google, calendar, clock, store }
+    TestApp { app, google, calendar, clock, store, gmail }
 }

@@ -12,6 +12,7 @@ pub mod create_meet;
 pub mod disconnect;
 pub mod get_availability;
 pub mod list_calendars;
+pub mod send_email;
 pub mod sync_appointment;
 
 use crate::app::App;

@@ -24,6 +24,7 @@ use crate::usecases::booking::BookingError;
 use crate::usecases::calendars::CalendarsError;
 use crate::usecases::connect::ConnectError;
 use crate::usecases::connect::listing::ListError;
+use crate::usecases::mail::MailError;
 use crate::usecases::meetings::MeetingError;
 use crate::usecases::sync::SyncError;
 use crate::usecases::zoom_webhook::WebhookError;
@@ -186,6 +187,7 @@ impl From<MeetingError> for ApiError {
                 let name = match provider {
                     Provider::Google => "Google",
                     Provider::Zoom => "Zoom",
+                    Provider::Gmail => "Gmail",
                 };
                 let api = match state {
                     NotUsable::NotConnected => ApiError::conflict(
@@ -265,6 +267,63 @@ impl From<WebhookError> for ApiError {
                 ApiError::unavailable("dependency unavailable", &error)
             }
             WebhookError::Store(_) => ApiError::internal("request failed", &error),
+        }
+    }
+}
+
+impl From<MailError> for ApiError {
+    fn from(error: MailError) -> Self {
+        let gmail = |api: ApiError| ApiError { provider: Some(Provider::Gmail.as_str()), ..api };
+        match error {
+            MailError::Invalid(input) => input.into(),
+            MailError::Acting(acting) => acting.into(),
+            MailError::UnknownProvider(unknown) => unknown.into(),
+            MailError::NotUsable(NotUsable::NotConnected) => {
+                gmail(ApiError::conflict("not_connected", "the user has not connected Gmail"))
+            }
+            MailError::NotUsable(NotUsable::NeedsReconnect) => gmail(ApiError::conflict(
+                "needs_reconnect",
+                "the user's Gmail connection has expired or was revoked; the user must connect Gmail again",
+            )),
+            MailError::InsufficientScope => gmail(ApiError::conflict(
+                "insufficient_scope",
+                "the user's Gmail connection does not allow sending; the user must connect Gmail again and allow it",
+            )),
+            MailError::KeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                "this Idempotency-Key was used for a different request; use a new key for a new message",
+            ),
+            MailError::InProgress => ApiError {
+                retry_after_seconds: Some(2),
+                ..ApiError::conflict("send_in_progress", "a send with this Idempotency-Key is still in progress")
+            },
+            MailError::OutcomeUnknown => ApiError::conflict(
+                "send_outcome_unknown",
+                "Gmail's answer to this send was lost: the message may have been sent; check the recipient's \
+                 mailbox before sending it again under a new key",
+            ),
+            MailError::RateLimited { retry_after, daily } => gmail(ApiError {
+                retry_after_seconds: Some(retry_after.as_secs().max(1)),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "gmail_rate_limited",
+                    if daily {
+                        "the user has reached Gmail's daily sending limit; try again after Retry-After seconds"
+                    } else {
+                        "Gmail is rate limiting this user; try again after Retry-After seconds"
+                    },
+                )
+            }),
+            MailError::Rejected => {
+                gmail(ApiError::new(StatusCode::BAD_GATEWAY, "gmail_rejected", "Gmail refused the message"))
+            }
+            MailError::Unavailable(ref cause) => {
+                gmail(ApiError::unavailable("gmail unavailable", &**cause as &(dyn std::error::Error + 'static)))
+            }
+            MailError::Store(StoreError::Unavailable(_)) => ApiError::unavailable("dependency unavailable", &error),
+            MailError::Store(_) => ApiError::internal("request failed", &error),
+            MailError::Access(access) => gmail(access.into()),
         }
     }
 }

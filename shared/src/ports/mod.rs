@@ -12,6 +12,7 @@
 //! - [`oauth`]: any provider's OAuth 2.0 endpoints (Google today).
 //! - [`calendar`]: the Google Calendar API.
 //! - [`zoom_meetings`]: Zoom's scheduled meetings.
+//! - [`mail`]: sending mail as a user (Gmail), and the Idempotency-Key records of sends (DynamoDB, embedded).
 //! - [`budget`]: the per-user, per-minute budget of provider API calls (DynamoDB, embedded).
 
 pub mod booking_links;
@@ -21,6 +22,7 @@ pub mod clock;
 pub mod connections;
 pub mod flows;
 pub mod keys;
+pub mod mail;
 pub mod meetings;
 pub mod oauth;
 pub mod secrets;
@@ -35,6 +37,7 @@ pub use clock::*;
 pub use connections::*;
 pub use flows::*;
 pub use keys::*;
+pub use mail::*;
 pub use meetings::*;
 pub use oauth::*;
 pub use secrets::*;

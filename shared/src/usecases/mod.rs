@@ -13,6 +13,7 @@
 //! - [`retry`]: how provider calls are retried; [`deadline`]: the invocation's answer-by time
 //!   that bounds retries and sizes leases.
 //! - [`zoom_webhook`]: Zoom's signed webhooks (URL validation, deauthorization).
+//! - [`mail`]: sending mail from the user's own Gmail, at most once per Idempotency-Key.
 
 pub mod access_tokens;
 pub mod availability;
@@ -21,6 +22,7 @@ pub mod calendar_session;
 pub mod calendars;
 pub mod connect;
 pub mod deadline;
+pub mod mail;
 pub mod meetings;
 pub mod retry;
 pub mod slots;

@@ -2,4 +2,5 @@
 //! only part of it, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod send_contract;
 pub mod store_contract;

@@ -18,7 +18,8 @@ use calbridge::ports::{
     BookingLinkCreator, BookingLinkRecord, BookingLinkStore, BudgetError, CallBudget, ConnectionQuery,
     ConnectionRecord, ConnectionStatus, ConnectionStore, ConnectionSummary, EncryptionContext, FlowKind, FlowRecord,
     FlowStore, KeyError, KeyProvider, MadeWith, MeetingCreator, MeetingRecord, MeetingState, MeetingStore,
-    PendingChange, Schedule, SealPurpose, SealedSecret, StoreError, SyncRecord, SyncStatus, SyncStore, WriteCondition,
+    PendingChange, Schedule, SealPurpose, SealedSecret, SendStore, StoreError, SyncRecord, SyncStatus, SyncStore,
+    WriteCondition,
 };
 use jiff::Timestamp;
 use secrecy::ExposeSecret;
@@ -32,6 +33,7 @@ pub struct StoreUnderTest {
     pub meetings: Arc<dyn MeetingStore>,
     pub budget: Arc<dyn CallBudget>,
     pub booking_links: Arc<dyn BookingLinkStore>,
+    pub sends: Arc<dyn SendStore>,
     pub keys: Arc<dyn KeyProvider>,
     pub raw: Arc<dyn RawConnection>,
 }
@@ -79,6 +81,9 @@ macro_rules! store_contract_tests {
             concurrent_spends_never_exceed_the_limit,
             pending_changes_keep_the_latest_per_appointment_listed_by_user,
             booking_link_round_trips_is_created_once_and_revokes,
+            a_send_key_is_claimed_once_and_then_answers_its_record,
+            a_released_or_expired_send_key_is_claimed_anew,
+            concurrent_claims_of_a_send_key_have_one_winner,
         );
     };
     (@each $setup:path; $($name:ident),+ $(,)?) => {
@@ -91,6 +96,8 @@ macro_rules! store_contract_tests {
     };
 }
 pub(crate) use store_contract_tests;
+
+pub use super::send_contract::*;
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use calbridge::adapters::embedded_store::EmbeddedStore;
 use calbridge::app::App;
 use calbridge::domain::{ConnectionKey, ScopeSet, TenantId, UserId};
-use calbridge::fakes::{FakeCalendar, FakeConsent, FakeGoogle, ManualClock, test_app};
+use calbridge::fakes::{FakeCalendar, FakeConsent, FakeGmail, FakeGoogle, ManualClock, test_app};
 use calbridge::handlers::{auth_callback, auth_start, disconnect};
 use calbridge::ports::{ConnectionStore, ProviderAccount};
 use lambda_http::{Body, Response};
@@ -26,11 +26,12 @@ pub struct Harness {
     pub calendar: Arc<FakeCalendar>,
     pub clock: Arc<ManualClock>,
     pub store: EmbeddedStore,
+    pub gmail: Arc<FakeGmail>,
 }
 
 pub fn harness() -> Harness {
     let t = test_app();
-    Harness { app: t.app, google: t.google, calendar: t.calendar, clock: t.clock, store: t.store }
+    Harness { app: t.app, google: t.google, calendar: t.calendar, clock: t.clock, store: t.store, gmail: t.gmail }
 }
 
 pub fn event(name: &str) -> Value {
@@ -109,6 +110,9 @@ pub fn consent(scopes: &str, refresh: bool) -> FakeConsent {
         issue_refresh_token: refresh,
     }
 }
+
+pub const GMAIL_SCOPES: &str =
+    "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/gmail.send";
 
 pub const ALL_SCOPES: &str = "openid https://www.googleapis.com/auth/userinfo.email \
     https://www.googleapis.com/auth/calendar.calendarlist.readonly \
@@ -197,6 +201,29 @@ impl Harness {
             disconnect::handle(&self.app, request(&as_user(event("disconnect/status.json"), tenant, user))).await;
         assert_eq!(response.status(), 200);
         body_json(&response)
+    }
+
+    /// Connects `TENANT`/`USER`'s Gmail through the real handlers with `scopes` granted; the
+    /// redirect's outcome.
+    pub async fn connect_gmail(&self, scopes: &str) -> HashMap<String, String> {
+        let authorize = as_user(on_provider(event("auth-start/authorize.json"), "gmail"), TENANT, USER);
+        let response = auth_start::handle(&self.app, request(&authorize)).await;
+        assert_eq!(response.status(), 200, "{:?}", body_json(&response));
+        let launch = Url::parse(body_json(&response)["launch_url"].as_str().unwrap()).unwrap();
+        assert_eq!(launch.path(), "/connections/gmail/launch");
+        let ticket = launch.query_pairs().find(|(k, _)| k == "ticket").unwrap().1.into_owned();
+        let started = self.launched_on("gmail", &ticket).await;
+        let code = self.google.approve(&started.google_url, consent(scopes, true));
+        let query = format!(
+            "code={}&state={}&iss=https%3A%2F%2Faccounts.google.com",
+            urlencode(&code),
+            urlencode(&started.state)
+        );
+        let callback = with_cookie(
+            with_query(on_provider(event("auth-callback/callback.json"), "gmail"), &query),
+            Some(&started.cookie),
+        );
+        redirect_outcome(&auth_callback::handle(&self.app, request(&callback)).await).1
     }
 
     pub async fn stored(&self, tenant: &str, user: &str) -> bool {

@@ -70,8 +70,13 @@ impl Stack {
     }
 
     pub async fn authorize(&self, token: &str, body: Value) -> reqwest::Response {
+        self.authorize_on("google", token, body).await
+    }
+
+    /// `POST /connections/{provider}/authorize` (`google`, `gmail`).
+    pub async fn authorize_on(&self, provider: &str, token: &str, body: Value) -> reqwest::Response {
         self.http
-            .post(format!("{}/connections/google/authorize", self.base()))
+            .post(format!("{}/connections/{provider}/authorize", self.base()))
             .bearer_auth(token)
             .json(&body)
             .send()
@@ -82,7 +87,12 @@ impl Stack {
     /// authorize -> launch (the confirmation page, then its "Continue"): returns the consent
     /// page URL and the browser-binding cookie.
     pub async fn begin(&self, token: &str) -> Consent {
-        let response = self.authorize(token, serde_json::json!({})).await;
+        self.begin_on("google", token).await
+    }
+
+    /// [`Stack::begin`] on one of Google's kinds (`google`, `gmail`).
+    pub async fn begin_on(&self, provider: &str, token: &str) -> Consent {
+        let response = self.authorize_on(provider, token, serde_json::json!({})).await;
         assert_eq!(response.status(), StatusCode::OK);
         let launch_url = response.json::<Value>().await.unwrap()["launch_url"].as_str().unwrap().to_owned();
         let page = self.http.get(&launch_url).header("accept", "text/html").send().await.unwrap();
@@ -132,7 +142,12 @@ impl Stack {
 
     /// The whole flow for `account`, approving everything; returns the final redirect.
     pub async fn connect(&self, token: &str, account: &str) -> Url {
-        let consent = self.begin(token).await;
+        self.connect_on("google", token, account).await
+    }
+
+    /// [`Stack::connect`] on one of Google's kinds (`google`, `gmail`).
+    pub async fn connect_on(&self, provider: &str, token: &str, account: &str) -> Url {
+        let consent = self.begin_on(provider, token).await;
         let callback = self.decide(&consent, account, true, None).await;
         let response = self.callback(&callback, Some(&consent.cookie)).await;
         assert_eq!(response.status(), StatusCode::FOUND);
@@ -140,8 +155,12 @@ impl Stack {
     }
 
     pub async fn status(&self, token: &str) -> Value {
+        self.status_on("google", token).await
+    }
+
+    pub async fn status_on(&self, provider: &str, token: &str) -> Value {
         let response =
-            self.http.get(format!("{}/connections/google", self.base())).bearer_auth(token).send().await.unwrap();
+            self.http.get(format!("{}/connections/{provider}", self.base())).bearer_auth(token).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         response.json().await.unwrap()
     }

@@ -9,6 +9,7 @@
 //! | sync       | `T#{tenant}#A#{appointment}`| `SYNC`             | `syncs.rs`        |
 //! | meeting    | `T#{tenant}#S#{session}`    | `MEET`             | `meetings.rs`     |
 //! | budget     | `T#{tenant}#U#{user}`       | `BUDGET#{provider}#{minute}` | `budgets.rs` |
+//! | mail send  | `T#{tenant}#U#{user}`       | `SEND#{idempotency key}` | `sends.rs`  |
 //!
 //! Connection items also carry `account_pk` = `{provider}#{account_id}`, the hash key of the
 //! GSI `account-index` (projecting `tenant_id`, `user_id`, `provider`): which connections, in
@@ -21,8 +22,8 @@
 //! are the attribute names), mapped by `items.rs`: sealed secrets are four attributes under
 //! one prefix (`{p}_ct`, `{p}_nonce`, `{p}_edk` as binary, `{p}_key_id` as string); timestamps
 //! are RFC 3339 strings; leases are epoch milliseconds; absent optionals are omitted. Flow,
-//! budget and booking-link items also carry `ttl` (epoch seconds) so DynamoDB reaps abandoned
-//! consents, past minutes' counters and expired links.
+//! budget, send and booking-link items also carry `ttl` (epoch seconds) so DynamoDB reaps abandoned
+//! consents, past minutes' counters, day-old Idempotency-Keys and expired links.
 //!
 //! Contract: writes are conditional (`attribute_not_exists(pk)` to create, `version = :v` or
 //! `revision = :v` to replace, which is false for a deleted item, so a late writer cannot
@@ -37,6 +38,7 @@ mod connections;
 mod flows;
 mod items;
 mod meetings;
+mod sends;
 mod syncs;
 mod table;
 

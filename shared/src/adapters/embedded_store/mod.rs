@@ -9,7 +9,7 @@
 //! the blocking pool.
 //!
 //! One file per record family (`connections.rs`, `flows.rs`, `syncs.rs`, `meetings.rs`,
-//! `budgets.rs`, `booking_links.rs`), each with its redb table, its key and its trait; files written before the shared stored forms are
+//! `budgets.rs`, `booking_links.rs`, `sends.rs`), each with its redb table, its key and its trait; files written before the shared stored forms are
 //! read through `legacy.rs`.
 
 mod booking_links;
@@ -19,6 +19,7 @@ mod flows;
 mod json;
 mod legacy;
 mod meetings;
+mod sends;
 mod syncs;
 
 use std::path::Path;
@@ -34,6 +35,7 @@ use connections::{CONNECTIONS, connection_key};
 use flows::{FLOWS, WEBHOOK_DELIVERIES};
 use json::{EmbeddedForm, decode, encode};
 use meetings::MEETINGS;
+use sends::SENDS;
 use syncs::{PENDING, SYNCS};
 
 /// The redb tables: one per record family, string keys, JSON values.
@@ -66,7 +68,7 @@ impl EmbeddedStore {
 
     fn init(db: Database) -> Result<Self, StoreError> {
         let txn = db.begin_write().map_err(unavailable)?;
-        for table in [CONNECTIONS, FLOWS, WEBHOOK_DELIVERIES, SYNCS, PENDING, MEETINGS, BUDGETS, BOOKING_LINKS] {
+        for table in [CONNECTIONS, FLOWS, WEBHOOK_DELIVERIES, SYNCS, PENDING, MEETINGS, BUDGETS, BOOKING_LINKS, SENDS] {
             txn.open_table(table).map_err(unavailable)?;
         }
         txn.commit().map_err(unavailable)?;

@@ -1,5 +1,5 @@
-//! Google over HTTPS: OAuth 2.0 / OpenID Connect ([`oauth`]) and the Calendar API
-//! ([`calendar`]), sharing one HTTP client.
+//! Google over HTTPS: OAuth 2.0 / OpenID Connect ([`oauth`]), the Calendar API
+//! ([`calendar`]) and Gmail's send ([`gmail`]), sharing one HTTP client.
 //!
 //! Every endpoint comes from [`crate::config::GoogleConfig`], so the same code talks to Google
 //! or to any Google-compatible server (the bundled emulator). Google's own limits and aliases
@@ -8,6 +8,7 @@
 
 pub mod calendar;
 mod event_wire;
+pub mod gmail;
 pub mod oauth;
 
 use std::time::Duration;

@@ -64,6 +64,8 @@ type GoogleClient = oauth2::Client<
 
 pub struct GoogleOAuthClient {
     config: GoogleConfig,
+    /// Whose client secret authenticates this client: Google's, or Gmail's own client's.
+    secret_of: Provider,
     http: reqwest::Client,
     secrets: Arc<Secrets>,
     clock: Arc<dyn Clock>,
@@ -72,7 +74,13 @@ pub struct GoogleOAuthClient {
 
 impl GoogleOAuthClient {
     pub fn new(config: GoogleConfig, http: reqwest::Client, secrets: Arc<Secrets>, clock: Arc<dyn Clock>) -> Self {
-        Self { config, http, secrets, clock, jwks: RwLock::new(None) }
+        Self { config, secret_of: Provider::Google, http, secrets, clock, jwks: RwLock::new(None) }
+    }
+
+    /// The same adapter authenticated with `provider`'s client secret (a separate mail client).
+    pub fn with_secret_of(mut self, provider: Provider) -> Self {
+        self.secret_of = provider;
+        self
     }
 
     fn client(&self, secret: Option<&SecretString>) -> GoogleClient {
@@ -90,7 +98,7 @@ impl GoogleOAuthClient {
 
     async fn authenticated_client(&self) -> Result<GoogleClient, OAuthError> {
         let secrets = self.secrets.get().await.map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
-        let secret = secrets.client_secret(Provider::Google).map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
+        let secret = secrets.client_secret(self.secret_of).map_err(|e| OAuthError::Unavailable(Box::new(e)))?;
         Ok(self.client(Some(secret)))
     }
 

@@ -15,6 +15,7 @@ mod booking_links;
 mod connections;
 mod flows;
 mod meetings;
+mod sends;
 mod syncs;
 mod values;
 
@@ -27,6 +28,7 @@ pub(crate) use booking_links::StoredBookingLink;
 pub(crate) use connections::{SUMMARY_ATTRIBUTES, StoredConnection, StoredConnectionSummary};
 pub(crate) use flows::StoredFlow;
 pub(crate) use meetings::StoredMeeting;
+pub(crate) use sends::StoredSend;
 pub(crate) use syncs::{StoredPending, StoredSync};
 pub(crate) use values::{Bytes, EpochMillis, Nonce};
 

@@ -4,7 +4,11 @@
 //! account for our OAuth client, whichever app user (or tenant) holds it. So a grant is revoked
 //! only when no *other* stored connection of the same provider, in any tenant, names the same
 //! account ([`ConnectionStore::connections_of_account`](crate::ports::ConnectionStore)); else
-//! the revoke is skipped and said so ([`Revocation::SkippedShared`]). The tokens are dropped
+//! the revoke is skipped and said so ([`Revocation::SkippedShared`]). "The same provider" means
+//! the same OAuth client ([`OAuthProvider::grant_shared_with`]): Calendar (`google`) and Gmail
+//! (`gmail`) connections made through one Google client are one grant at Google, so
+//! disconnecting either kind revokes only when the account holds no connection of the other
+//! kind (any user, any tenant); with a separate mail client they never share. The tokens are dropped
 //! from our store either way. If the lookup itself fails, nothing is revoked: a stale grant
 //! at the provider is the smaller harm than silently disconnecting someone else.
 //!
@@ -54,7 +58,7 @@ pub(super) async fn revoke_unless_shared(
     refresh_token: &RefreshToken,
     what: &str,
 ) -> Revocation {
-    match others_sharing(app, provider, account_id, holder).await {
+    match others_sharing(app, &oauth.grant_shared_with, account_id, holder).await {
         Ok(0) => {}
         Ok(sharing) => {
             tracing::info!(sharing, "{what}: grant shared with other connections of the account; revoke skipped");
@@ -81,13 +85,18 @@ pub(super) async fn revoke_unless_shared(
     }
 }
 
-/// How many stored connections other than `holder` use `provider`'s account `account_id`.
+/// How many stored connections other than `holder`, of the providers sharing the grant, use
+/// the account `account_id`.
 async fn others_sharing(
     app: &App,
-    provider: crate::domain::Provider,
+    sharing: &[crate::domain::Provider],
     account_id: &str,
     holder: Option<&ConnectionKey>,
 ) -> Result<usize, StoreError> {
-    let keys = app.connections.connections_of_account(provider, account_id).await?;
-    Ok(keys.iter().filter(|key| Some(*key) != holder).count())
+    let mut others = 0;
+    for &provider in sharing {
+        let keys = app.connections.connections_of_account(provider, account_id).await?;
+        others += keys.iter().filter(|key| Some(*key) != holder).count();
+    }
+    Ok(others)
 }
