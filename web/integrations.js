@@ -27,6 +27,15 @@ const PROVIDERS = {
     blurb: "Your app adds your appointments to a Google calendar you choose and checks when you are busy.",
     calendars: true,
   },
+  gmail: {
+    name: "Gmail",
+    title: "Gmail",
+    blurb: "Your app sends the emails you write in it from your own Gmail address. It cannot read your mailbox.",
+    calendars: false,
+    // Gmail's grant lives in the Google account.
+    account: "Google",
+    without: "Your app will not be able to send email from your Gmail address until you connect again.",
+  },
   zoom: {
     name: "Zoom",
     title: "Zoom",
@@ -45,6 +54,7 @@ const SCOPE_WORDS = {
   "https://www.googleapis.com/auth/calendar.calendarlist.readonly": "See the list of your calendars",
   "https://www.googleapis.com/auth/calendar": "See and change everything in your calendars",
   "https://www.googleapis.com/auth/calendar.readonly": "See everything in your calendars",
+  "https://www.googleapis.com/auth/gmail.send": "Send email as you (not read it)",
   "user:read:user": "See your Zoom profile (name, email)",
   "meeting:write:meeting": "Create meetings for you",
   "meeting:read:meeting": "See the meetings it created",
@@ -548,14 +558,17 @@ export async function init(root, options = {}) {
   // -- disconnect ----------------------------------------------------------------------
   async function disconnect(provider) {
     const name = PROVIDERS[provider].name;
+    // Where the grant is revoked: the provider, or the account it belongs to (Gmail: Google).
+    const at = PROVIDERS[provider].account || name;
     const status = state.statuses[provider];
     const confirmed = await dialog.ask({
       title: `Disconnect ${name}?`,
       text: [
-        `The app's access to ${status.email || `your ${name} account`} will be revoked at ${name}, and the tokens stored for it will be erased.`,
-        PROVIDERS[provider].calendars
-          ? `Your app will stop adding events to your calendar until you connect again. Events already in your calendar stay there.`
-          : `Your app will not be able to create ${name} meetings for you until you connect again.`,
+        `The app's access to ${status.email || `your ${name} account`} will be revoked at ${at}, and the tokens stored for it will be erased.`,
+        PROVIDERS[provider].without ||
+          (PROVIDERS[provider].calendars
+            ? `Your app will stop adding events to your calendar until you connect again. Events already in your calendar stay there.`
+            : `Your app will not be able to create ${name} meetings for you until you connect again.`),
       ],
       confirm: `Disconnect ${name}`,
     });
@@ -566,8 +579,8 @@ export async function init(root, options = {}) {
     try {
       const result = await client.disconnect(provider);
       const outcome = result.revoked
-        ? `Access was revoked at ${name} and the stored tokens were erased.`
-        : `The stored tokens were erased. ${fill(REVOKE_SKIPPED[result.revoke_skipped_reason] || "", name)}`;
+        ? `Access was revoked at ${at} and the stored tokens were erased.`
+        : `The stored tokens were erased. ${fill(REVOKE_SKIPPED[result.revoke_skipped_reason] || "", at)}`;
       await load();
       render();
       showNotice("success", `${name} disconnected`, outcome);

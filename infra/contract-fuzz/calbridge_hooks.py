@@ -182,6 +182,11 @@ def map_case(context, case):
         if body.get("action") in ("create", "update"):
             _window(body, "start", "end", dt.timedelta(days=365 * 100))
         _time_zone(body)
+    elif operation == "sendMessage":
+        # The sender is the caller or, for the service, the user it names: a user naming anyone
+        # else is 403 by design, so a named sender is always FUZZ_USER.
+        body = _json_body(case)
+        body["user_id"] = USER
     elif operation == "createMeeting":
         body = _json_body(case)
         _name_user(body, "host_user_id")

@@ -84,7 +84,7 @@ test("a provider the deployment does not offer (404 unknown_provider) gets no ca
   );
   await page.goto(`${API}/integrations`);
   await ready(page);
-  assert.deepEqual(await page.locator("section.cb-card").evaluateAll((cards) => cards.map((c) => c.dataset.provider)), ["google"]);
+  assert.deepEqual(await page.locator("section.cb-card").evaluateAll((cards) => cards.map((c) => c.dataset.provider)), ["google", "gmail"]);
   assertNoPageErrors(context);
   await context.close();
 });

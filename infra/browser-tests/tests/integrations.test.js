@@ -45,7 +45,7 @@ test("connect Google, pick a calendar, reload, disconnect (keyboard to Connect; 
   await ready(page);
   const load = await loadFigures(page);
   writeArtifact("load.json", { viewport: "1280 px", ...load });
-  assert.deepEqual([...load.api].sort(), ["/calendars", "/connections/google", "/connections/zoom"]);
+  assert.deepEqual([...load.api].sort(), ["/calendars", "/connections/gmail", "/connections/google", "/connections/zoom"]);
   assert.equal(await badge(page, "google"), "Not connected");
   assert.equal(await badge(page, "zoom"), "Not connected");
   await screenshot(page, "desktop-not-connected");
@@ -134,15 +134,15 @@ test("consent denied: the page says so plainly and nothing is connected", async 
 test("no request waterfall: every API call is made before any is answered", async () => {
   const context = await newContext(browser, DESKTOP);
   const page = await context.newPage();
-  // Every API answer is held until all three calls have arrived (or 5 s have passed): a page
+  // Every API answer is held until all four calls have arrived (or 5 s have passed): a page
   // that waited for one answer before asking the next would be caught here, whatever the timing.
   const held = [];
   let release;
   const allArrived = new Promise((resolve) => (release = resolve));
   const timeout = setTimeout(() => release([...held]), 5000);
-  await page.route(/\/(connections\/(google|zoom)|calendars)$/, async (route) => {
+  await page.route(/\/(connections\/(google|gmail|zoom)|calendars)$/, async (route) => {
     held.push(new URL(route.request().url()).pathname);
-    if (held.length === 3) release([...held]);
+    if (held.length === 4) release([...held]);
     await allArrived;
     await route.continue();
   });
@@ -150,7 +150,11 @@ test("no request waterfall: every API call is made before any is answered", asyn
   await ready(page);
   clearTimeout(timeout);
   const beforeAnyAnswer = await allArrived;
-  assert.deepEqual(beforeAnyAnswer.sort(), ["/calendars", "/connections/google", "/connections/zoom"], "calls made one after another");
+  assert.deepEqual(
+    beforeAnyAnswer.sort(),
+    ["/calendars", "/connections/gmail", "/connections/google", "/connections/zoom"],
+    "calls made one after another",
+  );
   assertNoPageErrors(context);
   await context.close();
 });

@@ -101,7 +101,7 @@ export async function api(method, route, body) {
 
 /** Every scenario starts with nothing connected. */
 export async function disconnectEverything() {
-  for (const provider of ["google", "zoom"]) {
+  for (const provider of ["google", "gmail", "zoom"]) {
     const { status } = await api("DELETE", `/connections/${provider}`);
     assert.equal(status, 200, `DELETE /connections/${provider}`);
   }
@@ -126,20 +126,23 @@ export async function badge(page, provider) {
  * Clicks Connect (or Reconnect) on the card, confirms on calbridge's launch page, and
  * decides on the emulator's consent page; resolves once the browser is back on the page.
  */
+/** How the page and calbridge's launch page name each provider. */
+const NAMES = { google: "Google", gmail: "Gmail", zoom: "Zoom" };
+
 export async function connectThroughConsent(page, provider, { account, approve = true, button } = {}) {
-  const name = provider === "google" ? "Google" : "Zoom";
+  const name = NAMES[provider];
   await card(page, provider).getByRole("button", { name: button || `Connect ${name}` }).click();
   await consent(page, provider, { account, approve });
 }
 
 /** From calbridge's launch page (already open in `page`) through the provider's consent. */
 export async function consent(page, provider, { account, approve = true }) {
-  const name = provider === "google" ? "Google" : "Zoom";
+  const atGoogle = provider !== "zoom";
   await page.waitForURL(`**/connections/${provider}/launch?ticket=*`);
-  await page.getByRole("button", { name: `Continue to ${name}` }).click();
-  await page.waitForURL(`${provider === "google" ? GOOGLE_EMULATOR : ZOOM_EMULATOR}/**`);
+  await page.getByRole("button", { name: `Continue to ${NAMES[provider]}` }).click();
+  await page.waitForURL(`${atGoogle ? GOOGLE_EMULATOR : ZOOM_EMULATOR}/**`);
   if (account) await page.getByLabel(account).check();
-  const decision = provider === "google" ? (approve ? "Approve" : "Deny") : approve ? "Allow" : "Decline";
+  const decision = atGoogle ? (approve ? "Approve" : "Deny") : approve ? "Allow" : "Decline";
   await page.getByRole("button", { name: decision }).click();
   await page.waitForURL((url) => url.origin === API && url.pathname === "/integrations");
   await ready(page);

@@ -57,6 +57,32 @@ test("the Zoom card connects through Zoom's consent and disconnects", async () =
   await context.close();
 });
 
+test("the Gmail card connects on its own, shows send-only permission, and disconnects without touching Calendar", async () => {
+  const context = await newContext(browser, DESKTOP);
+  const page = await context.newPage();
+  await page.goto(`${API}/integrations`);
+  await ready(page);
+
+  await connectThroughConsent(page, "gmail", {});
+
+  const gmail = card(page, "gmail");
+  assert.equal(await badge(page, "gmail"), "Connected");
+  assert.equal(await badge(page, "google"), "Not connected", "connecting Gmail connected Calendar");
+  await gmail.getByText(/Permissions granted/).click();
+  const permissions = await gmail.locator(".cb-permissions li").allTextContents();
+  assert.ok(permissions.some((p) => p.startsWith("Send email as you")), JSON.stringify(permissions));
+  assert.equal(await gmail.getByRole("combobox").count(), 0, "Gmail has no calendar picker");
+
+  await gmail.getByRole("button", { name: "Disconnect Gmail" }).click();
+  const dialog = page.locator("dialog[open]");
+  assert.match(await dialog.textContent(), /revoked at Google.*erased.*send email from your Gmail address/);
+  await dialog.getByRole("button", { name: "Disconnect Gmail" }).click();
+  await page.locator(".cb-notice", { hasText: "Gmail disconnected" }).waitFor();
+  assert.equal(await badge(page, "gmail"), "Not connected");
+  assertNoPageErrors(context);
+  await context.close();
+});
+
 test("a grant revoked at Google shows Needs reconnecting with the reason; Reconnect restores it", async () => {
   const context = await newContext(browser, DESKTOP);
   const page = await context.newPage();

@@ -45,7 +45,7 @@ async fn the_config_token_works_and_its_return_url_is_allowed() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["cache-control"], "no-store", "a token must not be cached");
     let config: Value = response.json().await.unwrap();
-    assert_eq!(config["providers"], json!(["google", "zoom"]));
+    assert_eq!(config["providers"], json!(["google", "zoom", "gmail"]));
     assert_eq!(config["returnTo"], format!("{}/integrations", s.base()));
     let token = config["token"].as_str().unwrap();
 
