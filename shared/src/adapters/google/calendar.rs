@@ -6,7 +6,6 @@
 //! a permission problem, and `Retry-After` is kept. Bodies are never put into errors or logs.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -79,35 +78,7 @@ fn transport(error: reqwest::Error) -> GoogleApiError {
 
 /// Turns a non-success response into the error it means.
 pub(crate) async fn classify(response: Response) -> GoogleApiError {
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    #[derive(Deserialize, Default)]
-    struct Body {
-        #[serde(default)]
-        error: ErrorBody,
-    }
-    #[derive(Deserialize, Default)]
-    struct ErrorBody {
-        #[serde(default)]
-        errors: Vec<ErrorItem>,
-    }
-    #[derive(Deserialize)]
-    struct ErrorItem {
-        #[serde(default)]
-        reason: String,
-    }
-    let reason = response
-        .json::<Body>()
-        .await
-        .ok()
-        .and_then(|b| b.error.errors.into_iter().next())
-        .map(|e| e.reason)
-        .unwrap_or_default();
+    let super::Refusal { status, retry_after, reason } = super::Refusal::read(response).await;
     match status {
         StatusCode::UNAUTHORIZED => GoogleApiError::Unauthorized,
         StatusCode::TOO_MANY_REQUESTS => GoogleApiError::RateLimited { retry_after },

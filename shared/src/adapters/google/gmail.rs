@@ -7,8 +7,6 @@
 //! connection after the request was written) is [`GmailError::OutcomeUnknown`]. Nothing of the
 //! message, nor any response body, is logged or put into an error.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -69,35 +67,7 @@ impl GmailSender for GmailClient {
 
 /// A refusal, by status and Google's `error.errors[0].reason`.
 async fn classify(response: reqwest::Response) -> GmailError {
-    let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    #[derive(Deserialize, Default)]
-    struct Body {
-        #[serde(default)]
-        error: ErrorBody,
-    }
-    #[derive(Deserialize, Default)]
-    struct ErrorBody {
-        #[serde(default)]
-        errors: Vec<ErrorItem>,
-    }
-    #[derive(Deserialize)]
-    struct ErrorItem {
-        #[serde(default)]
-        reason: String,
-    }
-    let reason = response
-        .json::<Body>()
-        .await
-        .ok()
-        .and_then(|b| b.error.errors.into_iter().next())
-        .map(|e| e.reason)
-        .unwrap_or_default();
+    let super::Refusal { status, retry_after, reason } = super::Refusal::read(response).await;
     match (status, reason.as_str()) {
         (StatusCode::UNAUTHORIZED, _) => GmailError::Unauthorized,
         (StatusCode::TOO_MANY_REQUESTS, reason) => {

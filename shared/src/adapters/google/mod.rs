@@ -22,3 +22,47 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
         .build()
         .expect("the HTTP client configuration is static and valid")
 }
+
+/// What Google's error answer says: its status, `Retry-After` in seconds (when given) and the
+/// first `error.errors[].reason` (empty when the body has none). Calendar and Gmail each map it
+/// to their own error.
+pub(crate) struct Refusal {
+    pub status: reqwest::StatusCode,
+    pub retry_after: Option<Duration>,
+    pub reason: String,
+}
+
+impl Refusal {
+    pub(crate) async fn read(response: reqwest::Response) -> Self {
+        #[derive(serde::Deserialize, Default)]
+        struct Body {
+            #[serde(default)]
+            error: ErrorBody,
+        }
+        #[derive(serde::Deserialize, Default)]
+        struct ErrorBody {
+            #[serde(default)]
+            errors: Vec<ErrorItem>,
+        }
+        #[derive(serde::Deserialize)]
+        struct ErrorItem {
+            #[serde(default)]
+            reason: String,
+        }
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let reason = response
+            .json::<Body>()
+            .await
+            .ok()
+            .and_then(|b| b.error.errors.into_iter().next())
+            .map(|e| e.reason)
+            .unwrap_or_default();
+        Self { status, retry_after, reason }
+    }
+}

@@ -30,6 +30,23 @@ pub enum Action {
     Delete,
 }
 
+impl Action {
+    const ALL: [Action; 3] = [Action::Create, Action::Update, Action::Delete];
+
+    /// The name the app sends (serde's lowercase spelling).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Delete => "delete",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|action| action.as_str() == raw)
+    }
+}
+
 /// How far past the present a version may reach, read as Unix milliseconds. Versions are a
 /// counter or a timestamp (seconds or milliseconds); either way a real one is never above
 /// "now in milliseconds plus a day". A larger one would make every later real change stale.

@@ -61,7 +61,7 @@ pub(super) async fn keep(app: &App, change: &ValidChange, now: Timestamp) {
         user_id: change.user.clone(),
         appointment_id: change.appointment.clone(),
         version: change.version,
-        action: action_name(change.action).to_owned(),
+        action: change.action.as_str().to_owned(),
         start: change.slot.map(|(start, _)| start),
         end: change.slot.map(|(_, end)| end),
         time_zone: change.time_zone.as_ref().map(|zone| zone.as_str().to_owned()),
@@ -71,14 +71,6 @@ pub(super) async fn keep(app: &App, change: &ValidChange, now: Timestamp) {
     match app.syncs.put_pending(&pending).await {
         Ok(()) => tracing::info!("change kept until the user connects"),
         Err(e) => tracing::warn!(error = %ErrorChain(&e), "could not keep the change for the user's next connect"),
-    }
-}
-
-fn action_name(action: Action) -> &'static str {
-    match action {
-        Action::Create => "create",
-        Action::Update => "update",
-        Action::Delete => "delete",
     }
 }
 
@@ -141,11 +133,8 @@ async fn apply_one(
         tenant_id: None,
         appointment_id: None,
         user_id: pending.user_id.to_string(),
-        action: match pending.action.as_str() {
-            "create" => Action::Create,
-            "update" => Action::Update,
-            _ => Action::Delete,
-        },
+        // Stored by `keep` from an Action, so always one; anything else reads as the safe delete.
+        action: Action::parse(&pending.action).unwrap_or(Action::Delete),
         version: pending.version,
         start: pending.start,
         end: pending.end,
