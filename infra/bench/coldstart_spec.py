@@ -1,4 +1,4 @@
-"""Prints the calbridge-bench cold-start spec: the seven release binaries, each with a sample
+"""Prints the calbridge-bench cold-start spec: the eight release binaries, each with a sample
 event from events/ (read-only ones, so every start does the same work), plus the peers from
 peers/setup.sh on get-availability's event. Environment: BIN_DIR, BENCH_FUNCTIONS, PEERS_JSON,
 BENCH_RUNS, BENCH_EMULATOR_URL, BENCH_STACK_PORT, TABLE_NAME, KMS_KEY_ID, GOOGLE_SECRET_ARN."""
@@ -15,6 +15,7 @@ events = {
     "get-availability": "get-availability/busy.json",
     "sync-appointment": "sync-appointment/http-status.json",
     "create-meet": "create-meet/get.json",
+    "send-email": "send-email/send.json",
 }
 e = os.environ["BENCH_EMULATOR_URL"]
 env = {

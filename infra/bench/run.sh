@@ -9,7 +9,7 @@
 # requests per operation, 2000), BENCH_CONCURRENCY (requests in flight, 16), BENCH_SKIP_BUILD=1
 # (measure the release binaries already in target/release instead of building first).
 #
-# Steps: release builds (the seven functions alone, so their features are not unified with the
+# Steps: release builds (the eight functions alone, so their features are not unified with the
 # tools'), criterion benches (slots, vault), moto + google-emulator up, warm load through the
 # local stack (it also connects the benchmark user), cold starts of every binary behind a
 # Runtime API stub (using that connection), then infra/bench/report.py writes BENCHMARKS.md.
@@ -21,13 +21,13 @@ cd "$ROOT"
 RESULTS="$ROOT/infra/bench/results"
 mkdir -p "$RESULTS"
 export BENCH_RUNS="${BENCH_RUNS:-30}" BENCH_REQUESTS="${BENCH_REQUESTS:-2000}" BENCH_CONCURRENCY="${BENCH_CONCURRENCY:-16}"
-FUNCTIONS=(auth-start auth-callback disconnect list-calendars get-availability sync-appointment create-meet)
+FUNCTIONS=(auth-start auth-callback disconnect list-calendars get-availability sync-appointment create-meet send-email)
 log() { printf 'run.sh: %s\n' "$*" >&2; }
 started=$SECONDS
 LOAD_AT_START="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
-    log "release build of the seven functions"
+    log "release build of the eight functions"
     cargo build --release $(printf -- '-p %s ' "${FUNCTIONS[@]}")
     log "release build of the tools (local stack, emulator, bench harness)"
     cargo build --release -p calbridge-dev -p google-emulator -p calbridge-bench

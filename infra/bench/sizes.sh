@@ -19,7 +19,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
 RESULTS="$ROOT/infra/bench/results"
 mkdir -p "$RESULTS"
-read -r -a FUNCTIONS <<<"${SIZES_FUNCTIONS:-auth-start auth-callback disconnect list-calendars get-availability sync-appointment create-meet}"
+read -r -a FUNCTIONS <<<"${SIZES_FUNCTIONS:-auth-start auth-callback disconnect list-calendars get-availability sync-appointment create-meet send-email}"
 
 if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
     cargo build --release --locked $(printf -- '-p %s ' "${FUNCTIONS[@]}")

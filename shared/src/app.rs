@@ -7,12 +7,14 @@
 //! secrets and providers' keys are all fetched lazily on first use.
 
 use std::collections::BTreeMap;
+#[cfg(feature = "embedded-store")]
 use std::path::Path;
 use std::sync::Arc;
 
 use url::Url;
 
 use crate::adapters::dynamodb::DynamoDbStore;
+#[cfg(feature = "embedded-store")]
 use crate::adapters::embedded_store::EmbeddedStore;
 use crate::adapters::google::calendar::GoogleCalendarClient;
 use crate::adapters::google::gmail::GmailClient;
@@ -20,6 +22,7 @@ use crate::adapters::google::http_client;
 use crate::adapters::google::oauth::GoogleOAuthClient;
 use crate::adapters::inline_secrets::InlineSecrets;
 use crate::adapters::kms::KmsKeyProvider;
+#[cfg(feature = "embedded-store")]
 use crate::adapters::local_key::LocalKeyProvider;
 use crate::adapters::secrets_manager::SecretsManagerSource;
 use crate::adapters::zoom::meetings::ZoomMeetingsClient;
@@ -144,6 +147,11 @@ pub struct App {
 pub enum StartupError {
     #[error("cannot open the embedded store")]
     EmbeddedStore(#[source] crate::ports::StoreError),
+    #[error(
+        "LOCAL_DATA_DIR asks for the embedded store, which this binary is built without (the function binaries \
+         run on DynamoDB: set TABLE_NAME and KMS_KEY_ID, or use calbridge-dev)"
+    )]
+    NoEmbeddedStore,
     #[error("cannot load or create the local master key")]
     LocalKey(#[source] std::io::Error),
 }
@@ -188,7 +196,7 @@ impl App {
     pub async fn from_config(config: Config) -> Result<Self, StartupError> {
         let aws = match (&config.storage, &config.secrets) {
             (StorageConfig::Aws { .. }, _) | (_, SecretsConfig::SecretsManager { .. }) => {
-                Some(crate::adapters::aws::config_loader(&config.aws_timeouts).load().await)
+                Some(crate::adapters::aws::sdk_config(&config.aws_timeouts))
             }
             _ => None,
         };
@@ -199,6 +207,9 @@ impl App {
                 let keys = KmsKeyProvider::new(aws_sdk_kms::Client::new(aws), kms_key_id.clone());
                 (Stores::of(Arc::new(store)), Arc::new(keys))
             }
+            #[cfg(not(feature = "embedded-store"))]
+            StorageConfig::Embedded { .. } => return Err(StartupError::NoEmbeddedStore),
+            #[cfg(feature = "embedded-store")]
             StorageConfig::Embedded { data_dir, master_key } => {
                 let store =
                     EmbeddedStore::open(&data_dir.join(EMBEDDED_STORE_FILE)).map_err(StartupError::EmbeddedStore)?;

@@ -2,7 +2,10 @@
 //! missing variable named), the [`App`](crate::app::App) built once, then the event loop.
 //!
 //! Logs are JSON lines in Lambda (CloudWatch) and readable text on stderr locally. The level
-//! comes from `RUST_LOG` (or `AWS_LAMBDA_LOG_LEVEL`), default `info`. Nothing calbridge logs
+//! comes from `RUST_LOG` (or `AWS_LAMBDA_LOG_LEVEL`), default `info`, as `level` or
+//! `target=level` directives separated by commas (tracing-subscriber's `Targets` syntax: no span
+//! or field filters, which would link a regex engine into every binary for a feature nobody
+//! uses in Lambda; a value that does not parse means `info`). Nothing calbridge logs
 //! carries a token, code, verifier, state, ticket or cookie; other crates do not make that
 //! promise (at TRACE the Lambda runtime logs every raw event, cookies, codes, bearer tokens
 //! and all), so every target outside calbridge is capped at INFO whatever the configured level
@@ -11,7 +14,6 @@
 use std::io::IsTerminal as _;
 
 use tracing::Subscriber;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::{FilterExt as _, LevelFilter, Targets};
 use tracing_subscriber::layer::{Filter, SubscriberExt as _};
@@ -27,7 +29,7 @@ const OWN_TARGETS: &[&str] = &["calbridge"];
 
 /// The configured filter (`RUST_LOG`, else `AWS_LAMBDA_LOG_LEVEL`, else `info`), with every
 /// target outside calbridge capped at [`THIRD_PARTY_LOG_CAP`].
-pub fn log_filter<S>(configured: EnvFilter) -> impl Filter<S>
+pub fn log_filter<S>(configured: Targets) -> impl Filter<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -37,12 +39,15 @@ where
     configured.and(cap)
 }
 
-fn configured_filter() -> EnvFilter {
-    std::env::var("RUST_LOG")
-        .ok()
-        .or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().map(|l| l.to_lowercase()))
-        .and_then(|raw| EnvFilter::try_new(raw).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"))
+fn configured_filter() -> Targets {
+    let raw =
+        std::env::var("RUST_LOG").ok().or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().map(|l| l.to_lowercase()));
+    parse_level(raw.as_deref())
+}
+
+/// `raw` as directives, or `info` when it is absent or does not parse.
+fn parse_level(raw: Option<&str>) -> Targets {
+    raw.and_then(|raw| raw.trim().parse().ok()).unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO))
 }
 
 /// Installs the log subscriber (once per process).
@@ -205,6 +210,14 @@ mod tests {
 
     /// What is logged at `level` when the Lambda runtime sees an event and calbridge traces.
     fn logged_at(level: &str, capped: bool) -> String {
+        logged_with(parse_level(Some(level)), capped)
+    }
+
+    fn logged_at_filter(configured: Targets) -> String {
+        logged_with(configured, true)
+    }
+
+    fn logged_with(configured: Targets, capped: bool) -> String {
         let out = Captured::default();
         let layer = tracing_subscriber::fmt::layer().json().with_writer(out.clone());
         let emit = || {
@@ -220,7 +233,6 @@ mod tests {
             tracing::warn!(target: "reqwest::connect", "reqwest-warn");
             tracing::trace!(target: "calbridge::usecases::connect", "own-trace");
         };
-        let configured = EnvFilter::new(level);
         if capped {
             tracing::subscriber::with_default(
                 tracing_subscriber::registry().with(layer.with_filter(log_filter(configured))),
@@ -253,6 +265,16 @@ mod tests {
         let logs = logged_at("trace", true);
         assert!(logs.contains("own-trace") && logs.contains("reqwest-warn"), "{logs}");
         assert!(!logged_at("debug", true).contains("own-trace"), "the configured level still applies");
+    }
+
+    #[test]
+    fn a_level_that_does_not_parse_means_info() {
+        for raw in [None, Some("calbridge=loud")] {
+            let logs = logged_at_filter(parse_level(raw));
+            assert!(logs.contains("runtime-info") && !logs.contains("own-trace"), "{raw:?}: {logs}");
+        }
+        let logs = logged_at("info,calbridge=trace", true);
+        assert!(logs.contains("own-trace") && logs.contains("runtime-info"), "{logs}");
     }
 
     #[test]

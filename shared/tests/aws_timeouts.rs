@@ -2,8 +2,8 @@
 //! never answers (a hung load balancer, a stuck proxy), a DynamoDB call returns an error
 //! within the configured limits instead of waiting for Lambda to kill the function.
 //!
-//! The clients are built exactly as the functions build them ([`aws::config_loader`]: the
-//! ring HTTPS client and the `AWS_*_TIMEOUT_MS` limits), with short limits so the tests are
+//! The clients are built exactly as the functions build them ([`aws::sdk_config`]: the
+//! reqwest HTTPS client and the `AWS_*_TIMEOUT_MS` limits), with short limits so the tests are
 //! quick; only endpoint, region and credentials are set here. The only timing assertion is
 //! generous: the call returned, with an error, well before ten times its operation limit.
 
@@ -54,13 +54,15 @@ impl HungEndpoint {
 }
 
 async fn dynamodb(endpoint: &HungEndpoint, timeouts: AwsTimeouts, max_attempts: u32) -> aws_sdk_dynamodb::Client {
-    let config = aws::config_loader(&timeouts)
+    let config = aws::sdk_config(&timeouts)
+        .to_builder()
         .endpoint_url(endpoint.url())
         .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test"))
+        .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+            aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test"),
+        ))
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(max_attempts))
-        .load()
-        .await;
+        .build();
     aws_sdk_dynamodb::Client::new(&config)
 }
 

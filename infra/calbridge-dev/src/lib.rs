@@ -334,7 +334,7 @@ async fn register_zoom_client(emulator_url: &str, redirect_uri: &str) -> Result<
 }
 
 async fn ensure_table(table: &str) -> Result<(), StackError> {
-    let aws = calbridge::adapters::aws::config_loader(&calbridge::config::AwsTimeouts::default()).load().await;
+    let aws = calbridge::adapters::aws::sdk_config(&calbridge::config::AwsTimeouts::default());
     calbridge::adapters::dynamodb::create_table(&aws_sdk_dynamodb::Client::new(&aws), table)
         .await
         .map_err(|e| StackError::Table(Box::new(e)))

@@ -1,4 +1,5 @@
-//! Each function binary links one TLS crypto stack: rustls with ring.
+//! Each function binary links one TLS crypto stack (rustls with ring) and one HTTP client
+//! (reqwest), and nothing only the local stack needs.
 //!
 //! reqwest (Google, Zoom, through oauth2 too) and the AWS SDK each pick a rustls crypto
 //! provider through features, and the SDK's default (`default-https-client`) is aws-lc-rs:
@@ -7,6 +8,10 @@
 //! the way `sam build` resolves it for one function (`cargo lambda build --bin <fn>` from the
 //! function's folder: that package alone, normal dependencies only), for every function.
 //! `shared/src/adapters/aws.rs` says how the SDK gets its ring client.
+//!
+//! The same graphs must not hold what was taken out of the binaries to make them smaller
+//! (BENCHMARKS.md, binary sizes): the SDK's own HTTP client with its HTTP/2 stack and system
+//! trust store loader, the embedded store, and tracing-subscriber's regex-based env filter.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -46,6 +51,18 @@ fn normal_dependencies(package: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// Crates a function binary does without, and what brings each back.
+const LEFT_OUT: [(&str, &str); 5] = [
+    ("aws-smithy-http-client", "the SDK's default HTTP client (calbridge gives the SDK reqwest)"),
+    ("h2", "an HTTP/2 client: reqwest's `http2` feature or the SDK's HTTP client"),
+    (
+        "rustls-native-certs",
+        "a system trust store loader: the SDK's HTTP client or reqwest's `rustls-tls-native-roots`",
+    ),
+    ("redb", "the embedded store: calbridge's `embedded-store` feature, which only calbridge-dev turns on"),
+    ("regex-automata", "tracing-subscriber's `env-filter`: lambda_runtime's `tracing` feature or the workspace entry"),
+];
+
 #[test]
 fn every_function_links_ring_and_no_other_crypto_stack() {
     let functions = functions();
@@ -61,5 +78,19 @@ fn every_function_links_ring_and_no_other_crypto_stack() {
              turns it on (the AWS SDK's `default-https-client`, reqwest's default or `native-tls` features?)",
             others[0]
         );
+    }
+}
+
+#[test]
+fn no_function_links_what_only_the_local_stack_or_the_sdk_default_client_needs() {
+    for function in &functions() {
+        let crates = normal_dependencies(function);
+        assert!(crates.contains("reqwest"), "{function}: `cargo tree` listed no reqwest, so it was misread");
+        for (name, brought_by) in LEFT_OUT {
+            assert!(
+                !crates.contains(name),
+                "{function} links {name}, {brought_by}; `cargo tree -p {function} -e features -i {name}` says who"
+            );
+        }
     }
 }

@@ -12,6 +12,7 @@ mod calendar;
 mod clock;
 mod gmail;
 mod google_oauth;
+#[cfg(feature = "embedded-store")]
 mod test_app;
 mod zoom_meetings;
 
@@ -19,5 +20,6 @@ pub use calendar::FakeCalendar;
 pub use clock::ManualClock;
 pub use gmail::{FakeGmail, GmailFault};
 pub use google_oauth::{FakeConsent, FakeGoogle};
+#[cfg(feature = "embedded-store")]
 pub use test_app::{TEST_CONFIG, TestApp, test_app};
 pub use zoom_meetings::{FakeZoomMeeting, FakeZoomMeetings};

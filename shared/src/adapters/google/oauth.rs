@@ -74,6 +74,8 @@ pub struct GoogleOAuthClient {
 
 impl GoogleOAuthClient {
     pub fn new(config: GoogleConfig, http: reqwest::Client, secrets: Arc<Secrets>, clock: Arc<dyn Clock>) -> Self {
+        // id_tokens are verified by jsonwebtoken with ring's RSA (crypto::jwt_ring).
+        crate::crypto::jwt_ring::install();
         Self { config, secret_of: Provider::Google, http, secrets, clock, jwks: RwLock::new(None) }
     }
 

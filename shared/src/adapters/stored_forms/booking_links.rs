@@ -52,6 +52,7 @@ impl StoredBookingLink {
         }
     }
 
+    #[cfg(feature = "embedded-store")]
     pub(crate) fn revoke(&mut self) {
         self.revoked = true;
     }

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{Bytes, EpochMillis, Nonce, invalid, owner};
-use crate::domain::{ConnectionKey, Provider};
+use crate::domain::ConnectionKey;
 use crate::ports::{ConnectionRecord, ConnectionStatus, ConnectionSummary, SealedSecret, StoreError};
 
 #[derive(Serialize, Deserialize)]
@@ -72,6 +72,7 @@ impl StoredConnection {
     }
 
     /// What the admin listing shows of it.
+    #[cfg(feature = "embedded-store")]
     pub(crate) fn summary(&self) -> Result<ConnectionSummary, StoreError> {
         Ok(ConnectionSummary {
             key: self.key()?,
@@ -87,11 +88,13 @@ impl StoredConnection {
     }
 
     /// Whether this is a connection of `provider` to its account `account_id`.
-    pub(crate) fn is_of_account(&self, provider: Provider, account_id: &str) -> bool {
+    #[cfg(feature = "embedded-store")]
+    pub(crate) fn is_of_account(&self, provider: crate::domain::Provider, account_id: &str) -> bool {
         self.provider == provider.as_str() && self.account_id == account_id
     }
 
     /// The key the form names (`tenant_id`, `user_id`, `provider`).
+    #[cfg(feature = "embedded-store")]
     pub(crate) fn key(&self) -> Result<ConnectionKey, StoreError> {
         owner(&self.tenant_id, &self.user_id, &self.provider)
     }

@@ -40,6 +40,7 @@ impl StoredSend {
         }
     }
 
+    #[cfg(feature = "embedded-store")]
     pub(crate) fn expires_at(&self) -> Timestamp {
         self.expires_at
     }
