@@ -213,10 +213,6 @@ mod tests {
         logged_with(parse_level(Some(level)), capped)
     }
 
-    fn logged_at_filter(configured: Targets) -> String {
-        logged_with(configured, true)
-    }
-
     fn logged_with(configured: Targets, capped: bool) -> String {
         let out = Captured::default();
         let layer = tracing_subscriber::fmt::layer().json().with_writer(out.clone());
@@ -270,7 +266,7 @@ mod tests {
     #[test]
     fn a_level_that_does_not_parse_means_info() {
         for raw in [None, Some("calbridge=loud")] {
-            let logs = logged_at_filter(parse_level(raw));
+            let logs = logged_with(parse_level(raw), true);
             assert!(logs.contains("runtime-info") && !logs.contains("own-trace"), "{raw:?}: {logs}");
         }
         let logs = logged_at("info,calbridge=trace", true);

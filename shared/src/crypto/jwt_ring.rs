@@ -73,7 +73,7 @@ fn verifier(algorithm: &Algorithm, key: &DecodingKey) -> Result<Box<dyn JwtVerif
             Ok(Box::new(RsaVerifier { algorithm, parameters, key: key.kind().clone() }))
         }
         Scheme::Hmac(hmac_algorithm) if key.family() == AlgorithmFamily::Hmac => {
-            Ok(Box::new(Hmac { algorithm, key: hmac::Key::new(hmac_algorithm, key.try_get_hmac_secret()?) }))
+            Ok(Box::new(Hmac::new(algorithm, hmac_algorithm, key.try_get_hmac_secret()?)))
         }
         _ => Err(ErrorKind::InvalidKeyFormat.into()),
     }
@@ -89,7 +89,7 @@ fn signer(algorithm: &Algorithm, key: &EncodingKey) -> Result<Box<dyn JwtSigner>
             Ok(Box::new(RsaSigner { algorithm, encoding, pair }))
         }
         Scheme::Hmac(hmac_algorithm) if key.family() == AlgorithmFamily::Hmac => {
-            Ok(Box::new(Hmac { algorithm, key: hmac::Key::new(hmac_algorithm, key.try_get_hmac_secret()?) }))
+            Ok(Box::new(Hmac::new(algorithm, hmac_algorithm, key.try_get_hmac_secret()?)))
         }
         _ => Err(ErrorKind::InvalidKeyFormat.into()),
     }
@@ -164,6 +164,12 @@ impl JwtSigner for RsaSigner {
 struct Hmac {
     algorithm: Algorithm,
     key: hmac::Key,
+}
+
+impl Hmac {
+    fn new(algorithm: Algorithm, hmac_algorithm: hmac::Algorithm, secret: &[u8]) -> Self {
+        Self { algorithm, key: hmac::Key::new(hmac_algorithm, secret) }
+    }
 }
 
 impl Signer<Vec<u8>> for Hmac {
